@@ -1,0 +1,317 @@
+"""Typed models of `cdp.yaml`, and the one function that loads and checks it.
+
+Every structural error (unknown key, unknown connector, unknown attribute, missing path) is
+raised here as a `ConfigError` naming the source and key, before any work starts. Whether a
+mapped column really exists in the data is checked by `ingestion.check_columns`, which needs
+to open each source.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cdp.schema import ATTRIBUTES
+
+DEFAULT_WAREHOUSE = ".cdp/warehouse.duckdb"
+DEFAULT_SERVING = "sqlite:///.cdp/serving.db"
+
+
+class ConfigError(ValueError):
+    """A problem in cdp.yaml, with the path of the offending key in the message."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+
+# --- where rows come from: one class per connector kind, picked by `connector:` --------------
+
+class Location(Strict):
+    """Base of the connector configs; subclasses register themselves under their `kind`."""
+
+    kinds: ClassVar[dict[str, type[Location]]] = {}
+    kind: ClassVar[str] = ""
+
+    connector: str
+    """Connector kind: csv, parquet, jsonl or sql."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            Location.kinds[cls.kind] = cls
+
+    @classmethod
+    def pick(cls, raw: dict[str, Any]) -> type[Location]:
+        kind = raw.get("connector")
+        if kind not in cls.kinds:
+            known = ", ".join(sorted(cls.kinds))
+            raise ValueError(f"connector: unknown connector {kind!r} (known: {known})")
+        return cls.kinds[kind]
+
+    def resolve(self, base: Path) -> Location:
+        """Return a copy with relative paths made absolute against the config's folder."""
+        return self
+
+
+class FileLocation(Location):
+    path: str
+    """A file or a glob, relative to cdp.yaml's folder."""
+
+    def resolve(self, base: Path) -> Location:
+        path = self.path if os.path.isabs(self.path) else str(base / self.path)
+        if not glob.glob(path):
+            raise ValueError(f"path: no file matches {path!r}")
+        return self.model_copy(update={"path": path})
+
+
+class CsvLocation(FileLocation):
+    kind: ClassVar[str] = "csv"
+    delimiter: str = ","
+    """Field separator."""
+    encoding: str = "utf-8"
+    """Text encoding of the file."""
+
+
+class ParquetLocation(FileLocation):
+    kind: ClassVar[str] = "parquet"
+
+
+class JsonlLocation(FileLocation):
+    kind: ClassVar[str] = "jsonl"
+
+
+class SqlLocation(Location):
+    kind: ClassVar[str] = "sql"
+    url: str
+    """Any SQLAlchemy URL; a relative sqlite path resolves against cdp.yaml's folder."""
+    table: str | None = None
+    """The table to read (or give `query`)."""
+    query: str | None = None
+    """A SELECT to read instead of a table."""
+    batch_size: int = 50_000
+    """Rows fetched per round trip, so a large table never sits whole in memory."""
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> SqlLocation:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of table: or query:")
+        return self
+
+    def resolve(self, base: Path) -> Location:
+        return self.model_copy(update={"url": resolve_sqlite_url(self.url, base)})
+
+
+def resolve_sqlite_url(url: str, base: Path) -> str:
+    """Make `sqlite:///relative.db` absolute against `base`; other URLs pass unchanged."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(base / url[len(prefix):])
+    return url
+
+
+class Located(Strict):
+    """A config block with a flat connector part (connector, path/url, ...) and its own keys."""
+
+    location: Location
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_location(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or "location" in raw:
+            return raw
+        loc_cls = Location.pick(raw)
+        loc_keys = set(loc_cls.model_fields)
+        own = {k: v for k, v in raw.items() if k not in loc_keys}
+        own["location"] = loc_cls(**{k: v for k, v in raw.items() if k in loc_keys})
+        return own
+
+
+class InteractionConfig(Located):
+    """A silo's events (invoices, orders, tickets) linked to its records by `record_key`."""
+
+    name: str
+    """Name of the interaction kind, e.g. invoices."""
+    key: str
+    """Column holding the interaction's own id."""
+    record_key: str
+    """Column holding the source record key the event belongs to."""
+    at: str
+    """Column holding when it happened."""
+    amount: str | None = None
+    """Optional column holding a money amount."""
+    attributes: list[str] = Field(default_factory=list)
+    """Further columns kept as they are."""
+    formats: dict[str, str] = Field(default_factory=dict)
+    """Optional strptime hints, e.g. {at: "%d/%m/%Y %H:%M"}."""
+
+
+class SourceConfig(Located):
+    """One silo of customer records."""
+
+    key: str
+    """Column holding the record key inside this source."""
+    trust: int = 1
+    """Survivorship: values from a higher trust win."""
+    fields: dict[str, str]
+    """Canonical attribute -> source column."""
+    formats: dict[str, str] = Field(default_factory=dict)
+    """Optional parse hints per attribute, e.g. {birth_date: "%d/%m/%Y"}."""
+    country: str = "US"
+    """Default country (ISO 3166 alpha-2) for phones and addresses without one."""
+    updated_at: str | None = None
+    """Optional column holding when the record last changed (survivorship: most recent)."""
+    interactions: list[InteractionConfig] = Field(default_factory=list)
+    """The silo's events for the 360° view."""
+
+    @field_validator("fields")
+    @classmethod
+    def _known_attributes(cls, fields: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(fields) - set(ATTRIBUTES))
+        if unknown:
+            raise ValueError(f"unknown canonical attribute(s) {unknown}; known: {', '.join(ATTRIBUTES)}")
+        return fields
+
+    def columns(self) -> list[str]:
+        """Every source column the config refers to."""
+        cols = [self.key, *self.fields.values()]
+        return cols + ([self.updated_at] if self.updated_at else [])
+
+
+# --- the later stages: each package owns the section it reads ------------------------------------
+
+class QualityConfig(Strict):
+    """Thresholds for the quality gates (see quality/)."""
+
+    min_valid_email_share: float = 0.5
+    """Warn when fewer of a source's non-blank emails are valid."""
+    min_valid_phone_share: float = 0.5
+    """Warn when fewer of a source's non-blank phones parse to E.164."""
+    min_name_share: float = 0.9
+    """Block when fewer of a source's records carry a name."""
+    max_row_drop: float = 0.5
+    """Block when a source sends fewer than (1 - this) of its previous load's rows."""
+    max_customer_size: int = 50
+    """Block when a customer holds more records than this."""
+    max_change: float = 0.2
+    """Warn when customer count or match rate moves more than this share since the last run."""
+
+
+class IdentityConfig(Strict):
+    """Matching, clustering and survivorship (see identity/)."""
+
+    threshold: float = 0.9
+    """Match probability at or above which two records are linked."""
+    review_band: tuple[float, float] = (0.5, 0.9)
+    """Pairs scored in this band go to the stewards' review queue."""
+    max_cluster_size: int = 30
+    """Clusters larger than this are split at their weakest links."""
+    survivorship: dict[str, list[str]] = Field(default_factory=dict)
+    """Per attribute, the ordered rules: trust, recent, frequent (default: all three in that order)."""
+
+    @field_validator("survivorship")
+    @classmethod
+    def _rules(cls, rules: dict[str, list[str]]) -> dict[str, list[str]]:
+        for attr, order in rules.items():
+            if attr not in ATTRIBUTES:
+                raise ValueError(f"unknown canonical attribute {attr!r}")
+            bad = set(order) - {"trust", "recent", "frequent"}
+            if bad:
+                raise ValueError(f"{attr}: unknown rule(s) {sorted(bad)}; use trust, recent, frequent")
+        return rules
+
+
+class ApiConfig(Strict):
+    """The read API."""
+
+    keys: list[str] = Field(default_factory=list)
+    """API keys as `key:role[:pii]`; $CDP_API_KEYS adds to them."""
+
+
+class Config(Strict):
+    """The whole of cdp.yaml, with paths resolved against its folder."""
+
+    warehouse: str = DEFAULT_WAREHOUSE
+    """DuckDB file holding raw, staged and identity tables."""
+    serving: str = DEFAULT_SERVING
+    """SQLAlchemy URL of the published store the API reads."""
+    sources: dict[str, SourceConfig]
+    """The silos, by name."""
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    root: Path = Path(".")
+    """The folder holding cdp.yaml (set by load_config)."""
+
+    @field_validator("sources")
+    @classmethod
+    def _names(cls, sources: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        if not sources:
+            raise ValueError("at least one source is needed")
+        for name in sources:
+            if not name.isidentifier():
+                raise ValueError(f"source name {name!r} must be letters, digits and underscores")
+        return sources
+
+    @property
+    def warehouse_path(self) -> Path:
+        return Path(self.warehouse) if os.path.isabs(self.warehouse) else self.root / self.warehouse
+
+    @property
+    def state_dir(self) -> Path:
+        """Folder beside the warehouse for models, reports and other run state."""
+        return self.warehouse_path.parent
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """--config FILE, else $CDP_CONFIG, else ./cdp.yaml."""
+    return Path(explicit or os.environ.get("CDP_CONFIG") or "cdp.yaml")
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read, validate and resolve cdp.yaml; raise ConfigError naming the source and key."""
+    file = config_path(path)
+    if not file.exists():
+        raise ConfigError(f"config file {file} not found (use --config FILE or set CDP_CONFIG)")
+    try:
+        raw = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: expected a mapping at the top level")
+    root = file.resolve().parent
+    try:
+        cfg = Config(**raw, root=root)
+    except ValidationError as exc:
+        raise ConfigError(_describe(file, exc)) from None
+    return _resolve(cfg, file)
+
+
+def _resolve(cfg: Config, file: Path) -> Config:
+    sources = {}
+    for name, src in cfg.sources.items():
+        try:
+            loc = src.location.resolve(cfg.root)
+            inter = [i.model_copy(update={"location": i.location.resolve(cfg.root)}) for i in src.interactions]
+        except ValueError as exc:
+            raise ConfigError(f"{file}: sources.{name}.{exc}") from None
+        sources[name] = src.model_copy(update={"location": loc, "interactions": inter})
+    return cfg.model_copy(update={"sources": sources, "serving": resolve_sqlite_url(cfg.serving, cfg.root)})
+
+
+def _describe(file: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"] if p != "location")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{where}: {msg}")
+    return f"{file}: " + "; ".join(lines)

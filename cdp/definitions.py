@@ -1,0 +1,34 @@
+"""The whole asset graph, built from cdp.yaml: `dagster dev -w workspace.yaml` loads `defs`.
+
+raw_<source> -> staged_<source> -> staged -> match_pairs -> customers -> golden -> traits -> published
+with quality checks on every stage; a new source in cdp.yaml is a new raw/staged branch.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from cdp.config import Config, load_config
+from cdp.publish import build_defs as publish_defs
+from cdp.resources import WarehouseResource
+from identity.assets import build_defs as identity_defs
+from ingestion.assets import build_defs as ingestion_defs
+from quality.checks import build_defs as quality_defs
+
+
+def build_definitions(cfg: Config) -> dg.Definitions:
+    """Definitions for one config; the CLI and the tests call this directly."""
+    base = dg.Definitions(
+        resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path))},
+        # One process writes the DuckDB file at a time, so steps run in-process, one after another.
+        executor=dg.in_process_executor,
+    )
+    return dg.Definitions.merge(
+        base, ingestion_defs(cfg), identity_defs(cfg), quality_defs(cfg), publish_defs(cfg)
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What `dagster dev -w workspace.yaml` loads: the graph of ./cdp.yaml or $CDP_CONFIG."""
+    return build_definitions(load_config())
