@@ -1,0 +1,28 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11+):
+#   make demo   -> venv, install, generate demo silos, run the whole pipeline on the embedded default
+#   make test   -> venv, install with dev extras, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+DEMO ?= demo
+PEOPLE ?= 2000
+
+$(BIN)/cdp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(BIN)/cdp
+
+.PHONY: install demo test lint
+install: $(BIN)/cdp
+
+demo: install
+	$(BIN)/cdp demo --out $(DEMO) --people $(PEOPLE)
+	$(BIN)/cdp run --config $(DEMO)/cdp.yaml
+	$(BIN)/cdp export crosswalk --config $(DEMO)/cdp.yaml --out $(DEMO)/crosswalk.csv
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check cdp ingestion identity quality api tests bench

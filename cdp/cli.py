@@ -1,0 +1,110 @@
+"""The `cdp` command line. Heavy imports (Dagster, Splink, Great Expectations) happen per command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cdp.config import Config, ConfigError, load_config
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `cdp` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"cdp: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cdp.demo import write_demo
+
+    path = write_demo(Path(args.out), people=args.people, seed=args.seed)
+    print(f"demo written: {path}\nnext: cdp run --config {path}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, retrain: bool = False) -> int:
+    from cdp.summary import print_outcome
+    from cdp.runner import run_pipeline
+    from ingestion import check_columns
+
+    cfg = _config(args)
+    check_columns(cfg)
+    outcome = run_pipeline(cfg, retrain=retrain or getattr(args, "retrain", False))
+    return print_outcome(cfg, outcome)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    return cmd_run(args, retrain=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.main import create_app
+
+    uvicorn.run(create_app(_config(args)), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    out = Path(args.out)
+    if args.what == "crosswalk":
+        from cdp.publish import export_crosswalk
+
+        rows = export_crosswalk(cfg, out)
+    else:
+        from cdp.warehouse import open_warehouse
+        from quality.quarantine import export_quarantine
+
+        with open_warehouse(cfg.warehouse_path) as con:
+            rows = export_quarantine(con, out)
+    print(f"{rows} rows written to {out}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="cdp", description="Customer-data platform with identity resolution.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", help="cdp.yaml (default: $CDP_CONFIG, else ./cdp.yaml)")
+
+    p = sub.add_parser("demo", help="write realistic demo silos and their cdp.yaml")
+    p.add_argument("--out", required=True, help="folder to write into")
+    p.add_argument("--people", type=int, default=2000, help="number of people behind the records")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", parents=[config], help="ingest, check, resolve identities and publish")
+    p.add_argument("--retrain", action="store_true", help="retrain the match model before matching")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("train", parents=[config], help="retrain the match model, then run")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("serve", parents=[config], help="serve the read API over the published store")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("export", parents=[config], help="write a published table to CSV")
+    p.add_argument("what", choices=["crosswalk", "quarantine"])
+    p.add_argument("--out", required=True, help="CSV file to write")
+    p.set_defaults(func=cmd_export)
+    return ap
+
+
+if __name__ == "__main__":
+    sys.exit(main())
