@@ -35,8 +35,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace, retrain: bool = False) -> int:
-    from cdp.summary import print_outcome
     from cdp.runner import run_pipeline
+    from cdp.summary import print_outcome
     from ingestion import check_columns
 
     cfg = _config(args)

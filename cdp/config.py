@@ -309,6 +309,9 @@ def _describe(file: Path, exc: ValidationError) -> str:
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"] if p != "location")
         msg = err["msg"].removeprefix("Value error, ")
+        key, sep, rest = msg.partition(": ")
+        if sep and key.isidentifier():  # our validators say "key: problem"; fold key into the path
+            where, msg = f"{where}.{key}", rest
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         elif err["type"] == "missing":

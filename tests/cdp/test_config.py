@@ -1,0 +1,80 @@
+"""cdp.yaml parsing: every structural error names the source and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdp.config import ConfigError, CsvLocation, SqlLocation, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "people.csv").write_text("id,name\n1,Ann\n")
+    path = tmp_path / "cdp.yaml"
+    path.write_text(text)
+    return path
+
+
+GOOD = """
+sources:
+  sales:
+    connector: csv
+    path: people.csv
+    key: id
+    trust: 2
+    fields: {full_name: name}
+  finance:
+    connector: sql
+    url: sqlite:///finance.db
+    table: accounts
+    key: account_no
+    fields: {email: email}
+"""
+
+
+def test_good_config_resolves_paths_against_its_folder(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD))
+    sales, finance = cfg.sources["sales"], cfg.sources["finance"]
+    assert isinstance(sales.location, CsvLocation)
+    assert sales.location.path == str(tmp_path / "people.csv")
+    assert isinstance(finance.location, SqlLocation)
+    assert finance.location.url == f"sqlite:///{tmp_path}/finance.db"
+    assert cfg.warehouse_path == tmp_path / ".cdp" / "warehouse.duckdb"
+    assert cfg.serving == f"sqlite:///{tmp_path}/.cdp/serving.db"
+    assert sales.trust == 2 and finance.trust == 1
+
+
+def test_config_found_through_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDP_CONFIG", str(write(tmp_path, GOOD)))
+    assert set(load_config().sources) == {"sales", "finance"}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("connector: csv", "connector: excel"), "sources.sales.connector: unknown connector 'excel'"),
+        (("    key: id\n", ""), "sources.sales.key: required key is missing"),
+        (("full_name: name", "fullname: name"), "sources.sales.fields: unknown canonical attribute(s) ['fullname']"),
+        (("path: people.csv", "path: nowhere.csv"), "sources.sales.path: no file matches"),
+        (("trust: 2", "trust: 2\n    colour: blue"), "sources.sales.colour: unknown key"),
+        (("table: accounts", "table: accounts\n    query: select 1"), "give exactly one of table: or query:"),
+    ],
+)
+def test_errors_name_source_and_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, GOOD.replace(*change)))
+    assert expected in str(err.value)
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "absent.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "sources: [unclosed"))
+
+
+def test_unknown_survivorship_rule(tmp_path: Path) -> None:
+    text = GOOD + "identity:\n  survivorship: {email: [trust, loudest]}\n"
+    with pytest.raises(ConfigError, match=r"identity.survivorship.email: unknown rule.*loudest"):
+        load_config(write(tmp_path, text))
