@@ -1,0 +1,202 @@
+"""From scored pairs to clusters, without letting chains of plausible links join different people.
+
+1. Connected components over the links at or above the threshold (plus stewards' must-links).
+2. A component is clean when it is small enough, carries no steward cannot-link and shows no
+   variation in tax id, birth date or first name: it becomes a cluster as it is.
+3. Every other component is rebuilt by a greedy merge: links strongest first (must-links before
+   all), joining two groups only when the merged group stays under the size bound, breaks no
+   cannot-link and holds no two records that plainly belong to different people
+   (`identity.conflicts.conflict`). A chain A-B-C whose ends conflict is thus cut at its weakest link.
+
+Writes `clusters(record_id, cluster_id)` for every staged record; cluster_id is the smallest
+record_id in the cluster.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from cdp.schema import MATCH_PAIRS, STAGED, STEWARD_DECISIONS
+from cdp.warehouse import table_exists
+from identity.conflicts import Person, conflict
+
+CLUSTERS = "clusters"
+MUST_LINK = 2.0  # sorts before any probability
+
+
+@dataclass
+class ClusterStats:
+    """What the clustering did, for asset metadata and the benchmark."""
+
+    records: int = 0
+    links: int = 0
+    components: int = 0
+    components_checked: int = 0
+    components_split: int = 0
+    clusters: int = 0
+    largest: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    def as_metadata(self) -> dict[str, int]:
+        flat = {k: v for k, v in asdict(self).items() if k != "rejected"}
+        return flat | {f"rejected_{k}": v for k, v in sorted(self.rejected.items())}
+
+
+class GuardedMerge:
+    """Union-find whose groups remember their people, size and cannot-links."""
+
+    def __init__(
+        self, people: dict[int, Person], links: set[tuple[int, int]], max_size: int, cannot: list[tuple[int, int]]
+    ) -> None:
+        self.person = people
+        self.links = links
+        self.parent = {i: i for i in people}
+        self.members = {i: [i] for i in people}
+        self.forbid: dict[int, set[int]] = {i: set() for i in people}
+        for a, b in cannot:
+            self.forbid[a].add(b)
+            self.forbid[b].add(a)
+        self.max_size = max_size
+        self.rejected: Counter[str] = Counter()
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:  # path compression
+            self.parent[i], i = root, self.parent[i]
+        return root
+
+    def offer(self, i: int, j: int, must: bool = False) -> None:
+        """Merge the groups of i and j unless a guard objects (a must-link overrides the guards)."""
+        a, b = self.find(i), self.find(j)
+        if a == b:
+            return
+        reason = None if must else self._objection(a, b)
+        if reason:
+            self.rejected[reason] += 1
+            return
+        if len(self.members[a]) < len(self.members[b]):
+            a, b = b, a
+        self.parent[b] = a
+        self.members[a] += self.members.pop(b)
+        self.forbid[a] |= self.forbid.pop(b)
+
+    def _objection(self, a: int, b: int) -> str | None:
+        if len(self.members[a]) + len(self.members[b]) > self.max_size:
+            return "size"
+        if any(self.find(x) == b for x in self.forbid[a]):
+            return "steward"
+        for i in self.members[a]:
+            for j in self.members[b]:
+                reason = conflict(self.person[i], self.person[j])
+                # A pair the model itself linked has had its differences weighed already.
+                if reason and (min(i, j), max(i, j)) not in self.links:
+                    return reason
+        return None
+
+
+def cluster_records(con: duckdb.DuckDBPyConnection, threshold: float, max_size: int) -> ClusterStats:
+    """Build the `clusters` table from `match_pairs` and steward decisions; return what happened."""
+    con.execute(f"create or replace temp table cluster_nodes as select record_id, "
+                f"(row_number() over (order by record_id) - 1)::bigint as idx from {STAGED}")
+    n = con.execute("select count(*) from cluster_nodes").fetchall()[0][0]
+    edges = _links(con, threshold)
+    cannot = _cannot_links(con)
+    _, comp = connected_components(coo_matrix((np.ones(len(edges[0])), edges[:2]), shape=(n, n)), directed=False)
+    checked = _components_to_check(con, comp, cannot, max_size)
+    labels, merge, split = _rebuild(con, comp, checked, edges, cannot, max_size)
+    _write(con, labels)
+    sizes = np.bincount(np.unique(labels, return_inverse=True)[1]) if n else np.zeros(1, dtype=int)
+    return ClusterStats(
+        records=n, links=len(edges[0]), components=int(comp.max(initial=-1) + 1),
+        components_checked=int(checked.size), components_split=split, clusters=int(sizes.size if n else 0),
+        largest=int(sizes.max()), rejected=dict(merge.rejected),
+    )
+
+
+def _links(con: duckdb.DuckDBPyConnection, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(left idx, right idx, strength) of every link, must-links first, strongest first."""
+    must = _decided_pairs(con, "match", MUST_LINK)
+    rows = con.execute(f"""
+        select l.idx as i, r.idx as j, p.match_probability as p from {MATCH_PAIRS} p
+        join cluster_nodes l on l.record_id = p.record_id_l join cluster_nodes r on r.record_id = p.record_id_r
+        where p.match_probability >= ? {must}
+        order by 3 desc, 1, 2""", [threshold]).fetchnumpy()
+    return tuple(rows[c] for c in rows)  # type: ignore[return-value]
+
+
+def _decided_pairs(con: duckdb.DuckDBPyConnection, decision: str, strength: float) -> str:
+    """SQL `union all` of the latest steward decision per pair, when stewards have decided any."""
+    if not table_exists(con, STEWARD_DECISIONS):
+        return ""
+    return f"""union all select l.idx, r.idx, {strength} from (
+        select record_id_l, record_id_r, arg_max(decision, "at") as decision from {STEWARD_DECISIONS} group by all
+    ) d join cluster_nodes l on l.record_id = d.record_id_l join cluster_nodes r on r.record_id = d.record_id_r
+    where d.decision = '{decision}'"""
+
+
+def _cannot_links(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+    sql = _decided_pairs(con, "no_match", 0.0).removeprefix("union all ")
+    return [(a, b) for a, b, _ in con.execute(sql).fetchall()] if sql else []
+
+
+def _components_to_check(
+    con: duckdb.DuckDBPyConnection, comp: np.ndarray, cannot: list[tuple[int, int]], max_size: int
+) -> np.ndarray:
+    """Components that are too big, hold a cannot-link, or vary in an identifying attribute."""
+    con.register("cluster_comp", pa.table({"idx": np.arange(comp.size, dtype=np.int64), "comp": comp}))
+    rows = con.execute(f"""
+        select c.comp from cluster_comp c join cluster_nodes n using (idx) join {STAGED} s using (record_id)
+        group by c.comp
+        having count(*) > 1 and (count(*) > ? or count(distinct s.tax_id) > 1
+            or count(distinct s.birth_date) > 1 or count(distinct s.first_name) > 1)""", [max_size]).fetchnumpy()
+    con.unregister("cluster_comp")
+    inside = [comp[a] for a, b in cannot if comp[a] == comp[b]]
+    return np.union1d(rows["comp"], np.asarray(inside, dtype=comp.dtype))
+
+
+def _rebuild(
+    con: duckdb.DuckDBPyConnection, comp: np.ndarray, checked: np.ndarray,
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray], cannot: list[tuple[int, int]], max_size: int,
+) -> tuple[np.ndarray, GuardedMerge, int]:
+    """Labels per record: the component, or for checked components the group the greedy merge made."""
+    in_checked = np.isin(comp, checked)
+    left, right, strength = edges
+    inside = np.flatnonzero(in_checked[left])
+    links = {(min(i, j), max(i, j)) for i, j in zip(left[inside].tolist(), right[inside].tolist(), strict=True)}
+    merge = GuardedMerge(_people(con, np.flatnonzero(in_checked)), links, max_size,
+                         [(a, b) for a, b in cannot if in_checked[a]])
+    for k in inside:
+        merge.offer(int(left[k]), int(right[k]), must=bool(strength[k] >= MUST_LINK))
+    labels = comp.astype(np.int64)
+    for i in np.flatnonzero(in_checked):
+        labels[i] = comp.size + merge.find(int(i))
+    groups = {(int(comp[i]), int(labels[i])) for i in np.flatnonzero(in_checked)}
+    split = sum(n > 1 for n in Counter(c for c, _ in groups).values())
+    return labels, merge, split
+
+
+def _people(con: duckdb.DuckDBPyConnection, nodes: np.ndarray) -> dict[int, Person]:
+    con.register("cluster_checked", pa.table({"idx": nodes.astype(np.int64)}))
+    rows = con.execute(f"""
+        select n.idx, s.first_name, s.first_name_root, s.last_name, strftime(s.birth_date, '%Y%m%d'), s.tax_id
+        from cluster_checked c join cluster_nodes n using (idx) join {STAGED} s using (record_id)""").fetchall()
+    con.unregister("cluster_checked")
+    return {int(r[0]): Person(*r[1:]) for r in rows}
+
+
+def _write(con: duckdb.DuckDBPyConnection, labels: np.ndarray) -> None:
+    con.register("cluster_labels", pa.table({"idx": np.arange(labels.size, dtype=np.int64), "label": labels}))
+    con.execute(f"""create or replace table {CLUSTERS} as
+        select n.record_id, min(n.record_id) over (partition by l.label) as cluster_id
+        from cluster_nodes n join cluster_labels l using (idx) order by n.record_id""")
+    con.unregister("cluster_labels")
+    con.execute("drop table if exists cluster_nodes")

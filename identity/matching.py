@@ -1,0 +1,35 @@
+"""The matching stage as one plain function: staged records -> model -> match_pairs + review queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from cdp.config import IdentityConfig
+from identity.model import ModelStore, model_for, read_input
+from identity.predict import score, write_match_pairs
+from identity.review import refresh_candidates
+
+
+@dataclass
+class MatchStats:
+    """What a matching run did, for asset metadata."""
+
+    records: int
+    pairs: int
+    links: int
+    review_open: int
+    model: str
+    trained: bool
+
+
+def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore, retrain: bool = False) -> MatchStats:
+    """Score the staged records with the current model (training one first if asked or missing)."""
+    records = read_input(con)
+    model, path, trained = model_for(store, records, retrain)
+    pairs = score(records, model, floor=min(cfg.review_band[0], cfg.threshold))
+    write_match_pairs(con, pairs)
+    review_open = refresh_candidates(con, cfg.review_band)
+    links = con.execute("select count(*) from match_pairs where match_probability >= ?", [cfg.threshold]).fetchall()
+    return MatchStats(records.num_rows, pairs.num_rows, links[0][0], review_open, path.name, trained)

@@ -1,0 +1,103 @@
+"""Training the Splink model without labels, and keeping trained models as versioned JSON.
+
+Models live beside the warehouse in `<state_dir>/models/model-<n>.json`; the file `current`
+there names the one in use, so a run reuses it until someone retrains (`cdp train`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from splink import DuckDBAPI, Linker
+
+from identity import settings as model_settings
+
+# The Splink input: one row per staged record, with the few derived columns comparisons use.
+INPUT_SQL = """
+select record_id as unique_id, source,
+       first_name, first_name_root, middle_name, last_name,
+       email, split_part(email, '@', 1) as email_user, phone,
+       street, city, postcode, tax_id,
+       strftime(birth_date, '%Y%m%d') as dob, year(birth_date) as dob_year
+from staged
+"""
+
+U_MAX_PAIRS = 5e6
+EM_MAX_PAIRS = 2e6
+SEED = 42
+
+log = logging.getLogger(__name__)
+
+
+def read_input(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """The staged records in the shape the model compares."""
+    return con.execute(INPUT_SQL).to_arrow_table()
+
+
+def make_linker(records: pa.Table, model: dict[str, Any]) -> Linker:
+    """A Linker over `records` in its own in-memory DuckDB, so Splink's work tables stay out of the warehouse."""
+    db_api = DuckDBAPI()
+    frame = db_api.register(records, table_name="cdp_records")
+    return Linker(frame, model, log_level=logging.WARNING)
+
+
+def train(records: pa.Table) -> dict[str, Any]:
+    """Fit the model on unlabelled records: prior from sure rules, u by sampling, m by EM."""
+    linker = make_linker(records, model_settings.settings())
+    training = linker.training
+    training.estimate_probability_two_random_records_match(
+        model_settings.DETERMINISTIC_RULES, recall=model_settings.DETERMINISTIC_RECALL
+    )
+    training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
+    for rule in model_settings.TRAINING_RULES:
+        training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
+    return linker.misc.save_model_to_json()
+
+
+@dataclass(frozen=True)
+class ModelStore:
+    """Versioned model files in one folder plus a pointer to the one in use."""
+
+    folder: Path
+
+    @property
+    def pointer(self) -> Path:
+        return self.folder / "current"
+
+    def current(self) -> Path | None:
+        """The model in use, or None before the first training."""
+        if not self.pointer.exists():
+            return None
+        path = self.folder / self.pointer.read_text().strip()
+        return path if path.exists() else None
+
+    def save(self, model: dict[str, Any]) -> Path:
+        """Write `model` as the next version and point `current` at it."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        versions = [int(p.stem.split("-")[1]) for p in self.folder.glob("model-*.json")]
+        path = self.folder / f"model-{max(versions, default=0) + 1}.json"
+        path.write_text(json.dumps(model, indent=2))
+        self.pointer.write_text(path.name)
+        return path
+
+    def load(self) -> dict[str, Any]:
+        path = self.current()
+        if path is None:
+            raise FileNotFoundError(f"no trained model in {self.folder}")
+        return json.loads(path.read_text())
+
+
+def model_for(store: ModelStore, records: pa.Table, retrain: bool = False) -> tuple[dict[str, Any], Path, bool]:
+    """The current model, trained first when asked or when there is none. Returns (model, file, trained)."""
+    current = store.current()
+    if current is not None and not retrain:
+        return store.load(), current, False
+    log.info("training the match model on %d records", records.num_rows)
+    path = store.save(train(records))
+    return store.load(), path, True

@@ -1,0 +1,64 @@
+"""Scoring candidate pairs with a trained model into `match_pairs`, each with its explanation.
+
+The explanation is a JSON array, one entry per comparison in model order:
+`{"comparison": "first_name", "level": "same nickname root", "weight": 3.1}` where weight is the
+comparison's match weight (log2 Bayes factor, term-frequency adjustment included).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from cdp.schema import MATCH_PAIRS
+from identity.model import make_linker
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _level_case(comparison: dict[str, Any]) -> str:
+    """SQL mapping the comparison's gamma value to its level label (Splink numbers levels n-1 .. 0)."""
+    levels = comparison["comparison_levels"]
+    non_null = [lv for lv in levels if not lv.get("is_null_level")]
+    whens = [f"when {len(non_null) - 1 - k} then {_sql_text(lv['label_for_charts'])}" for k, lv in enumerate(non_null)]
+    return f"case gamma_{comparison['output_column_name']} {' '.join(whens)} else 'missing' end"
+
+
+def _weight(comparison: dict[str, Any]) -> str:
+    name = comparison["output_column_name"]
+    has_tf = any(lv.get("tf_adjustment_column") for lv in comparison["comparison_levels"])
+    tf = f" + coalesce(mw_tf_adj_{name}, 0)" if has_tf else ""
+    return f"round(mw_{name}{tf}, 2)"
+
+
+def explanation_sql(model: dict[str, Any]) -> str:
+    """SQL building the explanation JSON array from Splink's retained gamma and weight columns."""
+    parts = [
+        f"json_object('comparison', {_sql_text(c['output_column_name'])}, 'level', {_level_case(c)}, "
+        f"'weight', {_weight(c)})"
+        for c in model["comparisons"]
+    ]
+    return f"json_array({', '.join(parts)})"
+
+
+def score(records: pa.Table, model: dict[str, Any], floor: float) -> pa.Table:
+    """Every blocked pair scoring at least `floor`, as match_pairs rows."""
+    linker = make_linker(records, model)
+    predictions = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
+    sql = f"""select unique_id_l as record_id_l, unique_id_r as record_id_r, match_probability, match_weight,
+                     {explanation_sql(model)} as explanation
+              from {predictions.physical_name} order by record_id_l, record_id_r"""
+    return predictions.db_api.duckdb_con.execute(sql).to_arrow_table()
+
+
+def write_match_pairs(con: duckdb.DuckDBPyConnection, pairs: pa.Table) -> None:
+    """Replace `match_pairs` with `pairs`."""
+    con.register("scored_pairs", pairs)
+    con.execute(f"""create or replace table {MATCH_PAIRS} as
+        select record_id_l, record_id_r, match_probability, match_weight, explanation::json as explanation
+        from scored_pairs""")
+    con.unregister("scored_pairs")

@@ -1,0 +1,27 @@
+"""The stewards' queue: pairs the model is unsure about, kept across runs once decided."""
+
+from __future__ import annotations
+
+import duckdb
+
+from cdp.schema import MATCH_PAIRS, REVIEW_CANDIDATES
+
+CANDIDATE_ID = "substr(md5(record_id_l || '|' || record_id_r), 1, 16)"
+"""SQL: a candidate's stable id, the same pair giving the same id on every run."""
+
+
+def refresh_candidates(con: duckdb.DuckDBPyConnection, band: tuple[float, float]) -> int:
+    """Replace the open candidates with this run's pairs scored in [low, high); decided ones stay.
+
+    Returns the number of open candidates.
+    """
+    con.execute(f"""create table if not exists {REVIEW_CANDIDATES} (
+        candidate_id VARCHAR primary key, record_id_l VARCHAR, record_id_r VARCHAR,
+        match_probability DOUBLE, explanation JSON, status VARCHAR)""")
+    con.execute(f"delete from {REVIEW_CANDIDATES} where status = 'open'")
+    con.execute(f"""insert into {REVIEW_CANDIDATES}
+        select {CANDIDATE_ID}, record_id_l, record_id_r, match_probability, explanation, 'open'
+        from {MATCH_PAIRS} p
+        where match_probability >= ? and match_probability < ?
+          and {CANDIDATE_ID} not in (select candidate_id from {REVIEW_CANDIDATES})""", list(band))
+    return con.execute(f"select count(*) from {REVIEW_CANDIDATES} where status = 'open'").fetchall()[0][0]

@@ -1,0 +1,207 @@
+"""The Splink model in code: what identifies a person, what a household merely shares.
+
+Names, birth date and tax id say *who* a record is; email, phone and address say *where* a person
+can be reached, and a household shares those. So the contact comparisons only count when the two
+records could be the same person (first names compatible, birth dates not in conflict); a shared
+family landline, email or street between two different first names carries a fixed weight of zero
+instead of adding up to a false match.
+
+Column names are those of the Splink input built by `identity.model.INPUT_SQL`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Jaro-Winkler similarity above which two names are taken for typo variants of each other.
+NAME_TYPO = 0.92
+# A looser bound used only to decide whether two first names could belong to one person.
+NAME_COMPATIBLE = 0.88
+
+
+def _both(col: str) -> str:
+    return f"{col}_l IS NOT NULL AND {col}_r IS NOT NULL"
+
+
+def _null(col: str) -> str:
+    return f"{col}_l IS NULL OR {col}_r IS NULL"
+
+
+INITIAL = (
+    "(length(first_name_l) = 1 OR length(first_name_r) = 1) AND left(first_name_l, 1) = left(first_name_r, 1)"
+)
+SWAPPED = (
+    f"jaro_winkler_similarity(first_name_l, last_name_r) >= {NAME_TYPO} "
+    f"AND jaro_winkler_similarity(last_name_l, first_name_r) >= {NAME_TYPO}"
+)
+DAY_MONTH_SWAP = (
+    "left(dob_l, 4) = left(dob_r, 4) AND substr(dob_l, 5, 2) = substr(dob_r, 7, 2) "
+    "AND substr(dob_l, 7, 2) = substr(dob_r, 5, 2)"
+)
+DOB_TYPO = "damerau_levenshtein(dob_l, dob_r) <= 1"
+
+FIRST_COMPATIBLE = (
+    f"({_null('first_name')} OR first_name_root_l = first_name_root_r "
+    f"OR jaro_winkler_similarity(first_name_l, first_name_r) >= {NAME_COMPATIBLE} OR ({INITIAL}) OR ({SWAPPED}))"
+)
+DOB_COMPATIBLE = f"({_null('dob')} OR {DOB_TYPO} OR ({DAY_MONTH_SWAP}))"
+SAME_PERSON_POSSIBLE = f"{FIRST_COMPATIBLE} AND {DOB_COMPATIBLE}"
+"""SQL: nothing in the two records' names or birth dates says they are different people."""
+
+
+def level(sql: str, label: str, **extra: Any) -> dict[str, Any]:
+    """One comparison level in Splink's settings-dict form."""
+    return {"sql_condition": sql, "label_for_charts": label, **extra}
+
+
+def null_level(*cols: str) -> dict[str, Any]:
+    return level(" OR ".join(f"({_null(c)})" for c in cols), "missing", is_null_level=True)
+
+
+ELSE = level("ELSE", "different")
+# A shared contact between people whose names or birth dates conflict: evidence of a household,
+# not of a person. m = u fixes its Bayes factor at 1 (weight 0) whatever training sees.
+HOUSEHOLD = {"m_probability": 0.5, "u_probability": 0.5, "fix_m_probability": True, "fix_u_probability": True}
+
+
+def comparison(name: str, description: str, levels: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"output_column_name": name, "comparison_description": description, "comparison_levels": levels}
+
+
+def first_name() -> dict[str, Any]:
+    return comparison("first_name", "first name: exact, nickname, typo, swapped with last, initial", [
+        null_level("first_name"),
+        level("first_name_l = first_name_r", "exact", tf_adjustment_column="first_name"),
+        level(SWAPPED, "swapped with last name"),
+        level("first_name_root_l = first_name_root_r", "same nickname root", tf_adjustment_column="first_name_root"),
+        level(f"jaro_winkler_similarity(first_name_l, first_name_r) >= {NAME_TYPO}", "typo"),
+        level(INITIAL, "initial"),
+        level(f"jaro_winkler_similarity(first_name_l, first_name_r) >= {NAME_COMPATIBLE}", "similar"),
+        ELSE,
+    ])
+
+
+def last_name() -> dict[str, Any]:
+    maiden = f"{_both('dob')} AND dob_l = dob_r AND first_name_root_l = first_name_root_r"
+    return comparison("last_name", "last name: exact, typo, swapped, double-barrelled, maiden name", [
+        null_level("last_name"),
+        level("last_name_l = last_name_r", "exact", tf_adjustment_column="last_name"),
+        level(f"jaro_winkler_similarity(last_name_l, last_name_r) >= {NAME_TYPO}", "typo"),
+        level(SWAPPED, "swapped with first name"),
+        level("contains(last_name_l, last_name_r) OR contains(last_name_r, last_name_l)", "one part of the other"),
+        level(maiden, "different, same first name and birth date (maiden name)"),
+        ELSE,
+    ])
+
+
+def middle_name() -> dict[str, Any]:
+    return comparison("middle_name", "middle name: exact, initial", [
+        null_level("middle_name"),
+        level("middle_name_l = middle_name_r", "exact"),
+        level("left(middle_name_l, 1) = left(middle_name_r, 1)", "initial"),
+        ELSE,
+    ])
+
+
+def birth_date() -> dict[str, Any]:
+    return comparison("birth_date", "date of birth: exact, one-digit typo, day/month swap, same year", [
+        null_level("dob"),
+        level("dob_l = dob_r", "exact"),
+        level(DOB_TYPO, "one digit or transposition"),
+        level(DAY_MONTH_SWAP, "day and month swapped"),
+        level("left(dob_l, 4) = left(dob_r, 4)", "same year"),
+        ELSE,
+    ])
+
+
+def tax_id() -> dict[str, Any]:
+    return comparison("tax_id", "tax id: exact, one-digit typo; two different ids are strong evidence against", [
+        null_level("tax_id"),
+        level("tax_id_l = tax_id_r", "exact"),
+        level("damerau_levenshtein(tax_id_l, tax_id_r) <= 1", "one digit or transposition"),
+        ELSE,
+    ])
+
+
+def contact(name: str, exact: str, near: str, near_label: str, tf: str | None) -> dict[str, Any]:
+    """A contact point that counts only while the two records could be one person."""
+    tf_level = {"tf_adjustment_column": tf} if tf else {}
+    return comparison(name, f"{name}: shared and the people are compatible; shared by a household counts 0", [
+        null_level(name),
+        level(f"({exact}) AND {SAME_PERSON_POSSIBLE}", "same, names compatible", **tf_level),
+        level(exact, "same, but names or birth dates conflict (household)", **HOUSEHOLD),
+        level(f"({near}) AND {SAME_PERSON_POSSIBLE}", near_label),
+        ELSE,
+    ])
+
+
+def email() -> dict[str, Any]:
+    return contact("email", "email_l = email_r", "email_user_l = email_user_r", "same user, other domain", "email")
+
+
+def phone() -> dict[str, Any]:
+    return contact("phone", "phone_l = phone_r", "damerau_levenshtein(phone_l, phone_r) <= 1", "one digit", "phone")
+
+
+def address() -> dict[str, Any]:
+    same_area = "(postcode_l = postcode_r OR city_l = city_r)"
+    person = f" AND {SAME_PERSON_POSSIBLE}"
+    return comparison("address", "address: street, postcode, city; shared by a household counts 0", [
+        level(f"({_null('street')}) AND ({_null('postcode')})", "missing", is_null_level=True),
+        level(f"street_l = street_r AND {same_area}{person}", "same address, names compatible"),
+        level(f"street_l = street_r{person}", "same street, other postcode and city"),
+        level(f"street_l = street_r AND {same_area}", "same address, but names or birth dates conflict (household)",
+              **HOUSEHOLD),
+        level(f"jaro_winkler_similarity(street_l, street_r) >= {NAME_TYPO}{person}", "street typo"),
+        level(f"postcode_l = postcode_r{person}", "same postcode"),
+        ELSE,
+    ])
+
+
+def comparisons() -> list[dict[str, Any]]:
+    """Every comparison of the model, person-identifying ones first."""
+    return [first_name(), last_name(), middle_name(), birth_date(), tax_id(), email(), phone(), address()]
+
+
+# Candidate pairs: each rule is cheap on its own (an equi-join on a selective key) and together
+# they find a person's records through any one attribute that survived intact.
+PREDICTION_RULES: list[str] = [
+    "l.email = r.email",
+    "l.phone = r.phone",
+    "l.tax_id = r.tax_id",
+    "l.first_name_root = r.first_name_root AND l.last_name = r.last_name AND l.dob_year = r.dob_year",
+    "l.last_name = r.last_name AND l.dob = r.dob",
+    "l.first_name_root = r.first_name_root AND l.dob = r.dob",
+    "l.first_name_root = r.first_name_root AND l.postcode = r.postcode",
+    "l.first_name = r.last_name AND l.last_name = r.first_name",
+    "l.email_user = r.email_user AND l.first_name_root = r.first_name_root",
+]
+
+# Rules that admit almost no false matches: used to estimate the share of pairs that match.
+DETERMINISTIC_RULES: list[str] = [
+    "l.tax_id = r.tax_id AND l.first_name_root = r.first_name_root",
+    "l.email = r.email AND l.first_name_root = r.first_name_root AND l.last_name = r.last_name",
+    "l.first_name = r.first_name AND l.last_name = r.last_name AND l.dob = r.dob",
+]
+DETERMINISTIC_RECALL = 0.7
+
+# Expectation maximisation runs once per rule; each rule leaves the others' comparisons free.
+TRAINING_RULES: list[str] = [
+    "l.dob = r.dob",
+    "l.first_name_root = r.first_name_root AND l.last_name = r.last_name",
+    "l.tax_id = r.tax_id",
+]
+
+
+def settings() -> dict[str, Any]:
+    """The untrained Splink settings dict over the input of `identity.model.INPUT_SQL`."""
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": "unique_id",
+        "comparisons": comparisons(),
+        "blocking_rules_to_generate_predictions": PREDICTION_RULES,
+        "retain_matching_columns": True,
+        "retain_intermediate_calculation_columns": True,
+        "max_iterations": 20,
+        "em_convergence": 0.001,
+    }
