@@ -5,8 +5,10 @@
    variation in tax id, birth date or first name: it becomes a cluster as it is.
 3. Every other component is rebuilt by a greedy merge: links strongest first (must-links before
    all), joining two groups only when the merged group stays under the size bound, breaks no
-   cannot-link and holds no two records that plainly belong to different people
-   (`identity.conflicts.conflict`). A chain A-B-C whose ends conflict is thus cut at its weakest link.
+   cannot-link and holds no two records that plainly belong to different people: their
+   identifiers conflict (`identity.conflicts.conflict`) and the model, comparing the two
+   directly, did not find them more likely the same than not (the pair is not in match_pairs).
+   A chain A-B-C whose ends conflict is thus cut at its weakest link.
 
 Writes `clusters(record_id, cluster_id)` for every staged record; cluster_id is the smallest
 record_id in the cluster.
@@ -53,10 +55,10 @@ class GuardedMerge:
     """Union-find whose groups remember their people, size and cannot-links."""
 
     def __init__(
-        self, people: dict[int, Person], links: set[tuple[int, int]], max_size: int, cannot: list[tuple[int, int]]
+        self, people: dict[int, Person], weighed: set[tuple[int, int]], max_size: int, cannot: list[tuple[int, int]]
     ) -> None:
         self.person = people
-        self.links = links
+        self.weighed = weighed
         self.parent = {i: i for i in people}
         self.members = {i: [i] for i in people}
         self.forbid: dict[int, set[int]] = {i: set() for i in people}
@@ -97,8 +99,8 @@ class GuardedMerge:
         for i in self.members[a]:
             for j in self.members[b]:
                 reason = conflict(self.person[i], self.person[j])
-                # A pair the model itself linked has had its differences weighed already.
-                if reason and (min(i, j), max(i, j)) not in self.links:
+                # A pair the model scored as plausible has had its differences weighed already.
+                if reason and (min(i, j), max(i, j)) not in self.weighed:
                     return reason
         return None
 
@@ -108,28 +110,30 @@ def cluster_records(con: duckdb.DuckDBPyConnection, threshold: float, max_size: 
     con.execute(f"create or replace temp table cluster_nodes as select record_id, "
                 f"(row_number() over (order by record_id) - 1)::bigint as idx from {STAGED}")
     n = con.execute("select count(*) from cluster_nodes").fetchall()[0][0]
-    edges = _links(con, threshold)
+    edges = _pairs(con)
+    strong = edges[2] >= threshold
     cannot = _cannot_links(con)
-    _, comp = connected_components(coo_matrix((np.ones(len(edges[0])), edges[:2]), shape=(n, n)), directed=False)
+    graph = coo_matrix((np.ones(int(strong.sum())), (edges[0][strong], edges[1][strong])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
     checked = _components_to_check(con, comp, cannot, max_size)
-    labels, merge, split = _rebuild(con, comp, checked, edges, cannot, max_size)
+    labels, merge, split = _rebuild(con, comp, checked, edges, strong, cannot, max_size)
     _write(con, labels)
     sizes = np.bincount(np.unique(labels, return_inverse=True)[1]) if n else np.zeros(1, dtype=int)
     return ClusterStats(
-        records=n, links=len(edges[0]), components=int(comp.max(initial=-1) + 1),
+        records=n, links=int(strong.sum()), components=int(comp.max(initial=-1) + 1),
         components_checked=int(checked.size), components_split=split, clusters=int(sizes.size if n else 0),
         largest=int(sizes.max()), rejected=dict(merge.rejected),
     )
 
 
-def _links(con: duckdb.DuckDBPyConnection, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(left idx, right idx, strength) of every link, must-links first, strongest first."""
+def _pairs(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(left idx, right idx, strength) of every scored pair and must-link, must-links first, strongest first."""
     must = _decided_pairs(con, "match", MUST_LINK)
     rows = con.execute(f"""
         select l.idx as i, r.idx as j, p.match_probability as p from {MATCH_PAIRS} p
         join cluster_nodes l on l.record_id = p.record_id_l join cluster_nodes r on r.record_id = p.record_id_r
-        where p.match_probability >= ? {must}
-        order by 3 desc, 1, 2""", [threshold]).fetchnumpy()
+        {must}
+        order by 3 desc, 1, 2""").fetchnumpy()
     return tuple(rows[c] for c in rows)  # type: ignore[return-value]
 
 
@@ -165,16 +169,17 @@ def _components_to_check(
 
 def _rebuild(
     con: duckdb.DuckDBPyConnection, comp: np.ndarray, checked: np.ndarray,
-    edges: tuple[np.ndarray, np.ndarray, np.ndarray], cannot: list[tuple[int, int]], max_size: int,
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray], strong: np.ndarray, cannot: list[tuple[int, int]],
+    max_size: int,
 ) -> tuple[np.ndarray, GuardedMerge, int]:
     """Labels per record: the component, or for checked components the group the greedy merge made."""
     in_checked = np.isin(comp, checked)
     left, right, strength = edges
-    inside = np.flatnonzero(in_checked[left])
-    links = {(min(i, j), max(i, j)) for i, j in zip(left[inside].tolist(), right[inside].tolist(), strict=True)}
-    merge = GuardedMerge(_people(con, np.flatnonzero(in_checked)), links, max_size,
+    inside = in_checked[left] & in_checked[right]
+    weighed = {(min(i, j), max(i, j)) for i, j in zip(left[inside].tolist(), right[inside].tolist(), strict=True)}
+    merge = GuardedMerge(_people(con, np.flatnonzero(in_checked)), weighed, max_size,
                          [(a, b) for a, b in cannot if in_checked[a]])
-    for k in inside:
+    for k in np.flatnonzero(inside & strong):
         merge.offer(int(left[k]), int(right[k]), must=bool(strength[k] >= MUST_LINK))
     labels = comp.astype(np.int64)
     for i in np.flatnonzero(in_checked):

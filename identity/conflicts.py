@@ -39,9 +39,8 @@ def first_names_compatible(a: Person, b: Person) -> bool:
 def _swapped(a: Person, b: Person) -> bool:
     if not (a.last and b.last):
         return False
-    return jaro_winkler_similarity(a.first or "", b.last) >= NAME_TYPO and jaro_winkler_similarity(
-        a.last, b.first or ""
-    ) >= NAME_TYPO
+    score = jaro_winkler_similarity(a.first or "", b.last) + jaro_winkler_similarity(a.last, b.first or "")
+    return score >= 2 * NAME_TYPO - 0.1
 
 
 def dobs_compatible(a: str | None, b: str | None) -> bool:

@@ -28,7 +28,8 @@ def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore
     """Score the staged records with the current model (training one first if asked or missing)."""
     records = read_input(con)
     model, path, trained = model_for(store, records, retrain)
-    pairs = score(records, model, floor=min(cfg.review_band[0], cfg.threshold))
+    floor = min(cfg.review_band[0], cfg.threshold)
+    pairs = score(records, model, floor, cfg.threshold, complete_up_to=2 * cfg.max_cluster_size)
     write_match_pairs(con, pairs)
     review_open = refresh_candidates(con, cfg.review_band)
     links = con.execute("select count(*) from match_pairs where match_probability >= ?", [cfg.threshold]).fetchall()

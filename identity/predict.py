@@ -11,6 +11,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from splink import Linker
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 from cdp.schema import MATCH_PAIRS
 from identity.model import make_linker
@@ -45,14 +47,34 @@ def explanation_sql(model: dict[str, Any]) -> str:
     return f"json_array({', '.join(parts)})"
 
 
-def score(records: pa.Table, model: dict[str, Any], floor: float) -> pa.Table:
-    """Every blocked pair scoring at least `floor`, as match_pairs rows."""
+def score(records: pa.Table, model: dict[str, Any], floor: float, threshold: float, complete_up_to: int) -> pa.Table:
+    """Every blocked pair scoring at least `floor`, as match_pairs rows.
+
+    Blocking misses some pairs inside a group of linked records (a record whose tax id and birth date
+    were both mistyped shares no blocking key with its twin duplicate). Those pairs are scored too,
+    for groups of up to `complete_up_to` records, so the clustering guards can see how the model
+    judges them instead of guessing.
+    """
     linker = make_linker(records, model)
-    predictions = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
+    predicted = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
+    missing = _score_within_groups(linker, predicted, floor, threshold, complete_up_to)
     sql = f"""select unique_id_l as record_id_l, unique_id_r as record_id_r, match_probability, match_weight,
                      {explanation_sql(model)} as explanation
-              from {predictions.physical_name} order by record_id_l, record_id_r"""
-    return predictions.db_api.duckdb_con.execute(sql).to_arrow_table()
+              from (select * from {predicted.physical_name} union all by name select * from {missing.physical_name})
+              order by record_id_l, record_id_r"""
+    return predicted.db_api.duckdb_con.execute(sql).to_arrow_table()
+
+
+def _score_within_groups(
+    linker: Linker, predicted: SplinkDataFrame, floor: float, threshold: float, complete_up_to: int
+) -> SplinkDataFrame:
+    groups = linker.clustering.cluster_pairwise_predictions_at_threshold(predicted, threshold)
+    small = predicted.db_api.register(
+        predicted.db_api.duckdb_con.sql(f"""select cluster_id, unique_id from {groups.physical_name}
+            qualify count(*) over (partition by cluster_id) between 3 and {int(complete_up_to)}""").to_arrow_table()
+    )
+    # Splink's own scorer of a cluster's unscored pairs (private in Splink 5; no public equivalent).
+    return linker.inference._score_missing_cluster_edges(small, predicted, threshold_match_probability=floor)
 
 
 def write_match_pairs(con: duckdb.DuckDBPyConnection, pairs: pa.Table) -> None:

@@ -30,9 +30,10 @@ def _null(col: str) -> str:
 INITIAL = (
     "(length(first_name_l) = 1 OR length(first_name_r) = 1) AND left(first_name_l, 1) = left(first_name_r, 1)"
 )
+# First and last name entered the other way round, allowing a typo in one of them.
 SWAPPED = (
-    f"jaro_winkler_similarity(first_name_l, last_name_r) >= {NAME_TYPO} "
-    f"AND jaro_winkler_similarity(last_name_l, first_name_r) >= {NAME_TYPO}"
+    "jaro_winkler_similarity(first_name_l, last_name_r) + jaro_winkler_similarity(last_name_l, first_name_r) "
+    f">= {2 * NAME_TYPO - 0.1}"
 )
 DAY_MONTH_SWAP = (
     "left(dob_l, 4) = left(dob_r, 4) AND substr(dob_l, 5, 2) = substr(dob_r, 7, 2) "
