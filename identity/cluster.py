@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -27,10 +28,11 @@ from scipy.sparse.csgraph import connected_components
 
 from cdp.schema import MATCH_PAIRS, STAGED, STEWARD_DECISIONS
 from cdp.warehouse import table_exists
-from identity.conflicts import Person, conflict
+from identity.conflicts import COMPATIBLE, Name, Person
 
 CLUSTERS = "clusters"
 MUST_LINK = 2.0  # sorts before any probability
+REASONS = {"tax": "tax_id", "dob": "birth_date", "name": "first_name"}
 
 
 @dataclass
@@ -52,20 +54,27 @@ class ClusterStats:
 
 
 class GuardedMerge:
-    """Union-find whose groups remember their people, size and cannot-links."""
+    """Union-find whose groups remember their members' identifying values, and their cannot-links.
+
+    A merge is refused when it would bring together two incompatible values of an identifier that
+    neither group already holds together, unless the model scored some pair of records carrying
+    them as plausible (it saw that difference and judged it a typo or a stale value).
+    """
 
     def __init__(
         self, people: dict[int, Person], weighed: set[tuple[int, int]], max_size: int, cannot: list[tuple[int, int]]
     ) -> None:
-        self.person = people
         self.weighed = weighed
+        self.max_size = max_size
         self.parent = {i: i for i in people}
         self.members = {i: [i] for i in people}
+        self.values: dict[int, dict[str, dict[Any, list[int]]]] = {
+            i: {f: {v: [i]} if v is not None else {} for f, v in p._asdict().items()} for i, p in people.items()
+        }
         self.forbid: dict[int, set[int]] = {i: set() for i in people}
         for a, b in cannot:
             self.forbid[a].add(b)
             self.forbid[b].add(a)
-        self.max_size = max_size
         self.rejected: Counter[str] = Counter()
 
     def find(self, i: int) -> int:
@@ -90,19 +99,27 @@ class GuardedMerge:
         self.parent[b] = a
         self.members[a] += self.members.pop(b)
         self.forbid[a] |= self.forbid.pop(b)
+        for attr, held in self.values.pop(b).items():
+            for value, holders in held.items():
+                self.values[a][attr].setdefault(value, []).extend(holders)
 
     def _objection(self, a: int, b: int) -> str | None:
         if len(self.members[a]) + len(self.members[b]) > self.max_size:
             return "size"
         if any(self.find(x) == b for x in self.forbid[a]):
             return "steward"
-        for i in self.members[a]:
-            for j in self.members[b]:
-                reason = conflict(self.person[i], self.person[j])
-                # A pair the model scored as plausible has had its differences weighed already.
-                if reason and (min(i, j), max(i, j)) not in self.weighed:
-                    return reason
+        va, vb = self.values[a], self.values[b]
+        for attr, compatible in COMPATIBLE.items():
+            if attr == "name" and va["tax"].keys() & vb["tax"].keys():
+                continue  # a shared tax id vouches for the person behind a mistyped name
+            for u in va[attr].keys() - vb[attr].keys():
+                for v in vb[attr].keys() - va[attr].keys():
+                    if not compatible(u, v) and not self._weighed(va[attr][u], vb[attr][v]):
+                        return REASONS[attr]
         return None
+
+    def _weighed(self, left: list[int], right: list[int]) -> bool:
+        return any((min(i, j), max(i, j)) in self.weighed for i in left for j in right)
 
 
 def cluster_records(con: duckdb.DuckDBPyConnection, threshold: float, max_size: int) -> ClusterStats:
@@ -195,7 +212,8 @@ def _people(con: duckdb.DuckDBPyConnection, nodes: np.ndarray) -> dict[int, Pers
         select n.idx, s.first_name, s.first_name_root, s.last_name, strftime(s.birth_date, '%Y%m%d'), s.tax_id
         from cluster_checked c join cluster_nodes n using (idx) join {STAGED} s using (record_id)""").fetchall()
     con.unregister("cluster_checked")
-    return {int(r[0]): Person(*r[1:]) for r in rows}
+    return {int(i): Person(Name(first, root, last) if first else None, dob, tax)
+            for i, first, root, last, dob, tax in rows}
 
 
 def _write(con: duckdb.DuckDBPyConnection, labels: np.ndarray) -> None:

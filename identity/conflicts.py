@@ -6,28 +6,34 @@ that must work record by record in Python: the greedy merge in `identity.cluster
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from jellyfish import damerau_levenshtein_distance, jaro_winkler_similarity
 
 from identity.settings import NAME_COMPATIBLE, NAME_TYPO
 
 
-class Person(NamedTuple):
-    """The identifying part of one record; any field may be None."""
+class Name(NamedTuple):
+    """A record's name parts as the first-name rule needs them."""
 
-    first: str | None
+    first: str
     root: str | None
     last: str | None
+
+
+class Person(NamedTuple):
+    """The identifying values of one record; any may be None."""
+
+    name: Name | None
     dob: str | None  # YYYYMMDD
     tax: str | None
 
 
-def first_names_compatible(a: Person, b: Person) -> bool:
+@lru_cache(maxsize=1 << 20)
+def first_names_compatible(a: Name, b: Name) -> bool:
     """Equal, same nickname root, a close typo, an initial, or first and last swapped."""
-    if not a.first or not b.first:
-        return True
     pairs = [(x, y) for x in {a.first, a.root} for y in {b.first, b.root} if x and y]
     if any(x == y or jaro_winkler_similarity(x, y) >= NAME_COMPATIBLE for x, y in pairs):
         return True
@@ -36,36 +42,29 @@ def first_names_compatible(a: Person, b: Person) -> bool:
     return _swapped(a, b)
 
 
-def _swapped(a: Person, b: Person) -> bool:
+def _swapped(a: Name, b: Name) -> bool:
     if not (a.last and b.last):
         return False
-    score = jaro_winkler_similarity(a.first or "", b.last) + jaro_winkler_similarity(a.last, b.first or "")
+    score = jaro_winkler_similarity(a.first, b.last) + jaro_winkler_similarity(a.last, b.first)
     return score >= 2 * NAME_TYPO - 0.1
 
 
-def dobs_compatible(a: str | None, b: str | None) -> bool:
+@lru_cache(maxsize=1 << 20)
+def dobs_compatible(a: str, b: str) -> bool:
     """Equal, one digit or transposition apart, or day and month swapped."""
-    if not a or not b or a == b:
-        return True
-    return damerau_levenshtein_distance(a, b) <= 1 or (a[:4] == b[:4] and a[4:6] == b[6:8] and a[6:8] == b[4:6])
-
-
-def tax_ids_compatible(a: str | None, b: str | None) -> bool:
-    """Equal, or one typo apart (a mistyped digit is not a second person)."""
-    return not a or not b or a == b or damerau_levenshtein_distance(a, b) <= 1
+    day_month_swap = a[:4] == b[:4] and a[4:6] == b[6:8] and a[6:8] == b[4:6]
+    return a == b or damerau_levenshtein_distance(a, b) <= 1 or day_month_swap
 
 
 @lru_cache(maxsize=1 << 20)
-def conflict(a: Person, b: Person) -> str | None:
-    """The attribute that says `a` and `b` are different people, or None.
+def tax_ids_compatible(a: str, b: str) -> bool:
+    """Equal, or one typo apart (a mistyped digit is not a second person)."""
+    return a == b or damerau_levenshtein_distance(a, b) <= 1
 
-    An exact shared tax id vouches for the person across a name that was entered wrongly, so
-    first names only conflict between records that do not share one.
-    """
-    if not tax_ids_compatible(a.tax, b.tax):
-        return "tax_id"
-    if not dobs_compatible(a.dob, b.dob):
-        return "birth_date"
-    if not (a.tax and a.tax == b.tax) and not first_names_compatible(a, b):
-        return "first_name"
-    return None
+
+COMPATIBLE: dict[str, Callable[[Any, Any], bool]] = {
+    "tax": tax_ids_compatible,
+    "dob": dobs_compatible,
+    "name": first_names_compatible,
+}
+"""Per identifying field of Person, whether two (non-missing) values could belong to one person."""

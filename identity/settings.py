@@ -176,6 +176,8 @@ PREDICTION_RULES: list[str] = [
     "l.first_name_root = r.first_name_root AND l.postcode = r.postcode",
     "l.first_name = r.last_name AND l.last_name = r.first_name",
     "l.email_user = r.email_user AND l.first_name_root = r.first_name_root",
+    "l.dob = r.dob AND l.postcode = r.postcode",
+    "l.dob = r.dob AND left(l.last_name, 1) = left(r.last_name, 1)",
 ]
 
 # Rules that admit almost no false matches: used to estimate the share of pairs that match.
