@@ -1,0 +1,110 @@
+"""The shared shape of file connectors: a DuckDB table function per file, in name order.
+
+Each file is read into a scratch table (DuckDB keeps the file's order, so rowid is the position
+among readable records). Readers that set records aside (DuckDB's `store_rejects`) leave them in
+REJECTS with their record number; the placing query below slots those back between the readable
+ones, so `_row_number` is the record's position in the file, offset by the files read before it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import ClassVar
+
+import duckdb
+
+from cdp.config import FileLocation
+from ingestion.connectors.base import Connector
+from ingestion.duck import columns_of, count, drop, ident
+
+READ = "_cdp_read"
+REJECTS = "_cdp_rejects"
+SCANS = "_cdp_scans"
+REJECT_OPTIONS = f"store_rejects=true, rejects_table='{REJECTS}', rejects_scan='{SCANS}'"
+
+# {header}: lines before the first record; {offset}: records in earlier files.
+PLACE = """
+create temp table {out} as
+with rejected as (
+    select line - {header} as pos, any_value(csv_line) as text, string_agg(distinct error_message, '; ') as error
+    from {rejects} group by line
+), ranked as (  -- the m-th rejected record, at position pos, follows pos - m readable ones
+    select pos - row_number() over (order by pos) as readable_before, row_number() over (order by pos) as m
+    from rejected
+), gaps as (select readable_before, max(m) as m from ranked group by readable_before)
+select {offset} + r._cdp_k + coalesce(g.m, 0) as _row_number, {select}
+from (select rowid + 1 as _cdp_k, * from {read}) r asof left join gaps g on r._cdp_k > g.readable_before
+{where}
+union all by name
+select {offset} + pos as _row_number, 'unreadable record: ' || error as _error, text as _line from rejected
+"""
+
+
+class FileConnector(Connector):
+    """Files read by a DuckDB table function; a glob reads every matching file, in name order."""
+
+    location: FileLocation
+    reader: ClassVar[str]
+    """DuckDB table-function call, `?` standing for the path and then for `reader_params()`."""
+    header_lines: ClassVar[int] = 0
+    """Lines before the first record, for turning DuckDB's reject line numbers into positions."""
+    rejects: ClassVar[bool] = False
+    """Whether the reader sets unreadable records aside in REJECTS."""
+
+    @property
+    def label(self) -> str:
+        return os.path.basename(self.location.path)
+
+    def reader_params(self) -> list[object]:
+        """Values for the reader's `?` after the path."""
+        return []
+
+    def columns(self) -> list[str]:
+        names: dict[str, None] = {}  # ordered union over the files
+        with duckdb.connect() as con:
+            for path in sorted(glob.glob(self.location.path)):
+                names.update(dict.fromkeys(self.file_columns(con, path)))
+        return list(names)
+
+    def file_columns(self, con: duckdb.DuckDBPyConnection, path: str) -> list[str]:
+        """Column names of one file, as the reader sees them without reading the records."""
+        rows = con.execute(f"describe select * from {self.reader}", [path, *self.reader_params()]).fetchall()
+        return [row[0] for row in rows]
+
+    def select_meta(self) -> str:
+        """SQL for `_error, _line` of a record the reader did read."""
+        return "NULL::VARCHAR as _error, NULL::VARCHAR as _line"
+
+    def select_columns(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        """SQL for the source columns, as VARCHAR, over the scratch table `r`."""
+        return [f"r.{ident(c)}::VARCHAR as {ident(c)}" for c in columns_of(con, READ)]
+
+    def skip_blank(self) -> str:
+        """A WHERE clause dropping read lines that are not records (none by default)."""
+        return ""
+
+    def _land(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
+        parts, offset = [], 0
+        for i, path in enumerate(sorted(glob.glob(self.location.path))):
+            parts.append(f"{table}_{i}")
+            offset += self._land_file(con, path, parts[-1], offset)
+        if len(parts) == 1:
+            con.execute(f"alter table {ident(parts[0])} rename to {ident(table)}")
+            return
+        union = " union all by name ".join(f"select * from {ident(p)}" for p in parts)
+        con.execute(f"create or replace temp table {ident(table)} as {union}")
+        drop(con, *parts)
+
+    def _land_file(self, con: duckdb.DuckDBPyConnection, path: str, out: str, offset: int) -> int:
+        """Land one file in `out`; return how many records it held (readable or not)."""
+        drop(con, READ, REJECTS, SCANS, out)
+        con.execute(f"create temp table {READ} as select * from {self.reader}", [path, *self.reader_params()])
+        if not self.rejects:
+            con.execute(f"create temp table {REJECTS} (line UBIGINT, csv_line VARCHAR, error_message VARCHAR)")
+        con.execute(PLACE.format(
+            out=ident(out), header=self.header_lines, offset=offset, rejects=REJECTS, read=READ,
+            select=", ".join([self.select_meta(), *self.select_columns(con)]), where=self.skip_blank(),
+        ))
+        drop(con, READ, REJECTS, SCANS)
+        return count(con, f"select coalesce(max(_row_number), {offset}) - {offset} from {ident(out)}")

@@ -1,0 +1,84 @@
+"""Any database SQLAlchemy reaches: a table or a query, fetched in batches through a server-side cursor.
+
+Each batch of `batch_size` rows becomes an Arrow table that DuckDB appends, so a large table
+never sits whole in Python memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import sqlalchemy as sa
+
+from cdp.config import SqlLocation
+from ingestion.connectors.base import Connector
+from ingestion.duck import ident
+
+BATCH = "_cdp_batch"
+LANDING_DDL = "_row_number BIGINT, _error VARCHAR, _line VARCHAR"
+
+
+class SqlConnector(Connector):
+    """Reads `table:` or `query:` from `url:`."""
+
+    location: SqlLocation
+    location_class = SqlLocation
+
+    @property
+    def label(self) -> str:
+        return f"table {self.location.table}" if self.location.table else "query"
+
+    def _select(self) -> sa.Select[Any] | sa.TextClause:
+        if self.location.query is not None:
+            return sa.text(self.location.query)
+        schema, _, name = (self.location.table or "").rpartition(".")
+        return sa.select(sa.text("*")).select_from(sa.table(name, schema=schema or None))
+
+    def columns(self) -> list[str]:
+        select = self._select()
+        source = select.columns().subquery("cdp_q") if isinstance(select, sa.TextClause) else select.subquery("cdp_q")
+        with self._engine().connect() as conn:
+            return list(conn.execute(sa.select(sa.text("*")).select_from(source).where(sa.false())).keys())
+
+    def _engine(self) -> sa.Engine:
+        return sa.create_engine(self.location.url)
+
+    def _land(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
+        engine = self._engine()
+        try:
+            with engine.connect() as conn:
+                options = conn.execution_options(stream_results=True, yield_per=self.location.batch_size)
+                result = options.execute(self._select())
+                names = list(result.keys())
+                cols = "".join(f", {ident(n)} VARCHAR" for n in names)
+                con.execute(f"create temp table {ident(table)} ({LANDING_DDL}{cols})")
+                done = 0
+                for rows in result.partitions():
+                    done += _append(con, table, len(names), rows, done)
+        finally:
+            engine.dispose()
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: str, width: int, rows: Sequence[Sequence[Any]], done: int) -> int:
+    """Append one batch through Arrow, numbering its rows after the `done` before it; return its size."""
+    columns = list(zip(*rows, strict=True))
+    batch = pa.table({"n": pa.array(range(done + 1, done + len(rows) + 1), pa.int64())}
+                     | {f"c{i}": _arrow(values) for i, values in enumerate(columns)})
+    casts = "".join(f", c{i}::VARCHAR" for i in range(width))
+    con.register(BATCH, batch)
+    try:
+        con.execute(f"insert into {ident(table)} select n, NULL, NULL{casts} from {BATCH}")
+    finally:
+        con.unregister(BATCH)
+    return len(rows)
+
+
+def _arrow(values: Sequence[Any]) -> pa.Array:
+    """An Arrow column of the driver's values; as text when they do not share one type (SQLite can mix)."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())

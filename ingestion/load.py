@@ -1,0 +1,159 @@
+"""Raw load: land a feed, keep its publishable rows in raw_<feed>, quarantine the rest, log the load.
+
+A feed is a source's records or one of its interaction feeds; its name (`sales`, `sales__orders`)
+names the raw table and is the `source` in quarantine and load_log. Each load replaces the
+previous snapshot. A row is not published, but quarantined with its reason, when it could not be
+read, its key is blank (or, for interactions, its record key), or an earlier row of the same load
+has the same key: the first occurrence is kept. `_row_hash` (md5 of the row's values) lets a load
+count, against the snapshot it replaces, the keys that are new, changed and vanished.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import duckdb
+
+from cdp.config import ConfigError, Location, SourceConfig
+from cdp.schema import LOAD_LOG, QUARANTINE, raw_table
+from cdp.warehouse import table_exists
+from ingestion.connectors import connector_for
+from ingestion.duck import drop, ident, literal
+from ingestion.tables import ensure_tables
+
+LANDING = "_cdp_landing"
+CLASSIFIED = "_cdp_classified"
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One thing to load: a source's records, or one of its interaction feeds."""
+
+    name: str
+    """`<source>` or `<source>__<interaction>`: the raw table's suffix and the `source` in bookkeeping."""
+    location: Location
+    key: str
+    """Column holding the row's key: unique and never blank in what is published."""
+    required: tuple[str, ...] = ()
+    """Further columns that must not be blank (an interaction's record key)."""
+
+    @property
+    def table(self) -> str:
+        return f"raw_{self.name}"
+
+
+@dataclass(frozen=True)
+class LoadStats:
+    """One load_log row: rows_in = rows_published + rows_quarantined."""
+
+    source: str
+    batch_id: str
+    rows_in: int
+    rows_published: int
+    rows_quarantined: int
+    rows_new: int
+    rows_changed: int
+    rows_vanished: int
+    loaded_at: dt.datetime
+
+
+def feeds_of(source: str, src: SourceConfig) -> list[Feed]:
+    """The source's records feed, then one feed per interaction."""
+    records = Feed(source, src.location, src.key)
+    events = [Feed(raw_table(source, i.name).removeprefix("raw_"), i.location, i.key, (i.record_key,))
+              for i in src.interactions]
+    return [records, *events]
+
+
+def new_batch_id(source: str) -> str:
+    """Id of one load of a source: readable time plus a random suffix."""
+    return f"{source}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def load_source(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> list[LoadStats]:
+    """Load the source's records and interaction feeds under one batch id; return one LoadStats per feed."""
+    ensure_tables(con)
+    batch = new_batch_id(source)
+    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return [load_feed(con, feed, batch, loaded_at) for feed in feeds_of(source, src)]
+
+
+def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime) -> LoadStats:
+    """Land one feed, publish raw_<feed>, quarantine the rest and log the load."""
+    drop(con, LANDING, CLASSIFIED)
+    columns = connector_for(feed.location).land(con, LANDING)
+    for column in (feed.key, *feed.required):
+        if column not in columns:
+            raise ConfigError(f"{feed.name}: column {column!r} not found (columns: {', '.join(columns)})")
+    con.execute(_classify_sql(feed, columns))
+    stats = _stats(con, feed, batch, loaded_at)
+    _publish(con, feed, columns, batch, loaded_at)
+    _quarantine(con, feed, batch, loaded_at)
+    con.execute(f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(vars(stats).values()))
+    drop(con, LANDING, CLASSIFIED)
+    return stats
+
+
+def _classify_sql(feed: Feed, columns: list[str]) -> str:
+    """Every landed row with its trimmed key, values as JSON, row hash, and why it is not published."""
+    raw = "json_object(" + ", ".join(f"{literal(c)}, {ident(c)}" for c in columns) + ")"
+    blanks = [f"when nullif(trim({ident(c)}), '') is null then {literal(f'blank record key (column {c})')}"
+              for c in feed.required]
+    complete = " and ".join(["_error is null", "_key is not null",
+                             *(f"nullif(trim({ident(c)}), '') is not null" for c in feed.required)])
+    return f"""
+        create temp table {CLASSIFIED} as
+        select *, case
+                when _error is not null then _error
+                when _key is null then {literal(f"blank key (column {feed.key})")}
+                {' '.join(blanks)}
+                when _kept <> _row_number then
+                    'duplicate key: row ' || _kept || {literal(f" has the same {feed.key} and is kept")}
+            end as _reason
+        from (
+            select *, min(_row_number) over (partition by _key, _complete) as _kept
+            from (
+                select *, {complete} as _complete, md5(_raw::VARCHAR) as _row_hash
+                from (select *, nullif(trim({ident(feed.key)}), '') as _key, {raw} as _raw from {LANDING})))"""
+
+
+def _stats(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime) -> LoadStats:
+    counts = con.execute(f"""
+        select count(*), count(*) filter (where _reason is null), count(*) filter (where _reason is not null)
+        from {CLASSIFIED}""").fetchall()[0]
+    return LoadStats(feed.name, batch, *counts, *_changes(con, feed), loaded_at=loaded_at)
+
+
+def _changes(con: duckdb.DuckDBPyConnection, feed: Feed) -> tuple[int, int, int]:
+    """Keys new, changed and vanished since the snapshot this load replaces."""
+    published = f"(select _key, _row_hash from {CLASSIFIED} where _reason is null)"
+    if not table_exists(con, feed.table):
+        return con.execute(f"select count(*), 0, 0 from {published}").fetchall()[0]
+    return con.execute(f"""
+        select count(*) filter (where o._key is null),
+               count(*) filter (where n._key is not null and o._row_hash is distinct from n._row_hash
+                                and o._key is not null),
+               count(*) filter (where n._key is null)
+        from {published} n full join {ident(feed.table)} o on n._key = o._key""").fetchall()[0]
+
+
+def _publish(con: duckdb.DuckDBPyConnection, feed: Feed, columns: list[str], batch: str,
+             loaded_at: dt.datetime) -> None:
+    cols = ", ".join(ident(c) for c in columns)
+    con.execute(f"""
+        create or replace table {ident(feed.table)} as
+        select {cols}, ?::VARCHAR as _source, _key, ?::VARCHAR as _batch, _row_number, _row_hash,
+               ?::TIMESTAMP as _loaded_at
+        from {CLASSIFIED} where _reason is null order by _row_number""", [feed.name, batch, loaded_at])
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime) -> None:
+    """Replace the feed's quarantined rows with this load's; an unreadable row keeps its text as `_line`."""
+    con.execute(f"delete from {QUARANTINE} where source = ?", [feed.name])
+    con.execute(f"""
+        insert into {QUARANTINE}
+        select ?, _key, _row_number, ?, _reason,
+               case when _error is null then _raw else json_object('_line', _line) end, ?
+        from {CLASSIFIED} where _reason is not null order by _row_number""", [feed.name, batch, loaded_at])
