@@ -60,8 +60,20 @@ def train(records: pa.Table) -> dict[str, Any]:
     )
     training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
     for rule in model_settings.TRAINING_RULES:
-        training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
+        # e.g. no source maps tax_id: the other rules train what they can (Splink's own error for an
+        # empty rule leaves the model half-updated, so look first)
+        if _has_pairs(records, rule):
+            training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
     return linker.misc.save_model_to_json()
+
+
+def _has_pairs(records: pa.Table, rule: str, enough: int = 100) -> bool:
+    """Whether a blocking rule yields at least `enough` pairs of records to learn from."""
+    sql = f"select count(*) from (select 1 from records l join records r on {rule} and l.unique_id < r.unique_id " \
+          f"limit {enough})"
+    with duckdb.connect() as con:
+        con.register("records", records)
+        return con.execute(sql).fetchall()[0][0] >= enough
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,79 @@
+"""The trained model on a synthetic population: households stay apart, people come together."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cdp.config import IdentityConfig
+from identity.cluster import cluster_records
+from identity.matching import MatchStats, match
+from identity.model import ModelStore
+from tests.identity.population import hard_cases, population
+from tests.utils.staged import write_staged
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> tuple[duckdb.DuckDBPyConnection, MatchStats, ModelStore]:
+    rows, _ = population()
+    con = duckdb.connect()
+    write_staged(con, rows + hard_cases())
+    store = ModelStore(tmp_path_factory.mktemp("state") / "models")
+    stats = match(con, IdentityConfig(), store)
+    cluster_records(con, threshold=0.9, max_size=30)
+    return con, stats, store
+
+
+def same_cluster(con: duckdb.DuckDBPyConnection, a: str, b: str) -> bool:
+    rows = con.execute("select count(distinct cluster_id) from clusters where record_id in (?, ?)", [a, b]).fetchall()
+    return rows[0][0] == 1
+
+
+def test_twins_at_one_address_stay_apart(resolved: tuple) -> None:
+    assert not same_cluster(resolved[0], "case:twin1", "case:twin2")
+
+
+def test_bob_and_robert_smith_with_one_email_and_birth_date_merge(resolved: tuple) -> None:
+    assert same_cluster(resolved[0], "case:bob", "case:robert")
+
+
+def test_father_and_son_of_one_name_and_address_stay_apart(resolved: tuple) -> None:
+    assert not same_cluster(resolved[0], "case:father", "case:son")
+
+
+def test_population_resolves_accurately(resolved: tuple) -> None:
+    con = resolved[0]
+    _, truth = population()
+    con.execute("create or replace table truth (record_id VARCHAR, person INTEGER)")
+    con.executemany("insert into truth values (?, ?)", list(truth.items()))
+    tp, predicted, actual = con.execute("""
+        with j as (select c.cluster_id, t.person from clusters c join truth t using (record_id))
+        select (select sum(n * (n - 1) / 2) from (select count(*) n from j group by cluster_id, person)),
+               (select sum(n * (n - 1) / 2) from (select count(*) n from j group by cluster_id)),
+               (select sum(n * (n - 1) / 2) from (select count(*) n from j group by person))""").fetchall()[0]
+    assert tp / predicted > 0.95 and tp / actual > 0.85
+
+
+def test_every_record_is_clustered_and_pairs_are_explained(resolved: tuple) -> None:
+    con = resolved[0]
+    assert con.execute("select count(*) from staged anti join clusters using (record_id)").fetchall()[0][0] == 0
+    explanation = json.loads(con.execute("select explanation from match_pairs limit 1").fetchall()[0][0])
+    assert [e["comparison"] for e in explanation][:2] == ["first_name", "last_name"]
+    assert all({"level", "weight"} <= set(e) for e in explanation)
+
+
+def test_model_is_saved_versioned_and_reused(resolved: tuple) -> None:
+    con, stats, store = resolved
+    assert stats.trained and stats.model == "model-1.json" and store.current() == store.folder / "model-1.json"
+    again = match(con, IdentityConfig(), store)
+    assert not again.trained and again.model == "model-1.json" and again.pairs == stats.pairs
+
+
+def test_store_without_model_has_no_current(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    assert store.current() is None
+    with pytest.raises(FileNotFoundError, match="no trained model"):
+        store.load()
