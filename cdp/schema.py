@@ -27,23 +27,30 @@ RAW_META = ("_source", "_key", "_batch", "_row_number", "_row_hash", "_loaded_at
 #   source VARCHAR, source_id VARCHAR, trust INTEGER, batch_id VARCHAR, row_hash VARCHAR,
 #   loaded_at TIMESTAMP, updated_at TIMESTAMP (source's own, may be NULL)
 #   first_name, middle_name, last_name        cleaned: upper-case ASCII letters, spaces, hyphens
+#   name_suffix                               generational suffix kept apart: JR, SR, II, III, IV
 #   first_name_root                           nickname folded to its canonical form (BOB -> ROBERT)
 #   email, phone (E.164), street, city, state, postcode, country (ISO-2), tax_id (digits)
 #   birth_date DATE
-#   <attr>_raw VARCHAR for each mapped attribute: the value as the source sent it
+#   <attr>_raw VARCHAR for every attribute in ATTRIBUTES: the value as the source sent it (NULL if unmapped)
+# staged_<source> has the same columns, for one source.
 STAGED = "staged"
 
 # interactions: source, name, interaction_id, source_id, record_id, at TIMESTAMP, amount DOUBLE,
 #   attributes JSON
 INTERACTIONS = "interactions"
 
+# quarantine, attribute_issues and load_log name a feed in `source`: the source ('sales') for its
+# records, '<source>__<interaction>' ('sales__orders') for an interaction feed, as in raw_table().
 # quarantine: source, source_id (NULL when blank), row_number, batch_id, reason, raw JSON, at TIMESTAMP
+#   (the latest load of each feed; an unreadable row's raw is {"_line": <its text>})
 QUARANTINE = "quarantine"
 
-# attribute_issues: source, source_id, field, value, reason, batch_id
+# attribute_issues: source, source_id, field, value, reason, batch_id   (latest staging of each feed)
 ATTRIBUTE_ISSUES = "attribute_issues"
 
-# load_log: source, batch_id, rows_in, rows_published, rows_quarantined, loaded_at
+# load_log: source, batch_id, rows_in, rows_published, rows_quarantined, rows_new, rows_changed,
+#   rows_vanished, loaded_at TIMESTAMP          (one row per feed and load, kept; new/changed/vanished
+#   compare keys and row hashes with the snapshot the load replaced)
 LOAD_LOG = "load_log"
 
 # Identity (see identity/):

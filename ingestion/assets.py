@@ -1,0 +1,63 @@
+"""Ingestion assets: per source S, raw_S -> staged_S; then `staged` over all of them.
+
+A new source in cdp.yaml is a new raw/staged branch. The assets are thin: they open the
+warehouse and call the plain functions of ingestion.load and ingestion.stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import dagster as dg
+
+from cdp.config import Config, SourceConfig
+from cdp.resources import WarehouseResource
+from ingestion.load import load_source
+from ingestion.stage import build_unions, stage_source
+
+GROUP = "ingestion"
+
+
+def raw_asset(name: str, src: SourceConfig) -> dg.AssetsDefinition:
+    kind = src.location.connector
+
+    @dg.asset(name=f"raw_{name}", group_name=GROUP, kinds={"duckdb", kind},
+              description=f"Rows of source {name!r} ({kind}) and its interaction feeds as sent; "
+                          "unreadable, blank-key and duplicate-key rows quarantined.")
+    def raw(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            loads = load_source(con, name, src)
+        metadata = {f"{s.source}.{k}": v for s in loads for k, v in asdict(s).items()
+                    if k.startswith("rows_")}
+        return dg.MaterializeResult(metadata=metadata | {"batch_id": loads[0].batch_id})
+
+    return raw
+
+
+def staged_source_asset(name: str, src: SourceConfig) -> dg.AssetsDefinition:
+    @dg.asset(name=f"staged_{name}", deps=[f"raw_{name}"], group_name=GROUP, kinds={"duckdb"},
+              description=f"Standardised records of {name!r} (table staged_{name}) and its interactions.")
+    def staged_source(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            stats = stage_source(con, name, src)
+        return dg.MaterializeResult(metadata=asdict(stats))
+
+    return staged_source
+
+
+def staged_asset(cfg: Config) -> dg.AssetsDefinition:
+    @dg.asset(name="staged", deps=[f"staged_{name}" for name in cfg.sources], group_name=GROUP,
+              kinds={"duckdb"})
+    def staged(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """Every source's standardised records in table `staged`, their events in `interactions`."""
+        with warehouse.connect() as con:
+            counts = build_unions(con, cfg)
+        return dg.MaterializeResult(metadata=counts)
+
+    return staged
+
+
+def build_defs(cfg: Config) -> dg.Definitions:
+    """raw_S and staged_S for each source S of the config, and `staged` over them all."""
+    branches = [a for name, src in cfg.sources.items() for a in (raw_asset(name, src), staged_source_asset(name, src))]
+    return dg.Definitions(assets=[*branches, staged_asset(cfg)])

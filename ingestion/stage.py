@@ -1,0 +1,41 @@
+"""The standardisation stage as plain functions: staged_<source> + interactions_<source>, then the unions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from cdp.config import Config, SourceConfig
+from cdp.schema import INTERACTIONS, STAGED
+from ingestion.duck import count
+from ingestion.standardise.interactions import interactions_table, stage_interactions
+from ingestion.standardise.records import stage_records, staged_table
+from ingestion.tables import ensure_tables
+
+
+@dataclass(frozen=True)
+class StageStats:
+    """What staging one source produced."""
+
+    records: int
+    interactions: int
+    attribute_issues: int
+
+
+def stage_source(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> StageStats:
+    """Standardise the source's raw records and interaction feeds."""
+    ensure_tables(con)
+    records = stage_records(con, source, src)
+    events = stage_interactions(con, source, src)
+    feeds = [source, *(f"{source}__{i.name}" for i in src.interactions)]
+    issues = count(con, "select count(*) from attribute_issues where list_contains(?, source)", [feeds])
+    return StageStats(records, events, issues)
+
+
+def build_unions(con: duckdb.DuckDBPyConnection, cfg: Config) -> dict[str, int]:
+    """Tables `staged` and `interactions`: every configured source's staged rows and events, unioned."""
+    for union, part in ((STAGED, staged_table), (INTERACTIONS, interactions_table)):
+        selects = " union all by name ".join(f"select * from {part(name)}" for name in cfg.sources)
+        con.execute(f"create or replace table {union} as {selects}")
+    return {union: count(con, f"select count(*) from {union}") for union in (STAGED, INTERACTIONS)}

@@ -1,0 +1,126 @@
+"""Standardise one source's records: raw_<source> -> staged_<source>, bad values -> attribute_issues.
+
+Every canonical attribute gets its standardised column and `<attr>_raw` (the value as sent; NULL
+when the source does not map it), so every staged_<source> has the same columns. Values that
+need Python or a long derivation (full names, phones, dates) are worked out once per distinct
+value in a lookup table and joined back; the rest is one set-based SELECT over the macros.
+An invalid value never rejects the record: the attribute is NULL and an issue row says why.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from cdp.config import SourceConfig
+from cdp.schema import ATTRIBUTE_ISSUES, ATTRIBUTES, raw_table
+from ingestion.duck import count, drop, ident, literal
+from ingestion.standardise import dates, names, phones
+from ingestion.standardise.macros import install
+
+INPUT, NAMES, PHONES, BIRTH, UPDATED = "_cdp_in", "_cdp_names", "_cdp_phones", "_cdp_birth", "_cdp_updated"
+
+STAGED_COLUMNS = """
+    '{source}:' || i.source_id as record_id, '{source}' as source, i.source_id, {trust}::INTEGER as trust,
+    i.batch_id, i.row_hash, i.loaded_at, cdp_timestamp_checked(u.ts) as updated_at,
+    coalesce(i.first_words[1], n.first) as first_name,
+    coalesce(cdp_name(i.middle_name_raw), nullif(array_to_string(i.first_words[2:], ' '), ''), n.middle) as middle_name,
+    coalesce(i.last_name, n.last) as last_name,
+    coalesce(i.last_suffix, n.suffix) as name_suffix,
+    coalesce(nick.name, coalesce(i.first_words[1], n.first)) as first_name_root,
+    cdp_email(i.email_raw) as email, p.phone,
+    cdp_street(i.street_raw) as street, cdp_city(i.city_raw) as city, cdp_state(i.state_raw, i.region) as state,
+    cdp_postcode(i.postcode_raw, i.region) as postcode, i.country,
+    cdp_tax_id(i.tax_id_raw, i.region) as tax_id, cdp_birth_date(b.ts::DATE, i.birth_date_raw) as birth_date,
+    {raw_columns}
+"""
+JOINS = f"""
+    left join {NAMES} n on n.v = i.full_name_raw
+    left join {PHONES} p on p.value = i.phone_raw and p.country = i.region
+    left join {BIRTH} b on b.v = i.birth_date_raw
+    left join {UPDATED} u on u.v = i.updated_raw
+    left join {names.NICKNAMES} nick on nick.nickname = coalesce(i.first_words[1], n.first)
+"""
+# field -> SQL naming the problem with a value that standardised to NULL (columns of staged + lookups)
+ISSUES = {
+    "first_name": "'no name in value'", "middle_name": "'no name in value'", "last_name": "'no name in value'",
+    "full_name": "'no name in value'", "email": "cdp_email_issue(s.email_raw)",
+    "phone": "'not a valid phone number for ' || s.region", "street": "'no street in value'",
+    "city": "'no city in value'", "state": "case when s.region = 'US' then 'not a US state' else 'no state' end",
+    "postcode": "'not a valid postcode for ' || s.region", "country": "'unknown country'",
+    "tax_id": "cdp_tax_id_issue(s.tax_id_raw, s.region)", "birth_date": "cdp_birth_date_issue(b.ts::DATE)",
+}
+# field -> SQL: is the standardised value missing? (a full name is missing when it gave no part)
+MISSING = {"full_name": "s.first_name is null and s.last_name is null"}
+
+
+def staged_table(source: str) -> str:
+    return f"staged_{source}"
+
+
+def stage_records(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> int:
+    """Build staged_<source> from raw_<source>; replace the source's attribute issues; return the row count."""
+    install(con)
+    names.install_nicknames(con)
+    con.execute(_input_sql(source, src))
+    _lookups(con, src)
+    raw_columns = ", ".join(f"i.{a}_raw" for a in ATTRIBUTES)
+    columns = STAGED_COLUMNS.format(source=source, trust=int(src.trust), raw_columns=raw_columns)
+    con.execute(f"create or replace table {staged_table(source)} as select {columns} from {INPUT} i {JOINS}")
+    _issues(con, source, src)
+    drop(con, INPUT, NAMES, PHONES, BIRTH, UPDATED)
+    return count(con, f"select count(*) from {staged_table(source)}")
+
+
+def _input_sql(source: str, src: SourceConfig) -> str:
+    """The raw columns renamed to `<attr>_raw`, the row's country, and name words worked out once."""
+    def raw(attribute: str) -> str:
+        column = src.fields.get(attribute)
+        return f"{ident(column)}::VARCHAR" if column else "NULL::VARCHAR"
+
+    raws = ", ".join(f"{raw(a)} as {a}_raw" for a in ATTRIBUTES)
+    updated = f"{ident(src.updated_at)}::VARCHAR" if src.updated_at else "NULL::VARCHAR"
+    default = literal(src.country.upper())
+    return f"""
+        create or replace temp table {INPUT} as
+        select *, coalesce(country, {default}) as region,
+               cdp_name_clean(first_name_raw) as first_words,
+               cdp_name(last_name_raw) as last_name, cdp_name_suffix(last_name_raw) as last_suffix
+        from (select *, case when nullif(trim(country_raw), '') is null then {default}
+                             else cdp_country(country_raw) end as country
+              from (select _key as source_id, _batch as batch_id, _row_hash as row_hash, _loaded_at as loaded_at,
+                           {updated} as updated_raw, {raws}
+                    from {ident(raw_table(source))}))"""
+
+
+def _lookups(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
+    """One row per distinct full name, (phone, country), birth date and update time."""
+    full_names = f"(select distinct full_name_raw as v from {INPUT} where full_name_raw is not null)"
+    con.execute(f"create or replace temp table {NAMES} as select * from {names.parse_sql(full_names)}")
+    con.execute(f"create or replace temp table _cdp_phone_pairs as select distinct phone_raw as value, "
+                f"region as country from {INPUT} where nullif(trim(phone_raw), '') is not null")
+    phones.phone_map(con, "_cdp_phone_pairs", PHONES)
+    country = src.country.upper()
+    dates.read_distinct(con, f"(select birth_date_raw as v from {INPUT})", BIRTH,
+                        dates.formats_for(src.formats.get("birth_date"), country), country)
+    dates.read_distinct(con, f"(select updated_raw as v from {INPUT})", UPDATED,
+                        dates.formats_for(src.formats.get("updated_at"), country), country)
+    drop(con, "_cdp_phone_pairs")
+
+
+def _issues(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> None:
+    """Replace the source's rows in attribute_issues: one per mapped value that standardised to NULL."""
+    con.execute(f"delete from {ATTRIBUTE_ISSUES} where source = ?", [source])
+    staged = f"(select *, coalesce(country, {literal(src.country.upper())}) as region from {staged_table(source)})"
+    for field in src.fields:
+        missing = MISSING.get(field, f"s.{field} is null")
+        con.execute(f"""
+            insert into {ATTRIBUTE_ISSUES}
+            select s.source, s.source_id, '{field}', s.{field}_raw, {ISSUES[field]}, s.batch_id
+            from {staged} s left join {BIRTH} b on b.v = s.birth_date_raw
+            where nullif(trim(s.{field}_raw), '') is not null and {missing}""")
+    if src.updated_at:
+        con.execute(f"""
+            insert into {ATTRIBUTE_ISSUES}
+            select s.source, s.source_id, 'updated_at', u.v, 'unreadable or out-of-range time', s.batch_id
+            from {staged} s join {INPUT} i using (source_id) join {UPDATED} u on u.v = i.updated_raw
+            where s.updated_at is null""")
