@@ -87,10 +87,12 @@ def last_name() -> dict[str, Any]:
     return comparison("last_name", "last name: exact, typo, swapped, double-barrelled, maiden name", [
         null_level("last_name"),
         level("last_name_l = last_name_r", "exact", tf_adjustment_column="last_name"),
-        level(f"jaro_winkler_similarity(last_name_l, last_name_r) >= {NAME_TYPO}", "typo"),
+        level(f"jaro_winkler_similarity(last_name_l, last_name_r) >= {NAME_TYPO} "
+              "OR damerau_levenshtein(last_name_l, last_name_r) <= 1", "typo"),
         level(SWAPPED, "swapped with first name"),
         level("contains(last_name_l, last_name_r) OR contains(last_name_r, last_name_l)", "one part of the other"),
         level(maiden, "different, same first name and birth date (maiden name)"),
+        level("jaro_winkler_similarity(last_name_l, last_name_r) >= 0.8", "similar"),
         ELSE,
     ])
 
@@ -124,14 +126,15 @@ def tax_id() -> dict[str, Any]:
     ])
 
 
-def contact(name: str, exact: str, near: str, near_label: str, tf: str | None) -> dict[str, Any]:
+def contact(name: str, exact: str, near: str, near_label: str, tf: str | None = None) -> dict[str, Any]:
     """A contact point that counts only while the two records could be one person."""
-    tf_level = {"tf_adjustment_column": tf} if tf else {}
+    # The TF adjustment is relative to this level's own u, not that of a bare "equal" level.
+    tf_level = {"tf_adjustment_column": tf, "disable_tf_exact_match_detection": True} if tf else {}
     return comparison(name, f"{name}: shared and the people are compatible; shared by a household counts 0", [
         null_level(name),
         level(f"({exact}) AND {SAME_PERSON_POSSIBLE}", "same, names compatible", **tf_level),
-        level(exact, "same, but names or birth dates conflict (household)", **HOUSEHOLD),
-        level(f"({near}) AND {SAME_PERSON_POSSIBLE}", near_label),
+        level(f"({near}) AND {SAME_PERSON_POSSIBLE}", f"{near_label}, names compatible"),
+        level(f"({exact}) OR ({near})", "same or close, but names or birth dates conflict (household)", **HOUSEHOLD),
         ELSE,
     ])
 
@@ -145,14 +148,8 @@ def phone() -> dict[str, Any]:
 
 
 def street() -> dict[str, Any]:
-    person = f" AND {SAME_PERSON_POSSIBLE}"
-    return comparison("street", "street: shared by a household counts 0", [
-        null_level("street"),
-        level(f"street_l = street_r{person}", "same, names compatible"),
-        level("street_l = street_r", "same, but names or birth dates conflict (household)", **HOUSEHOLD),
-        level(f"jaro_winkler_similarity(street_l, street_r) >= {NAME_TYPO}{person}", "typo, names compatible"),
-        ELSE,
-    ])
+    return contact("street", "street_l = street_r", f"jaro_winkler_similarity(street_l, street_r) >= {NAME_TYPO}",
+                   "typo")
 
 
 def area() -> dict[str, Any]:
@@ -179,7 +176,8 @@ PREDICTION_RULES: list[str] = [
     "l.email = r.email",
     "l.phone = r.phone",
     "l.tax_id = r.tax_id",
-    "l.first_name_root = r.first_name_root AND l.last_name = r.last_name AND l.dob_year = r.dob_year",
+    "l.first_name_root = r.first_name_root AND l.last_name = r.last_name",
+    "l.last_name = r.last_name AND l.postcode = r.postcode",
     "l.last_name = r.last_name AND l.dob = r.dob",
     "l.first_name_root = r.first_name_root AND l.dob = r.dob",
     "l.first_name_root = r.first_name_root AND l.postcode = r.postcode",
