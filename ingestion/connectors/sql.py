@@ -77,8 +77,13 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, width: int, rows: Sequen
 
 
 def _arrow(values: Sequence[Any]) -> pa.Array:
-    """An Arrow column of the driver's values; as text when they do not share one type (SQLite can mix)."""
+    """An Arrow column of the driver's values; as text when they do not share one type (SQLite can mix).
+
+    Decimals become text here: DuckDB 2.0 prints a DECIMAL whose precision equals its scale
+    without the leading zero ('.10'), and Arrow infers exactly that type for Decimal('0.10').
+    """
     try:
-        return pa.array(values)
+        array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return pa.array([None if v is None else str(v) for v in values], pa.string())
+    return array.cast(pa.string()) if pa.types.is_decimal(array.type) else array

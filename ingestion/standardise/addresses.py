@@ -70,7 +70,7 @@ register(
     "create or replace temp macro cdp_words(x) as "
     "nullif(trim(regexp_replace(replace(cdp_fold(x), '''', ''), '[^A-Z0-9]+', ' ', 'g')), '')",
     "create or replace temp macro cdp_street_words(x) as string_split(trim(regexp_replace("
-    "replace(replace(cdp_fold(x), '.', ''), '#', ' # '), '[^A-Z0-9#]+', ' ', 'g')), ' ')",
+    "replace(replace(replace(cdp_fold(x), '.', ''), '''', ''), '#', ' # '), '[^A-Z0-9#]+', ' ', 'g')), ' ')",
     "create or replace temp macro cdp_street(x) as nullif(replace(array_to_string(list_transform("
     f"cdp_street_words(x), lambda w: coalesce({sql_map(STREET_WORDS)}[w], w)), ' '), 'UNIT UNIT', 'UNIT'), '')",
     "create or replace temp macro cdp_city_words(w) as case when regexp_matches(w, '^(ST|FT|MT) ') then "
