@@ -17,6 +17,7 @@ record_id in the cluster.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -56,9 +57,9 @@ class ClusterStats:
 class GuardedMerge:
     """Union-find whose groups remember their members' identifying values, and their cannot-links.
 
-    A merge is refused when it would bring together two incompatible values of an identifier that
-    neither group already holds together, unless the model scored some pair of records carrying
-    them as plausible (it saw that difference and judged it a typo or a stale value).
+    A merge is refused when no value of an identifier in one group is compatible with any of the
+    other group's values for it, unless the model scored some pair of records carrying them as
+    plausible (it saw that difference and judged it a typo or a stale value).
     """
 
     def __init__(
@@ -110,13 +111,21 @@ class GuardedMerge:
             return "steward"
         va, vb = self.values[a], self.values[b]
         for attr, compatible in COMPATIBLE.items():
-            if attr == "name" and va["tax"].keys() & vb["tax"].keys():
-                continue  # a shared tax id vouches for the person behind a mistyped name
-            for u in va[attr].keys() - vb[attr].keys():
-                for v in vb[attr].keys() - va[attr].keys():
-                    if not compatible(u, v) and not self._weighed(va[attr][u], vb[attr][v]):
-                        return REASONS[attr]
+            if attr != "tax" and va["tax"].keys() & vb["tax"].keys():
+                continue  # a shared tax id vouches for the person behind a mistyped name or birth date
+            if not self._agree(va[attr], vb[attr], compatible):
+                return REASONS[attr]
         return None
+
+    def _agree(self, mine: dict[Any, list[int]], theirs: dict[Any, list[int]], compatible: Callable) -> bool:
+        """Whether some value of mine matches some value of theirs, or either side has none.
+
+        A group's values of an identifier stay one family of typo variants: each new value must
+        join the family through a value it is a typo of (or that the model judged plausible).
+        """
+        if not mine or not theirs or mine.keys() & theirs.keys():
+            return True
+        return any(compatible(u, v) or self._weighed(mine[u], theirs[v]) for u in mine for v in theirs)
 
     def _weighed(self, left: list[int], right: list[int]) -> bool:
         return any((min(i, j), max(i, j)) in self.weighed for i in left for j in right)

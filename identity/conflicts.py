@@ -33,20 +33,20 @@ class Person(NamedTuple):
 
 @lru_cache(maxsize=1 << 20)
 def first_names_compatible(a: Name, b: Name) -> bool:
-    """Equal, same nickname root, a close typo, an initial, or first and last swapped."""
+    """Equal, same nickname root, a close typo, an initial, or one's first name the other's last."""
     pairs = [(x, y) for x in {a.first, a.root} for y in {b.first, b.root} if x and y]
     if any(x == y or jaro_winkler_similarity(x, y) >= NAME_COMPATIBLE for x, y in pairs):
         return True
+    if damerau_levenshtein_distance(a.first, b.first) <= 1:
+        return True
     if (len(a.first) == 1 or len(b.first) == 1) and a.first[0] == b.first[0]:
         return True
-    return _swapped(a, b)
+    return _crossed(a, b) or _crossed(b, a)
 
 
-def _swapped(a: Name, b: Name) -> bool:
-    if not (a.last and b.last):
-        return False
-    score = jaro_winkler_similarity(a.first, b.last) + jaro_winkler_similarity(a.last, b.first)
-    return score >= 2 * NAME_TYPO - 0.1
+def _crossed(a: Name, b: Name) -> bool:
+    """First and last entered the other way round in one record (the other part may be lost)."""
+    return bool(b.last) and jaro_winkler_similarity(a.first, b.last or "") >= NAME_TYPO
 
 
 @lru_cache(maxsize=1 << 20)

@@ -41,13 +41,20 @@ DAY_MONTH_SWAP = (
 )
 DOB_TYPO = "damerau_levenshtein(dob_l, dob_r) <= 1"
 
+# One name of a record equal (up to a typo) to the other name of the other record.
+CROSSED = (
+    f"jaro_winkler_similarity(first_name_l, last_name_r) >= {NAME_TYPO} "
+    f"OR jaro_winkler_similarity(last_name_l, first_name_r) >= {NAME_TYPO}"
+)
 FIRST_COMPATIBLE = (
     f"({_null('first_name')} OR first_name_root_l = first_name_root_r "
-    f"OR jaro_winkler_similarity(first_name_l, first_name_r) >= {NAME_COMPATIBLE} OR ({INITIAL}) OR ({SWAPPED}))"
+    f"OR jaro_winkler_similarity(first_name_l, first_name_r) >= {NAME_COMPATIBLE} "
+    f"OR damerau_levenshtein(first_name_l, first_name_r) <= 1 OR ({INITIAL}) OR ({CROSSED}))"
 )
 DOB_COMPATIBLE = f"({_null('dob')} OR {DOB_TYPO} OR ({DAY_MONTH_SWAP}))"
-SAME_PERSON_POSSIBLE = f"{FIRST_COMPATIBLE} AND {DOB_COMPATIBLE}"
-"""SQL: nothing in the two records' names or birth dates says they are different people."""
+SAME_PERSON_POSSIBLE = f"(({FIRST_COMPATIBLE} AND {DOB_COMPATIBLE}) OR tax_id_l = tax_id_r)"
+"""SQL: nothing in the two records' names or birth dates says they are different people (or they share
+a tax id, which outweighs a mistyped name or birth date)."""
 
 
 def level(sql: str, label: str, **extra: Any) -> dict[str, Any]:
