@@ -24,7 +24,7 @@ from identity import settings as model_settings
 INPUT_SQL = """
 select record_id as unique_id, source,
        replace(first_name, ' ', '') as first_name, first_name_root, middle_name,
-       replace(last_name, ' ', '') as last_name,
+       replace(last_name, ' ', '') as last_name, name_suffix,
        email, split_part(email, '@', 1) as email_user, phone,
        replace(street, ' ', '') as street, replace(city, ' ', '') as city, postcode, tax_id,
        strftime(birth_date, '%Y%m%d') as dob, year(birth_date) as dob_year

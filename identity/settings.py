@@ -52,7 +52,8 @@ FIRST_COMPATIBLE = (
     f"OR damerau_levenshtein(first_name_l, first_name_r) <= 1 OR ({INITIAL}) OR ({CROSSED}))"
 )
 DOB_COMPATIBLE = f"({_null('dob')} OR {DOB_TYPO} OR ({DAY_MONTH_SWAP}))"
-SAME_PERSON_POSSIBLE = f"(({FIRST_COMPATIBLE} AND {DOB_COMPATIBLE}) OR tax_id_l = tax_id_r)"
+SUFFIX_COMPATIBLE = f"({_null('name_suffix')} OR name_suffix_l = name_suffix_r)"
+SAME_PERSON_POSSIBLE = f"(({FIRST_COMPATIBLE} AND {DOB_COMPATIBLE} AND {SUFFIX_COMPATIBLE}) OR tax_id_l = tax_id_r)"
 """SQL: nothing in the two records' names or birth dates says they are different people (or they share
 a tax id, which outweighs a mistyped name or birth date)."""
 
@@ -109,6 +110,14 @@ def middle_name() -> dict[str, Any]:
         null_level("middle_name"),
         level("middle_name_l = middle_name_r", "exact"),
         level("left(middle_name_l, 1) = left(middle_name_r, 1)", "initial"),
+        ELSE,
+    ])
+
+
+def name_suffix() -> dict[str, Any]:
+    return comparison("name_suffix", "generational suffix: JR and SR are two people", [
+        null_level("name_suffix"),
+        level("name_suffix_l = name_suffix_r", "same"),
         ELSE,
     ])
 
@@ -174,7 +183,8 @@ def area() -> dict[str, Any]:
 
 def comparisons() -> list[dict[str, Any]]:
     """Every comparison of the model, person-identifying ones first."""
-    return [first_name(), last_name(), middle_name(), birth_date(), tax_id(), email(), phone(), street(), area()]
+    return [first_name(), last_name(), middle_name(), name_suffix(), birth_date(), tax_id(),
+            email(), phone(), street(), area()]
 
 
 # Candidate pairs: each rule is cheap on its own (an equi-join on a selective key) and together

@@ -9,7 +9,8 @@ import duckdb
 STAGED_COLUMNS: dict[str, str] = {
     "record_id": "VARCHAR", "source": "VARCHAR", "source_id": "VARCHAR", "trust": "INTEGER",
     "batch_id": "VARCHAR", "row_hash": "VARCHAR", "loaded_at": "TIMESTAMP", "updated_at": "TIMESTAMP",
-    "first_name": "VARCHAR", "middle_name": "VARCHAR", "last_name": "VARCHAR", "first_name_root": "VARCHAR",
+    "first_name": "VARCHAR", "middle_name": "VARCHAR", "last_name": "VARCHAR", "name_suffix": "VARCHAR",
+    "first_name_root": "VARCHAR",
     "email": "VARCHAR", "phone": "VARCHAR", "street": "VARCHAR", "city": "VARCHAR", "state": "VARCHAR",
     "postcode": "VARCHAR", "country": "VARCHAR", "tax_id": "VARCHAR", "birth_date": "DATE",
 }
