@@ -79,11 +79,13 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, width: int, rows: Sequen
 def _arrow(values: Sequence[Any]) -> pa.Array:
     """An Arrow column of the driver's values; as text when they do not share one type (SQLite can mix).
 
+    Text columns are declared text (Arrow's type inference is many times slower on strings).
     Decimals become text here: DuckDB 2.0 prints a DECIMAL whose precision equals its scale
     without the leading zero ('.10'), and Arrow infers exactly that type for Decimal('0.10').
     """
+    sample = next((v for v in values if v is not None), None)
     try:
-        array = pa.array(values)
+        array = pa.array(values, pa.string()) if isinstance(sample, str) else pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return pa.array([None if v is None else str(v) for v in values], pa.string())
     return array.cast(pa.string()) if pa.types.is_decimal(array.type) else array

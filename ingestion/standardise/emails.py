@@ -7,6 +7,7 @@ are invalid: they would link unrelated people.
 
 from __future__ import annotations
 
+from ingestion.duck import literal
 from ingestion.standardise.macros import evaluate, register, sql_list
 
 PLACEHOLDERS = ("na", "n.a", "none", "noemail", "no.email", "no-email", "nomail", "noreply", "no-reply",
@@ -17,17 +18,21 @@ PATTERN = rf"{ATOM}(\.{ATOM})*@([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{{2,}}"
 
 register(
     # the address inside "Name <address>", without a mailto: prefix, trimmed and lower-cased
+    "create or replace temp macro cdp_email_unwrap(x) as "
+    "lower(trim(case when contains(x, '<') then regexp_extract(x, '<([^<>]*)>', 1) else x end))",
     "create or replace temp macro cdp_email_clean(x) as "
-    r"lower(trim(regexp_replace(regexp_replace(trim(x), '^.*<([^<>]*)>.*$', '\1'), '^mailto:', '', 'i')))",
-    "create or replace temp macro cdp_email_checked(e) as case when regexp_full_match(e, "
-    f"'{PATTERN.replace(chr(39), chr(39) * 2)}') and not list_contains({sql_list(PLACEHOLDERS)}, "
-    "split_part(e, '@', 1)) then e end",
-    "create or replace temp macro cdp_email_fold(e) as case when split_part(e, '@', 2) in ('gmail.com', "
-    "'googlemail.com') then nullif(replace(split_part(split_part(e, '@', 1), '+', 1), '.', ''), '') || "
+    "case when starts_with(cdp_email_unwrap(x), 'mailto:') then cdp_email_unwrap(x)[8:] else cdp_email_unwrap(x) end",
+    # string_split, not split_part: DuckDB 2.0 fails to bind split_part = constant over a column of only NULLs
+    f"create or replace temp macro cdp_email_valid(e) as regexp_full_match(e, {literal(PATTERN)}) "
+    f"and string_split(e, '@')[1] not in ({', '.join(map(literal, PLACEHOLDERS))})",
+    "create or replace temp macro cdp_email_fold(e) as case when string_split(e, '@')[2] in ('gmail.com', "
+    "'googlemail.com') then nullif(replace(string_split(string_split(e, '@')[1], '+')[1], '.', ''), '') || "
     "'@gmail.com' else e end",
-    "create or replace temp macro cdp_email(x) as cdp_email_fold(cdp_email_checked(cdp_email_clean(x)))",
+    # `e` is a cleaned address: ingestion cleans each value once, then applies this
+    "create or replace temp macro cdp_email_of(e) as case when cdp_email_valid(e) then cdp_email_fold(e) end",
+    "create or replace temp macro cdp_email(x) as cdp_email_of(cdp_email_clean(x))",
     "create or replace temp macro cdp_email_issue(x) as case when not contains(x, '@') then 'no @ in email address' "
-    f"when list_contains({sql_list(PLACEHOLDERS)}, split_part(cdp_email_clean(x), '@', 1)) then "
+    f"when list_contains({sql_list(PLACEHOLDERS)}, string_split(cdp_email_clean(x), '@')[1]) then "
     "'placeholder email address' else 'not a valid email address' end",
 )
 

@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 
 import duckdb
+import pyarrow as pa
 
 from ingestion.standardise.macros import chain, evaluate, register, sql_list
 
@@ -108,6 +109,6 @@ def name_root(first: str | None) -> str | None:
 
 def install_nicknames(con: duckdb.DuckDBPyConnection) -> None:
     """The nickname list as temp table cdp_nicknames(nickname, name), for joining."""
-    rows = sorted(nicknames().items())
-    con.execute(f"create or replace temp table {NICKNAMES} (nickname VARCHAR primary key, name VARCHAR)")
-    con.executemany(f"insert into {NICKNAMES} values (?, ?)", rows)
+    con.register("_cdp_nickname_pairs", pa.table({"nickname": list(nicknames()), "name": list(nicknames().values())}))
+    con.execute(f"create or replace temp table {NICKNAMES} as select * from _cdp_nickname_pairs")
+    con.unregister("_cdp_nickname_pairs")

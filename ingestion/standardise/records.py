@@ -27,10 +27,10 @@ STAGED_COLUMNS = """
     coalesce(i.last_name, n.last) as last_name,
     coalesce(i.last_suffix, n.suffix) as name_suffix,
     coalesce(nick.name, coalesce(i.first_words[1], n.first)) as first_name_root,
-    cdp_email(i.email_raw) as email, p.phone,
+    cdp_email_of(i.email_clean) as email, p.phone,
     cdp_street(i.street_raw) as street, cdp_city(i.city_raw) as city, cdp_state(i.state_raw, i.region) as state,
     cdp_postcode(i.postcode_raw, i.region) as postcode, i.country,
-    cdp_tax_id(i.tax_id_raw, i.region) as tax_id, cdp_birth_date(b.ts::DATE, i.birth_date_raw) as birth_date,
+    cdp_tax_id_of(i.tax_digits, i.region) as tax_id, cdp_birth_date(b.ts::DATE, i.birth_date_raw) as birth_date,
     {raw_columns}
 """
 JOINS = f"""
@@ -72,7 +72,11 @@ def stage_records(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig
 
 
 def _input_sql(source: str, src: SourceConfig) -> str:
-    """The raw columns renamed to `<attr>_raw`, the row's country, and name words worked out once."""
+    """The raw columns renamed to `<attr>_raw`, the row's country, and the steps a macro would repeat.
+
+    A macro that uses its argument twice evaluates it twice; name words, the cleaned email and the
+    tax id's digits are worked out here once per row, and the later macros take them as columns.
+    """
     def raw(attribute: str) -> str:
         column = src.fields.get(attribute)
         return f"{ident(column)}::VARCHAR" if column else "NULL::VARCHAR"
@@ -84,7 +88,8 @@ def _input_sql(source: str, src: SourceConfig) -> str:
         create or replace temp table {INPUT} as
         select *, coalesce(country, {default}) as region,
                cdp_name_clean(first_name_raw) as first_words,
-               cdp_name(last_name_raw) as last_name, cdp_name_suffix(last_name_raw) as last_suffix
+               cdp_name(last_name_raw) as last_name, cdp_name_suffix(last_name_raw) as last_suffix,
+               cdp_email_clean(email_raw) as email_clean, cdp_tax_digits(tax_id_raw) as tax_digits
         from (select *, case when nullif(trim(country_raw), '') is null then {default}
                              else cdp_country(country_raw) end as country
               from (select _key as source_id, _batch as batch_id, _row_hash as row_hash, _loaded_at as loaded_at,

@@ -18,8 +18,10 @@ register(
     "create or replace temp macro cdp_ssn(d) as case when length(d) = 9 and d[1:3] not in ('000', '666') "
     f"and d[1] <> '9' and d[4:5] <> '00' and d[6:9] <> '0000' and not list_contains({sql_list(VOIDED)}, d) "
     "then d end",
-    "create or replace temp macro cdp_tax_id(x, country) as case when country = 'US' "
-    "then cdp_ssn(cdp_tax_digits(x)) when length(cdp_tax_digits(x)) between 5 and 20 then cdp_tax_digits(x) end",
+    # `d` holds the digits: ingestion extracts them once per value, then applies this
+    "create or replace temp macro cdp_tax_id_of(d, country) as "
+    "case when country = 'US' then cdp_ssn(d) when length(d) between 5 and 20 then d end",
+    "create or replace temp macro cdp_tax_id(x, country) as cdp_tax_id_of(cdp_tax_digits(x), country)",
     "create or replace temp macro cdp_tax_id_issue(x, country) as case when cdp_tax_digits(x) is null "
     "then 'not a number' when country = 'US' and length(cdp_tax_digits(x)) <> 9 then 'an SSN has 9 digits' "
     "when country = 'US' then 'not a valid SSN (area, group or serial not issued)' else 'not 5 to 20 digits' end",

@@ -1,0 +1,74 @@
+"""Benchmark: ingest + standardise ~1M demo records; wall time per step and peak RSS.
+
+    python bench/ingest.py                       # demo silos for --people (default 330000 people)
+    python bench/ingest.py --config path/cdp.yaml  # an existing config instead
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cdp.config import Config, load_config
+from cdp.warehouse import open_warehouse
+from ingestion import check_columns
+from ingestion.load import load_source
+from ingestion.stage import build_unions, stage_source
+
+
+def timed(label: str, fn: Callable[[], Any]) -> Any:
+    start = time.perf_counter()
+    out = fn()
+    print(f"{label:<28} {time.perf_counter() - start:7.2f} s")
+    return out
+
+
+def demo_config(folder: Path, people: int) -> Config:
+    from cdp.demo import write_demo
+
+    return load_config(timed(f"write_demo(people={people})", lambda: write_demo(folder, people=people)))
+
+
+def run(cfg: Config) -> None:
+    """Check, load and stage every source, then build the unions, on a fresh warehouse."""
+    cfg.warehouse_path.unlink(missing_ok=True)
+    start = time.perf_counter()
+    timed("check_columns", lambda: check_columns(cfg))
+    with open_warehouse(cfg.warehouse_path) as con:
+        for name, src in cfg.sources.items():
+            loads = timed(f"load {name}", lambda name=name, src=src: load_source(con, name, src))
+            timed(f"stage {name}", lambda name=name, src=src: stage_source(con, name, src))
+            for stats in loads:
+                print(f"  {stats.source}: {stats.rows_in} in, {stats.rows_quarantined} quarantined")
+        counts = timed("staged + interactions", lambda: build_unions(con, cfg))
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    print(f"records staged: {counts['staged']:,}   interactions: {counts['interactions']:,}")
+    print(f"ingest + standardise: {seconds:.1f} s wall, peak RSS {peak:.2f} GB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", help="an existing cdp.yaml (default: generate the demo silos)")
+    ap.add_argument("--people", type=int, default=330_000, help="demo size")
+    ap.add_argument("--keep", action="store_true", help="keep the generated demo folder")
+    args = ap.parse_args()
+    if args.config:
+        run(load_config(args.config))
+        return
+    folder = Path(tempfile.mkdtemp(prefix="cdp-bench-"))
+    try:
+        run(demo_config(folder, args.people))
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder)
+
+
+if __name__ == "__main__":
+    main()
