@@ -3,8 +3,6 @@
 Thin wrappers: each opens the warehouse and calls a plain function of this package.
 """
 
-from __future__ import annotations
-
 from dataclasses import asdict
 
 import dagster as dg

@@ -33,6 +33,7 @@ from staged
 
 # u sampling costs ~8 s per million pairs on 2 cores; beyond a few million the estimates barely move.
 U_MAX_PAIRS = 3e6
+U_MIN_PAIRS = 1e6
 EM_MAX_PAIRS = 2e6
 SEED = 42
 
@@ -58,7 +59,8 @@ def train(records: pa.Table) -> dict[str, Any]:
     training.estimate_probability_two_random_records_match(
         model_settings.DETERMINISTIC_RULES, recall=model_settings.DETERMINISTIC_RECALL
     )
-    training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
+    u_pairs = min(U_MAX_PAIRS, max(U_MIN_PAIRS, 300 * records.num_rows))
+    training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=SEED)
     for rule in model_settings.TRAINING_RULES:
         # e.g. no source maps tax_id: the other rules train what they can (Splink's own error for an
         # empty rule leaves the model half-updated, so look first)

@@ -3,28 +3,39 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
-from cdp.config import IdentityConfig
-from identity.cluster import cluster_records
-from identity.matching import MatchStats, match
+from cdp.config import Config
+from cdp.resources import WarehouseResource
+from cdp.warehouse import open_warehouse
+from identity.assets import build_defs
+from identity.matching import match
 from identity.model import ModelStore
 from tests.identity.population import hard_cases, population
 from tests.utils.staged import write_staged
 
 
 @pytest.fixture(scope="module")
-def resolved(tmp_path_factory: pytest.TempPathFactory) -> tuple[duckdb.DuckDBPyConnection, MatchStats, ModelStore]:
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[duckdb.DuckDBPyConnection, dict, Config]]:
+    """The population resolved by the identity assets, as `cdp run` would; yields (warehouse, metadata, cfg)."""
+    folder = tmp_path_factory.mktemp("identity")
+    source = {"connector": "csv", "path": "unused.csv", "key": "id", "fields": {"full_name": "name"}}
+    cfg = Config(warehouse=str(folder / "warehouse.duckdb"), sources={"case": source})
     rows, _ = population()
-    con = duckdb.connect()
-    write_staged(con, rows + hard_cases())
-    store = ModelStore(tmp_path_factory.mktemp("state") / "models")
-    stats = match(con, IdentityConfig(), store)
-    cluster_records(con, threshold=0.9, max_size=30)
-    return con, stats, store
+    with open_warehouse(cfg.warehouse_path) as con:
+        write_staged(con, rows + hard_cases())
+    result = dg.materialize(list(build_defs(cfg).assets or []), instance=dg.DagsterInstance.ephemeral(),
+                            resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path))})
+    assert result.success
+    metadata = {m.asset_key.to_user_string(): {k: v.value for k, v in m.materialization.metadata.items()}
+                for m in result.get_asset_materialization_events()}
+    with open_warehouse(cfg.warehouse_path) as con:
+        yield con, metadata, cfg
 
 
 def same_cluster(con: duckdb.DuckDBPyConnection, a: str, b: str) -> bool:
@@ -65,11 +76,19 @@ def test_every_record_is_clustered_and_pairs_are_explained(resolved: tuple) -> N
     assert all({"level", "weight"} <= set(e) for e in explanation)
 
 
-def test_model_is_saved_versioned_and_reused(resolved: tuple) -> None:
-    con, stats, store = resolved
-    assert stats.trained and stats.model == "model-1.json" and store.current() == store.folder / "model-1.json"
-    again = match(con, IdentityConfig(), store)
-    assert not again.trained and again.model == "model-1.json" and again.pairs == stats.pairs
+def test_assets_report_what_they_did(resolved: tuple) -> None:
+    metadata = resolved[1]
+    assert metadata["match_pairs"]["trained"] and metadata["match_pairs"]["pairs"] > 0
+    assert metadata["clusters"]["records"] == metadata["match_pairs"]["records"]
+    assert {"components_checked", "components_split", "largest"} <= set(metadata["clusters"])
+
+
+def test_model_is_saved_versioned_and_reused_until_retrained(resolved: tuple) -> None:
+    con, metadata, cfg = resolved
+    store = ModelStore(cfg.state_dir / "models")
+    assert store.current() == store.folder / "model-1.json"
+    again = match(con, cfg.identity, store)
+    assert not again.trained and again.model == "model-1.json" and again.pairs == metadata["match_pairs"]["pairs"]
 
 
 def test_store_without_model_has_no_current(tmp_path: Path) -> None:
@@ -77,3 +96,10 @@ def test_store_without_model_has_no_current(tmp_path: Path) -> None:
     assert store.current() is None
     with pytest.raises(FileNotFoundError, match="no trained model"):
         store.load()
+
+
+def test_each_save_is_a_new_version_and_becomes_current(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    assert store.save({"v": 1}).name == "model-1.json"
+    assert store.save({"v": 2}).name == "model-2.json"
+    assert store.load() == {"v": 2} and (store.folder / "model-1.json").exists()
