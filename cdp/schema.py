@@ -32,11 +32,11 @@ RAW_META = ("_source", "_key", "_batch", "_row_number", "_row_hash", "_loaded_at
 #   email, phone (E.164), street, city, state, postcode, country (ISO-2), tax_id (digits)
 #   birth_date DATE
 #   <attr>_raw VARCHAR for every attribute in ATTRIBUTES: the value as the source sent it (NULL if unmapped)
-# staged_<source> has the same columns, for one source.
+# staged_<source> has the same columns, for one source; `staged` is a view: their union.
 STAGED = "staged"
 
-# interactions: source, name, interaction_id, source_id, record_id, at TIMESTAMP, amount DOUBLE,
-#   attributes JSON
+# interactions (view over interactions_<source>): source, name, interaction_id, source_id, record_id,
+#   at TIMESTAMP, amount DOUBLE, attributes JSON
 INTERACTIONS = "interactions"
 
 # quarantine, attribute_issues and load_log name a feed in `source`: the source ('sales') for its

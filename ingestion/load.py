@@ -146,7 +146,7 @@ def _publish(con: duckdb.DuckDBPyConnection, feed: Feed, columns: list[str], bat
         create or replace table {ident(feed.table)} as
         select {cols}, ?::VARCHAR as _source, _key, ?::VARCHAR as _batch, _row_number, _row_hash,
                ?::TIMESTAMP as _loaded_at
-        from {CLASSIFIED} where _reason is null order by _row_number""", [feed.name, batch, loaded_at])
+        from {CLASSIFIED} where _reason is null""", [feed.name, batch, loaded_at])
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime) -> None:

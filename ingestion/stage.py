@@ -8,6 +8,7 @@ import duckdb
 
 from cdp.config import Config, SourceConfig
 from cdp.schema import INTERACTIONS, STAGED
+from cdp.warehouse import table_exists
 from ingestion.duck import count
 from ingestion.standardise.interactions import interactions_table, stage_interactions
 from ingestion.standardise.records import stage_records, staged_table
@@ -34,8 +35,19 @@ def stage_source(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig)
 
 
 def build_unions(con: duckdb.DuckDBPyConnection, cfg: Config) -> dict[str, int]:
-    """Tables `staged` and `interactions`: every configured source's staged rows and events, unioned."""
+    """Views `staged` and `interactions`: every configured source's staged rows and events, unioned.
+
+    Views, not tables: every staged_<source> already holds its rows, and a second copy of a
+    million wide rows costs DuckDB several seconds to compress and write for nothing.
+    """
     for union, part in ((STAGED, staged_table), (INTERACTIONS, interactions_table)):
-        selects = " union all by name ".join(f"select * from {part(name)}" for name in cfg.sources)
-        con.execute(f"create or replace table {union} as {selects}")
+        selects = " union all ".join(f"select * from {part(name)}" for name in cfg.sources)
+        if table_exists(con, union) and not _is_view(con, union):  # a table left by an earlier version
+            con.execute(f"drop table {union}")
+        con.execute(f"create or replace view {union} as {selects}")
     return {union: count(con, f"select count(*) from {union}") for union in (STAGED, INTERACTIONS)}
+
+
+def _is_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("select 1 from duckdb_views() where view_name = ? and schema_name = 'main'",
+                            [name]).fetchall())
