@@ -28,7 +28,7 @@ select record_id as unique_id, source,
        email, split_part(email, '@', 1) as email_user, phone,
        replace(street, ' ', '') as street, replace(city, ' ', '') as city, postcode, tax_id,
        strftime(birth_date, '%Y%m%d') as dob, year(birth_date) as dob_year
-from staged
+from {table}
 """
 
 # u sampling costs ~8 s per million pairs on 2 cores; beyond a few million the estimates barely move.
@@ -40,14 +40,14 @@ SEED = 42
 log = logging.getLogger(__name__)
 
 
-def read_input(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """The staged records in the shape the model compares."""
-    return con.execute(INPUT_SQL).to_arrow_table()
+def read_input(con: duckdb.DuckDBPyConnection, table: str = "staged") -> pa.Table:
+    """Records of a staged-shaped table in the shape the model compares."""
+    return con.execute(INPUT_SQL.format(table=table)).to_arrow_table()
 
 
-def make_linker(records: pa.Table, model: dict[str, Any]) -> Linker:
+def make_linker(records: pa.Table, model: dict[str, Any], db_api: DuckDBAPI | None = None) -> Linker:
     """A Linker over `records` in its own in-memory DuckDB, so Splink's work tables stay out of the warehouse."""
-    db_api = DuckDBAPI()
+    db_api = db_api or DuckDBAPI()
     frame = db_api.register(records, table_name="cdp_records")
     return Linker(frame, model, log_level=logging.WARNING)
 
