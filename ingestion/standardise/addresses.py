@@ -54,6 +54,11 @@ COUNTRY_ALIASES = {
 }
 
 
+def _country_rows() -> list[tuple[str, str]]:
+    """(name or code, ISO code) for every region phonenumbers knows."""
+    return [(code, code) for code in sorted(SUPPORTED_REGIONS)] + list(country_names().items())
+
+
 def country_names() -> dict[str, str]:
     """English country name or alias -> ISO 3166 alpha-2 (folded like values when the macro is installed)."""
     names = {}
@@ -94,11 +99,10 @@ register(
     # US ZIPs keep their dash (ZIP+4); elsewhere spaces and dashes go
     "create or replace temp macro cdp_postcode(x, country) as cdp_postcode_of(case when country = 'US' "
     "then trim(x) else regexp_replace(upper(x), '[^A-Z0-9]', '', 'g') end, country)",
-    # the names are folded by DuckDB once per query (a constant), exactly as values are
-    "create or replace temp macro cdp_country(x) as coalesce(map_from_entries(["
-    + ", ".join(f"{{'k': cdp_words({literal(name)}), 'v': '{code}'}}" for name, code in country_names().items())
-    + f"])[cdp_words(x)], case when list_contains({sql_list(sorted(SUPPORTED_REGIONS))}, cdp_words(x)) "
-    "then cdp_words(x) end)",
+    # every code and English name, folded by the same macro as the values it is looked up with
+    "create or replace temp table cdp_countries as select distinct on (name) cdp_words(name) as name, code from "
+    "(values " + ", ".join(f"({literal(n)}, '{c}')" for n, c in _country_rows()) + ") t(name, code)",
+    "create or replace temp macro cdp_country(x) as (select code from cdp_countries where name = cdp_words(x))",
 )
 
 

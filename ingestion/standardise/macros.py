@@ -27,9 +27,13 @@ def register(*statements: str) -> None:
 
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every registered macro on `con` (temp macros: they live as long as the connection)."""
+    """Create every registered macro on `con`, once (temp macros live as long as the connection)."""
+    marker = f"cdp_installed_{len(_MACROS)}"  # a later import may register more
+    if con.execute("select 1 from duckdb_functions() where function_name = ?", [marker]).fetchall():
+        return
     for statement in _MACROS:
         con.execute(statement)
+    con.execute(f"create or replace temp macro {marker}() as true")
 
 
 def evaluate(expression: str, *values: Any) -> Any:

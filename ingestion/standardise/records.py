@@ -113,19 +113,26 @@ def _lookups(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
 
 
 def _issues(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> None:
-    """Replace the source's rows in attribute_issues: one per mapped value that standardised to NULL."""
-    con.execute(f"delete from {ATTRIBUTE_ISSUES} where source = ?", [source])
-    staged = f"(select *, coalesce(country, {literal(src.country.upper())}) as region from {staged_table(source)})"
-    for field in src.fields:
-        missing = MISSING.get(field, f"s.{field} is null")
-        con.execute(f"""
-            insert into {ATTRIBUTE_ISSUES}
-            select s.source, s.source_id, '{field}', s.{field}_raw, {ISSUES[field]}, s.batch_id
-            from {staged} s left join {BIRTH} b on b.v = s.birth_date_raw
-            where nullif(trim(s.{field}_raw), '') is not null and {missing}""")
+    """Replace the source's rows in attribute_issues: one per mapped value that standardised to NULL.
+
+    One pass over the staged rows: each mapped field contributes a problem or NULL, and the
+    non-NULL problems are unnested into rows.
+    """
+    problems = [f"case when nullif(trim(s.{f}_raw), '') is not null and {MISSING.get(f, f's.{f} is null')} "
+                f"then {{'field': '{f}', 'value': s.{f}_raw, 'reason': {ISSUES[f]}}} end" for f in src.fields]
     if src.updated_at:
-        con.execute(f"""
-            insert into {ATTRIBUTE_ISSUES}
-            select s.source, s.source_id, 'updated_at', u.v, 'unreadable or out-of-range time', s.batch_id
-            from {staged} s join {INPUT} i using (source_id) join {UPDATED} u on u.v = i.updated_raw
-            where s.updated_at is null""")
+        problems.append("case when s.updated_at is null and u.v is not null then "
+                        "{'field': 'updated_at', 'value': u.v, 'reason': 'unreadable or out-of-range time'} end")
+    con.execute(f"delete from {ATTRIBUTE_ISSUES} where source = ?", [source])
+    if not problems:
+        return
+    con.execute(f"""
+        insert into {ATTRIBUTE_ISSUES}
+        select source, source_id, p.field, p.value, p.reason, batch_id
+        from (select s.source, s.source_id, s.batch_id,
+                     unnest(list_filter([{", ".join(problems)}], lambda p: p is not null)) as p
+              from (select *, coalesce(country, {literal(src.country.upper())}) as region
+                    from {staged_table(source)}) s
+              join {INPUT} i using (source_id)
+              left join {BIRTH} b on b.v = s.birth_date_raw
+              left join {UPDATED} u on u.v = i.updated_raw)""")
