@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,8 @@ def run(cfg: Config) -> None:
     timed("check_columns", lambda: check_columns(cfg))
     with open_warehouse(cfg.warehouse_path) as con:
         for name, src in cfg.sources.items():
-            loads = timed(f"load {name}", lambda name=name, src=src: load_source(con, name, src))
-            timed(f"stage {name}", lambda name=name, src=src: stage_source(con, name, src))
+            loads = timed(f"load {name}", partial(load_source, con, name, src))
+            timed(f"stage {name}", partial(stage_source, con, name, src))
             for stats in loads:
                 print(f"  {stats.source}: {stats.rows_in} in, {stats.rows_quarantined} quarantined")
         counts = timed("staged + interactions", lambda: build_unions(con, cfg))

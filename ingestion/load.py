@@ -120,10 +120,11 @@ def _classify_sql(feed: Feed, columns: list[str]) -> str:
 
 
 def _stats(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime) -> LoadStats:
-    counts = con.execute(f"""
+    rows_in, published, quarantined = con.execute(f"""
         select count(*), count(*) filter (where _reason is null), count(*) filter (where _reason is not null)
         from {CLASSIFIED}""").fetchall()[0]
-    return LoadStats(feed.name, batch, *counts, *_changes(con, feed), loaded_at=loaded_at)
+    new, changed, vanished = _changes(con, feed)
+    return LoadStats(feed.name, batch, rows_in, published, quarantined, new, changed, vanished, loaded_at)
 
 
 def _changes(con: duckdb.DuckDBPyConnection, feed: Feed) -> tuple[int, int, int]:

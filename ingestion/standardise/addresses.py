@@ -61,7 +61,7 @@ def _country_rows() -> list[tuple[str, str]]:
 
 def country_names() -> dict[str, str]:
     """English country name or alias -> ISO 3166 alpha-2 (folded like values when the macro is installed)."""
-    names = {}
+    names: dict[str, str] = {}
     for code, by_language in LOCALE_DATA.items():
         english = by_language.get("en", "")
         while english.startswith("*"):  # a reference to another language's entry

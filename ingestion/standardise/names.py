@@ -97,8 +97,8 @@ def normalise_name(value: str | None) -> str | None:
 @cache
 def nicknames() -> dict[str, str]:
     """The maintained nickname list: nickname -> canonical name."""
-    with resources.files(__package__).joinpath("nicknames.csv").open(newline="") as f:
-        return {row["nickname"]: row["name"] for row in csv.DictReader(f)}
+    text = resources.files(__package__).joinpath("nicknames.csv").read_text()
+    return {row["nickname"]: row["name"] for row in csv.DictReader(text.splitlines())}
 
 
 def name_root(first: str | None) -> str | None:

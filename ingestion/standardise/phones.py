@@ -56,15 +56,21 @@ def phone_map(con: duckdb.DuckDBPyConnection, pairs: str, out: str) -> None:
     con.unregister("_cdp_phone_fixed")
 
 
+def _metadata(region: str) -> PhoneMetadata:
+    meta = PhoneMetadata.metadata_for_region(region)
+    assert meta is not None and meta.country_code is not None and meta.general_desc is not None, region
+    return meta
+
+
 def _settled_sql(pairs: str, region: str) -> str:
     """(value, country, phone, settled) for the rows of one default region, settled where certain."""
-    meta = PhoneMetadata.metadata_for_region(region)
+    meta = _metadata(region)
     cc = str(meta.country_code)
-    main = PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(meta.country_code))
+    main = _metadata(phonenumbers.region_code_for_country_code(int(cc)))
     return f"""
         select value, country, case when valid then '+{cc}' || nat end as phone,
                coalesce(sure or (sure_if_valid and valid), false) as settled
-        from (select *, case when nat is not null then {_valid(meta.country_code, 'nat')} else false end as valid
+        from (select *, case when nat is not null then {_valid(int(cc), 'nat')} else false end as valid
               from (select value, country, {_layouts(meta, main, cc)}
                     from (select value, country, regexp_full_match(value, {literal(WELL_FORMED)}) as ok,
                                  regexp_matches(value, {literal('^' + SEPARATORS + '*[+]')}) as plus,
@@ -83,7 +89,7 @@ def _layouts(meta: PhoneMetadata, main: PhoneMetadata, cc: str) -> str:
     head = f"not plus and not {_starts(meta.international_prefix, 'd')}"
     starts_cc = f"starts_with(d, '{cc}')"
     no_prefix_after_cc = f"not {_starts(main.national_prefix_for_parsing, rest)}"
-    general = meta.general_desc.national_number_pattern
+    general = _general(meta).national_number_pattern
     cases = [  # (layout, nat, sure, sure_if_valid)
         (f"plus and {starts_cc}", rest, no_prefix_after_cc, "false"),
         (f"{head} and {starts_cc}", rest,
@@ -102,13 +108,18 @@ def _layouts(meta: PhoneMetadata, main: PhoneMetadata, cc: str) -> str:
 
 def _national_prefix_case(meta: PhoneMetadata, head: str) -> tuple[str, str, str, str]:
     """The national prefix stripped: certain when the rest fits the general pattern at a full length."""
-    prefix = meta.national_prefix_for_parsing
+    prefix, general = meta.national_prefix_for_parsing or "", _general(meta)
     stripped = f"d[length(regexp_extract(d, {literal('^(?:' + prefix + ')')})) + 1:]"
-    lengths = ", ".join(map(str, meta.general_desc.possible_length)) or "-1"
-    local = ", ".join(map(str, meta.general_desc.possible_length_local_only)) or "-1"
-    fits = (f"{_full(meta.general_desc.national_number_pattern, stripped)} and length({stripped}) in ({lengths}) "
+    lengths = ", ".join(map(str, general.possible_length)) or "-1"
+    local = ", ".join(map(str, general.possible_length_local_only)) or "-1"
+    fits = (f"{_full(general.national_number_pattern, stripped)} and length({stripped}) in ({lengths}) "
             f"and length({stripped}) not in ({local})")
     return f"{head} and {_starts(prefix, 'd')}", stripped, "false", fits
+
+
+def _general(meta: PhoneMetadata) -> PhoneNumberDesc:
+    assert meta.general_desc is not None  # every region has one (checked in _metadata)
+    return meta.general_desc
 
 
 def _starts(pattern: str | None, column: str) -> str:
