@@ -57,7 +57,12 @@ def staged_asset(cfg: Config) -> dg.AssetsDefinition:
     return staged
 
 
-def build_defs(cfg: Config) -> dg.Definitions:
+def ingestion_assets(cfg: Config) -> list[dg.AssetsDefinition]:
     """raw_S and staged_S for each source S of the config, and `staged` over them all."""
     branches = [a for name, src in cfg.sources.items() for a in (raw_asset(name, src), staged_source_asset(name, src))]
-    return dg.Definitions(assets=[*branches, staged_asset(cfg)])
+    return [*branches, staged_asset(cfg)]
+
+
+def build_defs(cfg: Config) -> dg.Definitions:
+    """The ingestion assets of one config."""
+    return dg.Definitions(assets=ingestion_assets(cfg))

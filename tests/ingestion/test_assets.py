@@ -8,7 +8,7 @@ import dagster as dg
 
 from cdp.resources import WarehouseResource
 from cdp.warehouse import open_warehouse
-from ingestion.assets import build_defs
+from ingestion.assets import build_defs, ingestion_assets
 from tests.utils.sources import two_sources
 
 
@@ -26,7 +26,8 @@ def test_one_branch_per_source_then_staged(tmp_path: Path) -> None:
 def test_materialising_fills_the_warehouse(tmp_path: Path) -> None:
     cfg = two_sources(tmp_path)
     warehouse = tmp_path / "warehouse.duckdb"
-    result = dg.materialize(build_defs(cfg).assets, resources={"warehouse": WarehouseResource(path=str(warehouse))})
+    resources = {"warehouse": WarehouseResource(path=str(warehouse))}
+    result = dg.materialize(ingestion_assets(cfg), resources=resources)
     assert result.success
     raw = result.asset_materializations_for_node("raw_sales")[0].metadata
     assert raw["sales.rows_in"].value == 5 and raw["sales.rows_quarantined"].value == 2

@@ -112,9 +112,8 @@ def test_sql_appends_batch_by_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_sql_empty_table_lands_its_columns(tmp_path: Path) -> None:
     db = tmp_path / "e.db"
-    sa_engine = sa.create_engine(f"sqlite:///{db}")
-    with sa_engine.begin() as con:
-        con.execute(sa.text("create table t (id integer, name text)"))
+    with sa.create_engine(f"sqlite:///{db}").begin() as source:
+        source.execute(sa.text("create table t (id integer, name text)"))
     con = duckdb.connect()
     location = SqlLocation(connector="sql", url=f"sqlite:///{db}", table="t")
     assert connector_for(location).land(con, "l") == ["id", "name"]
