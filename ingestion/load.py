@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from cdp.config import ConfigError, Location, SourceConfig
+from cdp.config import ConfigError, InteractionConfig, Location, SourceConfig
 from cdp.schema import LOAD_LOG, QUARANTINE, raw_table
 from cdp.warehouse import table_exists
-from ingestion.connectors import connector_for
+from ingestion.connectors import connector_for, describe_missing
 from ingestion.duck import drop, ident, literal
 from ingestion.tables import ensure_tables
 
@@ -36,6 +36,8 @@ class Feed:
     location: Location
     key: str
     """Column holding the row's key: unique and never blank in what is published."""
+    columns: dict[str, str]
+    """Every column the config maps, by the config key naming it (sources.sales.fields.email: email)."""
     required: tuple[str, ...] = ()
     """Further columns that must not be blank (an interaction's record key)."""
 
@@ -61,10 +63,20 @@ class LoadStats:
 
 def feeds_of(source: str, src: SourceConfig) -> list[Feed]:
     """The source's records feed, then one feed per interaction."""
-    records = Feed(source, src.location, src.key)
-    events = [Feed(raw_table(source, i.name).removeprefix("raw_"), i.location, i.key, (i.record_key,))
-              for i in src.interactions]
-    return [records, *events]
+    where = f"sources.{source}"
+    columns = {f"{where}.key": src.key} | {f"{where}.fields.{a}": c for a, c in src.fields.items()}
+    columns |= {f"{where}.updated_at": src.updated_at} if src.updated_at else {}
+    return [Feed(source, src.location, src.key, columns),
+            *(_interaction_feed(source, event) for event in src.interactions)]
+
+
+def _interaction_feed(source: str, event: InteractionConfig) -> Feed:
+    where = f"sources.{source}.interactions.{event.name}"
+    columns = {f"{where}.key": event.key, f"{where}.record_key": event.record_key, f"{where}.at": event.at}
+    columns |= {f"{where}.amount": event.amount} if event.amount else {}
+    columns |= {f"{where}.attributes.{c}": c for c in event.attributes}
+    name = raw_table(source, event.name).removeprefix("raw_")
+    return Feed(name, event.location, event.key, columns, (event.record_key,))
 
 
 def new_batch_id(source: str) -> str:
@@ -83,10 +95,11 @@ def load_source(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) 
 def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime) -> LoadStats:
     """Land one feed, publish raw_<feed>, quarantine the rest and log the load."""
     drop(con, LANDING, CLASSIFIED)
-    columns = connector_for(feed.location).land(con, LANDING)
-    for column in (feed.key, *feed.required):
-        if column not in columns:
-            raise ConfigError(f"{feed.name}: column {column!r} not found (columns: {', '.join(columns)})")
+    connector = connector_for(feed.location)
+    columns = connector.land(con, LANDING)
+    problems = describe_missing(feed.columns, columns, connector.label)
+    if problems:
+        raise ConfigError("; ".join(problems))
     con.execute(_classify_sql(feed, columns))
     stats = _stats(con, feed, batch, loaded_at)
     _publish(con, feed, columns, batch, loaded_at)

@@ -55,19 +55,19 @@ class Connector(ABC):
     @final
     def missing(self, needed: dict[str, str]) -> list[str]:
         """For each config key whose column the source lacks, a message naming key and column."""
-        have = self.columns()
-        shown = ", ".join(have)
-        return [
-            f"{key}: column {column!r} not found in {self.label} (columns: {shown})"
-            for key, column in needed.items()
-            if column not in have
-        ]
+        return describe_missing(needed, self.columns(), self.label)
 
     @final
     def land(self, con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
         """Land every record of the source in temp table `table`; return the source's column names."""
         self._land(con, table)
         return [c for c in columns_of(con, table) if c not in LANDING_META]
+
+
+def describe_missing(needed: dict[str, str], have: list[str], label: str) -> list[str]:
+    """Messages for the config keys (key -> column) whose column is not among `have`."""
+    return [f"{key}: column {column!r} not found in {label} (columns: {', '.join(have)})"
+            for key, column in needed.items() if column not in have]
 
 
 def connector_for(location: Location) -> Connector:

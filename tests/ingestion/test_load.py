@@ -84,8 +84,10 @@ def test_reload_counts_new_changed_and_vanished_keys(tmp_path: Path) -> None:
     assert con.execute("select count(*) from load_log where source = 'sales'").fetchall() == [(2,)]
 
 
-def test_a_key_column_missing_from_the_data_is_a_config_error(tmp_path: Path) -> None:
+def test_a_mapped_column_missing_from_the_data_stops_the_load(tmp_path: Path) -> None:
     write_csv(tmp_path / "c.csv", ["id"], [["1"]])
-    cfg = write_config(tmp_path, {"s": {"connector": "csv", "path": "c.csv", "key": "nope", "fields": {}}})
-    with pytest.raises(ConfigError, match="s: column 'nope' not found"):
-        load_source(duckdb.connect(), "s", cfg.sources["s"])
+    cfg = write_config(tmp_path, {"s": {"connector": "csv", "path": "c.csv", "key": "id", "fields": {"email": "mail"}}})
+    con = duckdb.connect()
+    with pytest.raises(ConfigError, match=r"sources.s.fields.email: column 'mail' not found in c.csv \(columns: id\)"):
+        load_source(con, "s", cfg.sources["s"])
+    assert con.execute("select count(*) from duckdb_tables() where table_name = 'raw_s'").fetchall() == [(0,)]
