@@ -1,6 +1,6 @@
 """Benchmark: ingest + standardise ~1M demo records; wall time per step and peak RSS.
 
-    python bench/ingest.py                       # demo silos for --people (default 330000 people)
+    python bench/ingest.py                       # demo silos for --people (default 400000 people, about 1M records)
     python bench/ingest.py --config path/cdp.yaml  # an existing config instead
 """
 
@@ -57,7 +57,7 @@ def run(cfg: Config) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", help="an existing cdp.yaml (default: generate the demo silos)")
-    ap.add_argument("--people", type=int, default=330_000, help="demo size")
+    ap.add_argument("--people", type=int, default=400_000, help="demo size (people)")
     ap.add_argument("--keep", action="store_true", help="keep the generated demo folder")
     args = ap.parse_args()
     if args.config:
