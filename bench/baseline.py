@@ -43,7 +43,7 @@ def settings() -> SettingsCreator:
 def baseline_clusters(con: duckdb.DuckDBPyConnection, threshold: float = 0.9) -> pa.Table:
     """(record_id, cluster_id) of every staged record under the plain model."""
     db_api = DuckDBAPI()
-    records = db_api.register(con.execute(INPUT_SQL).to_arrow_table(), table_name="records")
+    records = db_api.register(con.sql(INPUT_SQL).to_arrow_table(), table_name="records")
     linker = Linker(records, settings(), log_level=logging.WARNING)
     training = linker.training
     training.estimate_probability_two_random_records_match(
@@ -55,4 +55,4 @@ def baseline_clusters(con: duckdb.DuckDBPyConnection, threshold: float = 0.9) ->
     predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
     sql = f"select unique_id as record_id, cluster_id from {clusters.physical_name}"
-    return db_api.duckdb_con.execute(sql).to_arrow_table()
+    return db_api.duckdb_con.sql(sql).to_arrow_table()

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 def read_input(con: duckdb.DuckDBPyConnection, table: str = "staged") -> pa.Table:
     """Records of a staged-shaped table in the shape the model compares."""
-    return con.execute(INPUT_SQL.format(table=table)).to_arrow_table()
+    return con.sql(INPUT_SQL.format(table=table)).to_arrow_table()
 
 
 def make_linker(records: pa.Table, model: dict[str, Any], db_api: DuckDBAPI | None = None) -> Linker:

@@ -62,7 +62,7 @@ def score(records: pa.Table, model: dict[str, Any], floor: float, threshold: flo
                      {explanation_sql(model)} as explanation
               from (select * from {predicted.physical_name} union all by name select * from {missing.physical_name})
               order by record_id_l, record_id_r"""
-    return predicted.db_api.duckdb_con.execute(sql).to_arrow_table()
+    return predicted.db_api.duckdb_con.sql(sql).to_arrow_table()
 
 
 def _score_within_groups(

@@ -33,9 +33,9 @@ def resolve(
     """Staged records matching `record` at or above `floor`, best first: {record_id, match_probability, explanation}."""
     row = {c: [record.get(c)] for c in QUERY_COLUMNS} | {"record_id": ["__query__"], "source": ["__query__"]}
     con.register("resolve_raw", pa.table(row, schema=pa.schema(QUERY_COLUMNS)))
-    query = con.execute(INPUT_SQL.format(table="resolve_raw")).to_arrow_table()
+    query = con.sql(INPUT_SQL.format(table="resolve_raw")).to_arrow_table()
     con.register("resolve_query", query)
-    candidates = con.execute(_candidates_sql()).to_arrow_table()
+    candidates = con.sql(_candidates_sql()).to_arrow_table()
     tf_tables = {col: _term_frequencies(con, col) for col in _tf_columns(model)}
     for name in ("resolve_raw", "resolve_query"):
         con.unregister(name)
@@ -60,7 +60,7 @@ def _tf_columns(model: dict[str, Any]) -> set[str]:
 
 
 def _term_frequencies(con: duckdb.DuckDBPyConnection, col: str) -> pa.Table:
-    return con.execute(f"""select {col}, count(*) / sum(count(*)) over () as tf_{col}
+    return con.sql(f"""select {col}, count(*) / sum(count(*)) over () as tf_{col}
         from ({INPUT_SQL.format(table='staged')}) where {col} is not null group by 1""").to_arrow_table()
 
 
