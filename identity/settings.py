@@ -215,7 +215,7 @@ DETERMINISTIC_RECALL = 0.7
 # Expectation maximisation runs once per rule; each rule leaves the others' comparisons free.
 TRAINING_RULES: list[str] = [
     "l.dob = r.dob",
-    "l.first_name_root = r.first_name_root AND l.last_name = r.last_name AND l.dob_year = r.dob_year",
+    "l.first_name_root = r.first_name_root AND l.last_name = r.last_name",
     "l.tax_id = r.tax_id",
 ]
 
