@@ -33,7 +33,7 @@ from {table}
 
 # u sampling costs ~8 s per million pairs on 2 cores; beyond a few million the estimates barely move.
 U_MAX_PAIRS = 3e6
-U_MIN_PAIRS = 1e6
+U_MIN_PAIRS = 1.2e6
 EM_MAX_PAIRS = 2e6
 SEED = 42
 

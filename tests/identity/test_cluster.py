@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import duckdb
 import pytest
 
+from cdp.config import IdentityConfig
 from identity.cluster import cluster_records
+from identity.matching import match
+from identity.model import ModelStore
 from tests.utils.staged import staged_row, write_staged
 
 
@@ -101,3 +105,12 @@ def test_latest_steward_decision_wins(con: duckdb.DuckDBPyConnection) -> None:
     decide(con, "s:a", "s:b", "match")
     cluster_records(con, threshold=0.9, max_size=30)
     assert {"s:a", "s:b"} in clusters_of(con)
+
+
+def test_an_empty_warehouse_gives_empty_identity_tables(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    write_staged(con, [])
+    stats = match(con, IdentityConfig(), ModelStore(tmp_path / "models"))
+    assert stats.records == 0 and stats.pairs == 0 and not stats.trained
+    assert cluster_records(con, threshold=0.9, max_size=30).clusters == 0
+    assert con.execute("select count(*) from clusters").fetchall() == [(0,)]

@@ -31,4 +31,5 @@ def write_staged(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], tab
     cols = ", ".join(f"{name} {kind}" for name, kind in STAGED_COLUMNS.items())
     con.execute(f"create or replace table {table} ({cols})")
     marks = ", ".join("?" for _ in STAGED_COLUMNS)
-    con.executemany(f"insert into {table} values ({marks})", [[r[c] for c in STAGED_COLUMNS] for r in rows])
+    if rows:
+        con.executemany(f"insert into {table} values ({marks})", [[r[c] for c in STAGED_COLUMNS] for r in rows])
