@@ -28,7 +28,7 @@ from cdp.warehouse import open_warehouse
 from identity.cluster import cluster_records
 from identity.matching import match
 from identity.model import ModelStore
-from ingestion.assets import build_defs as ingestion_defs
+from ingestion.assets import ingestion_assets
 
 
 @dataclass
@@ -53,9 +53,8 @@ HEADER = ("| dataset | system | records | precision | recall | F1 | largest cust
 
 def stage(cfg: Config) -> None:
     """Materialise `staged` and everything upstream of it with the ingestion assets."""
-    defs = ingestion_defs(cfg)
     result = dg.materialize(
-        list(defs.assets or []), resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path))},
+        ingestion_assets(cfg), resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path))},
         selection=dg.AssetSelection.assets("staged").upstream(), instance=dg.DagsterInstance.ephemeral(),
     )
     if not result.success:

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from splink import DuckDBAPI, Linker
+from splink.internals.blocking_rule_creator import BlockingRuleCreator
 
 from identity import settings as model_settings
 
@@ -56,9 +57,8 @@ def train(records: pa.Table) -> dict[str, Any]:
     """Fit the model on unlabelled records: prior from sure rules, u by sampling, m by EM."""
     linker = make_linker(records, model_settings.settings())
     training = linker.training
-    training.estimate_probability_two_random_records_match(
-        model_settings.DETERMINISTIC_RULES, recall=model_settings.DETERMINISTIC_RECALL
-    )
+    sure: list[str | BlockingRuleCreator] = [*model_settings.DETERMINISTIC_RULES]
+    training.estimate_probability_two_random_records_match(sure, recall=model_settings.DETERMINISTIC_RECALL)
     u_pairs = min(U_MAX_PAIRS, max(U_MIN_PAIRS, 300 * records.num_rows))
     training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=SEED)
     for rule in model_settings.TRAINING_RULES:

@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from cdp.config import Config
+from cdp.config import Config, SourceConfig
 from cdp.resources import WarehouseResource
 from cdp.warehouse import open_warehouse
 from identity.assets import build_defs
@@ -26,16 +26,18 @@ from tests.utils.staged import write_staged
 def resolved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[duckdb.DuckDBPyConnection, dict, Config]]:
     """The population resolved by the identity assets, as `cdp run` would; yields (warehouse, metadata, cfg)."""
     folder = tmp_path_factory.mktemp("identity")
-    source = {"connector": "csv", "path": "unused.csv", "key": "id", "fields": {"full_name": "name"}}
+    source = SourceConfig.model_validate(
+        {"connector": "csv", "path": "unused.csv", "key": "id", "fields": {"full_name": "name"}})
     cfg = Config(warehouse=str(folder / "warehouse.duckdb"), sources={"case": source})
     rows, _ = population()
     with open_warehouse(cfg.warehouse_path) as con:
         write_staged(con, rows + hard_cases())
-    result = dg.materialize(list(build_defs(cfg).assets or []), instance=dg.DagsterInstance.ephemeral(),
+    assets = [a for a in build_defs(cfg).assets or [] if isinstance(a, dg.AssetsDefinition)]
+    result = dg.materialize(assets, instance=dg.DagsterInstance.ephemeral(),
                             resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path))})
     assert result.success
-    metadata = {m.asset_key.to_user_string(): {k: v.value for k, v in m.materialization.metadata.items()}
-                for m in result.get_asset_materialization_events()}
+    metadata = {m.asset_key.path[-1]: {k: v.value for k, v in m.materialization.metadata.items()}
+                for m in result.get_asset_materialization_events() if m.asset_key}
     with open_warehouse(cfg.warehouse_path) as con:
         yield con, metadata, cfg
 
