@@ -102,9 +102,15 @@ def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at:
         raise ConfigError("; ".join(problems))
     con.execute(_classify_sql(feed, columns))
     stats = _stats(con, feed, batch, loaded_at)
-    _publish(con, feed, columns, batch, loaded_at)
-    _quarantine(con, feed, batch, loaded_at)
-    con.execute(f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(vars(stats).values()))
+    con.execute("begin")  # the snapshot, its quarantine and its log row change together or not at all
+    try:
+        _publish(con, feed, columns, batch, loaded_at)
+        _quarantine(con, feed, batch, loaded_at)
+        con.execute(f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(vars(stats).values()))
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
     drop(con, LANDING, CLASSIFIED)
     return stats
 
