@@ -37,7 +37,7 @@ def first_names_compatible(a: Name, b: Name) -> bool:
     pairs = [(x, y) for x in {a.first, a.root} for y in {b.first, b.root} if x and y]
     if any(x == y or jaro_winkler_similarity(x, y) >= NAME_COMPATIBLE for x, y in pairs):
         return True
-    if damerau_levenshtein_distance(a.first, b.first) <= 1:
+    if any(damerau_levenshtein_distance(x, y) <= 1 for x, y in pairs):
         return True
     if (len(a.first) == 1 or len(b.first) == 1) and a.first[0] == b.first[0]:
         return True

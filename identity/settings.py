@@ -46,10 +46,15 @@ CROSSED = (
     f"jaro_winkler_similarity(first_name_l, last_name_r) >= {NAME_TYPO} "
     f"OR jaro_winkler_similarity(last_name_l, first_name_r) >= {NAME_TYPO}"
 )
+# A typo of the formal name against a nickname (ADVID / DAVE): ingestion folds only the nickname.
+ROOT_TYPO = (
+    f"jaro_winkler_similarity(first_name_root_l, first_name_root_r) >= {NAME_TYPO} "
+    "OR damerau_levenshtein(first_name_root_l, first_name_root_r) <= 1"
+)
 FIRST_COMPATIBLE = (
     f"({_null('first_name')} OR first_name_root_l = first_name_root_r "
     f"OR jaro_winkler_similarity(first_name_l, first_name_r) >= {NAME_COMPATIBLE} "
-    f"OR damerau_levenshtein(first_name_l, first_name_r) <= 1 OR ({INITIAL}) OR ({CROSSED}))"
+    f"OR damerau_levenshtein(first_name_l, first_name_r) <= 1 OR {ROOT_TYPO} OR ({INITIAL}) OR ({CROSSED}))"
 )
 DOB_COMPATIBLE = f"({_null('dob')} OR {DOB_TYPO} OR ({DAY_MONTH_SWAP}))"
 SUFFIX_COMPATIBLE = f"({_null('name_suffix')} OR name_suffix_l = name_suffix_r)"
@@ -84,6 +89,7 @@ def first_name() -> dict[str, Any]:
         level(SWAPPED, "swapped with last name"),
         level("first_name_root_l = first_name_root_r", "same nickname root", tf_adjustment_column="first_name_root"),
         level(f"jaro_winkler_similarity(first_name_l, first_name_r) >= {NAME_TYPO}", "typo"),
+        level(ROOT_TYPO, "typo of the nickname's full form"),
         level(INITIAL, "initial"),
         level(f"jaro_winkler_similarity(first_name_l, first_name_r) >= {NAME_COMPATIBLE}", "similar"),
         ELSE,
