@@ -55,6 +55,8 @@ LOAD_LOG = "load_log"
 
 # Identity (see identity/):
 #   match_pairs: record_id_l, record_id_r, match_probability, match_weight, explanation JSON
+#       (record_id_l < record_id_r; explanation: [{comparison, level, weight}, ...] in model order)
+#   clusters: record_id, cluster_id       (every staged record; cluster_id = smallest record_id in it)
 #   record_customer: record_id, customer_id           (the crosswalk, by record)
 #   customers: customer_id, created_run, size
 #   id_history: run_id, at, event ('new'|'merge'|'split'), customer_id, other_id, detail
@@ -66,6 +68,7 @@ LOAD_LOG = "load_log"
 #       status ('open'|'decided')
 #   steward_decisions: record_id_l, record_id_r, decision ('match'|'no_match'), who, note, at
 MATCH_PAIRS = "match_pairs"
+CLUSTERS = "clusters"
 RECORD_CUSTOMER = "record_customer"
 CUSTOMERS = "customers"
 ID_HISTORY = "id_history"

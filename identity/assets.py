@@ -12,6 +12,7 @@ from cdp.resources import WarehouseResource
 from identity.cluster import cluster_records
 from identity.matching import match
 from identity.model import ModelStore
+from identity.review import queue_split_links
 
 GROUP = "identity"
 
@@ -39,10 +40,13 @@ def match_pairs_asset(cfg: Config) -> dg.AssetsDefinition:
 def clusters_asset(cfg: Config) -> dg.AssetsDefinition:
     @dg.asset(name="clusters", deps=["match_pairs"], group_name=GROUP, kinds={"duckdb"})
     def clusters(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        """Records grouped into people: links strongest first, guarded against conflicting identifiers."""
+        """Records grouped into people: links strongest first, guarded against conflicting identifiers.
+
+        Links the guards refused join the stewards' review queue."""
         with warehouse.connect() as con:
             stats = cluster_records(con, cfg.identity.threshold, cfg.identity.max_cluster_size)
-        return dg.MaterializeResult(metadata=stats.as_metadata())
+            review_open = queue_split_links(con, cfg.identity.threshold)
+        return dg.MaterializeResult(metadata=stats.as_metadata() | {"review_open": review_open})
 
     return clusters
 

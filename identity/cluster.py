@@ -27,11 +27,10 @@ import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from cdp.schema import MATCH_PAIRS, STAGED, STEWARD_DECISIONS
+from cdp.schema import CLUSTERS, MATCH_PAIRS, STAGED, STEWARD_DECISIONS
 from cdp.warehouse import table_exists
 from identity.conflicts import COMPATIBLE, Name, Person
 
-CLUSTERS = "clusters"
 MUST_LINK = 2.0  # sorts before any probability
 REASONS = {"tax": "tax_id", "dob": "birth_date", "name": "first_name"}
 

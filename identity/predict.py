@@ -50,8 +50,8 @@ def explanation_sql(model: dict[str, Any]) -> str:
 def score(records: pa.Table, model: dict[str, Any], floor: float, threshold: float, complete_up_to: int) -> pa.Table:
     """Every blocked pair scoring at least `floor`, as match_pairs rows.
 
-    Blocking misses some pairs inside a group of linked records (a record whose tax id and birth date
-    were both mistyped shares no blocking key with its twin duplicate). Those pairs are scored too,
+    Blocking misses some pairs inside a group of linked records (two duplicates of one person, each
+    mistyped in a different field, may share no blocking key). Those pairs are scored too,
     for groups of up to `complete_up_to` records, so the clustering guards can see how the model
     judges them instead of guessing.
     """

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import duckdb
 
-from identity.review import refresh_candidates
+from identity.cluster import cluster_records
+from identity.review import queue_split_links, refresh_candidates
 from tests.identity.test_cluster import write_pairs
+from tests.utils.staged import staged_row, write_staged
 
 
 def test_band_pairs_are_queued_with_stable_ids_and_decisions_survive_a_rerun() -> None:
@@ -24,3 +26,18 @@ def test_band_pairs_are_queued_with_stable_ids_and_decisions_survive_a_rerun() -
         ("s:a", "s:c", "open"), ("s:b", "s:c", "decided"), ("s:c", "s:d", "open")]
     assert rows[0][2] == first[("s:a", "s:c")] and rows[1][2] == first[("s:b", "s:c")]  # same pair, same id
     assert rows[0][4] == 0.72  # open candidates carry this run's score
+
+
+def test_links_the_guards_refused_are_queued_for_review() -> None:
+    con = duckdb.connect()
+    write_staged(con, [
+        staged_row("s", "a", first_name="ANNA", last_name="LEE", tax_id="111223333"),
+        staged_row("s", "b", first_name="ANNA", last_name="LEE"),
+        staged_row("s", "c", first_name="ANNA", last_name="LEE", tax_id="999887777"),
+    ])
+    write_pairs(con, [("s:a", "s:b", 0.99), ("s:b", "s:c", 0.95)])
+    refresh_candidates(con, (0.5, 0.9))
+    cluster_records(con, threshold=0.9, max_size=30)
+    assert queue_split_links(con, 0.9) == 1
+    assert con.execute("select record_id_l, record_id_r, status from review_candidates").fetchall() == [
+        ("s:b", "s:c", "open")]
