@@ -41,7 +41,10 @@ def settings() -> SettingsCreator:
 
 
 def baseline_clusters(con: duckdb.DuckDBPyConnection, threshold: float = 0.9) -> pa.Table:
-    """(record_id, cluster_id) of every staged record under the plain model."""
+    """(record_id, cluster_id) of every staged record under the plain model.
+
+    Raises ValueError when Splink's training degenerates (an m probability of 0 on small data).
+    """
     db_api = DuckDBAPI()
     records = db_api.register(con.sql(INPUT_SQL).to_arrow_table(), table_name="records")
     linker = Linker(records, settings(), log_level=logging.WARNING)
