@@ -59,8 +59,11 @@ LOAD_LOG = "load_log"
 #   clusters: record_id, cluster_id       (every staged record; cluster_id = smallest record_id in it)
 #   record_customer: record_id, customer_id           (the crosswalk, by record)
 #   customers: customer_id, created_run, size
-#   id_history: run_id, at, event ('new'|'merge'|'split'), customer_id, other_id, detail
-#   id_redirects: from_id, to_id, run_id
+#   id_history: run_id, at, event ('new'|'merge'|'split'|'gone'), customer_id, other_id, detail
+#       (merge: customer_id absorbed other_id; split: records of customer_id moved to other_id;
+#        gone: customer_id has no records left)
+#   id_redirects: from_id, to_id, run_id     (to_id is always a live customer id)
+#   id_counter: last_number               (one row: the last number issued; ids are never reused)
 #   golden: customer_id, <PROFILE_ATTRIBUTES...>
 #   lineage: customer_id, attribute, value, source, source_id, rule
 #   crosswalk (view): source, source_id, customer_id
@@ -73,6 +76,7 @@ RECORD_CUSTOMER = "record_customer"
 CUSTOMERS = "customers"
 ID_HISTORY = "id_history"
 ID_REDIRECTS = "id_redirects"
+ID_COUNTER = "id_counter"
 GOLDEN = "golden"
 LINEAGE = "lineage"
 CROSSWALK = "crosswalk"
