@@ -50,7 +50,8 @@ def make_linker(records: pa.Table, model: dict[str, Any], db_api: DuckDBAPI | No
     """A Linker over `records` in its own in-memory DuckDB, so Splink's work tables stay out of the warehouse."""
     db_api = db_api or DuckDBAPI()
     frame = db_api.register(records, table_name="cdp_records")
-    return Linker(frame, model, log_level=logging.WARNING)
+    # Splink warns per untrained level ("not observed in dataset"): noise in a `cdp run`, so errors only.
+    return Linker(frame, model, log_level=logging.ERROR)
 
 
 def train(records: pa.Table) -> dict[str, Any]:
