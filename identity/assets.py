@@ -42,7 +42,8 @@ def clusters_asset(cfg: Config) -> dg.AssetsDefinition:
     def clusters(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Records grouped into people: links strongest first, guarded against conflicting identifiers.
 
-        Links the guards refused join the stewards' review queue."""
+        Links the guards refused join the stewards' review queue.
+        """
         with warehouse.connect() as con:
             stats = cluster_records(con, cfg.identity.threshold, cfg.identity.max_cluster_size)
             review_open = queue_split_links(con, cfg.identity.threshold)

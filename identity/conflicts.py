@@ -1,7 +1,7 @@
-"""When two records plainly belong to different people: the rules the clustering guards apply.
+"""Whether two values of an identifier could belong to one person: the rules the clustering guards apply.
 
 These mirror the SQL in `identity.settings` (FIRST_COMPATIBLE, DOB_COMPATIBLE) for the one place
-that must work record by record in Python: the greedy merge in `identity.cluster`.
+that works value by value in Python: the greedy merge in `identity.cluster`.
 """
 
 from __future__ import annotations
