@@ -1,7 +1,8 @@
 """Benchmark: ingest + standardise ~1M demo records; wall time per step and peak RSS.
 
-    python bench/ingest.py                       # demo silos for --people (default 400000 people, about 1M records)
-    python bench/ingest.py --config path/cdp.yaml  # an existing config instead
+    python -m bench.ingest                         # demo silos for --people (default 400000, about 1M records)
+    python -m bench.ingest --silos 333000          # bench/silos.py: 333000 messy records per source
+    python -m bench.ingest --config path/cdp.yaml  # an existing config
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ def demo_config(folder: Path, people: int) -> Config:
     return load_config(timed(f"write_demo(people={people})", lambda: write_demo(folder, people=people)))
 
 
+def silos_config(folder: Path, records: int) -> Config:
+    from bench.silos import write_silos
+
+    return load_config(timed(f"write_silos({records})", lambda: write_silos(folder, records)))
+
+
 def run(cfg: Config) -> None:
     """Check, load and stage every source, then build the unions, on a fresh warehouse."""
     cfg.warehouse_path.unlink(missing_ok=True)
@@ -58,14 +65,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", help="an existing cdp.yaml (default: generate the demo silos)")
     ap.add_argument("--people", type=int, default=400_000, help="demo size (people)")
-    ap.add_argument("--keep", action="store_true", help="keep the generated demo folder")
+    ap.add_argument("--silos", type=int, help="instead of the demo: bench/silos.py with this many records per source")
+    ap.add_argument("--keep", action="store_true", help="keep the generated folder")
     args = ap.parse_args()
     if args.config:
         run(load_config(args.config))
         return
     folder = Path(tempfile.mkdtemp(prefix="cdp-bench-"))
     try:
-        run(demo_config(folder, args.people))
+        run(silos_config(folder, args.silos) if args.silos else demo_config(folder, args.people))
     finally:
         if not args.keep:
             shutil.rmtree(folder)

@@ -27,7 +27,8 @@ REJECT_OPTIONS = f"store_rejects=true, rejects_table='{REJECTS}', rejects_scan='
 PLACE = """
 create temp table {out} as
 with rejected as (
-    select line - {header} as pos, any_value(csv_line) as text, string_agg(distinct error_message, '; ') as error
+    -- DuckDB may report one surplus field after another: the last report has the true count
+    select line - {header} as pos, any_value(csv_line) as text, arg_max(error_message, column_idx) as error
     from {rejects} group by line
 ), ranked as (  -- the m-th rejected record, at position pos, follows pos - m readable ones
     select pos - row_number() over (order by pos) as readable_before, row_number() over (order by pos) as m
@@ -101,7 +102,8 @@ class FileConnector(Connector):
         drop(con, READ, REJECTS, SCANS, out)
         con.execute(f"create temp table {READ} as select * from {self.reader}", [path, *self.reader_params()])
         if not self.rejects:
-            con.execute(f"create temp table {REJECTS} (line UBIGINT, csv_line VARCHAR, error_message VARCHAR)")
+            con.execute(f"create temp table {REJECTS} (line UBIGINT, column_idx UBIGINT, csv_line VARCHAR, "
+                        "error_message VARCHAR)")
         con.execute(PLACE.format(
             out=ident(out), header=self.header_lines, offset=offset, rejects=REJECTS, read=READ,
             select=", ".join([self.select_meta(), *self.select_columns(con)]), where=self.skip_blank(),

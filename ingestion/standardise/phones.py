@@ -2,8 +2,8 @@
 
 `phonenumbers` (parse, is_valid_number, format E.164) is the reference, and `normalise_phone`
 is exactly that. Running it on a million values takes too long, so `phone_map` first settles
-in SQL every value whose reading is certain: digits with the usual separators and an optional
-leading +, in one of the layouts phonenumbers reads without guessing (national number; +cc;
+in SQL every value whose reading is certain: digits with the usual separators, an optional
+leading + and an optional extension, in one of the layouts phonenumbers reads without guessing (national number; +cc;
 cc without +; national prefix + number). Validity is phonenumbers' own test (length lists and
 patterns of every number type of each region sharing the calling code, in its region order),
 built from its metadata. Anything else goes to phonenumbers, once per distinct value. The tests
@@ -23,6 +23,9 @@ TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", 
          "fixed_line", "mobile")
 SEPARATORS = r"[\s().-]"
 WELL_FORMED = rf"{SEPARATORS}*\+?[\d\s().-]*\d[\d\s().-]*"
+# A trailing extension as phonenumbers strips it ("x12", "ext. 7", "extension 3"; its digit limits
+# are 9 and 20, so up to 9 is safe); what is left is read as the number. E.164 drops extensions.
+EXTENSION = r"(?i)^(.*[0-9])[ \t,]*(?:e?xt(?:ension)?n?|x)[:.]?[ \t,-]*[0-9]{1,9}$"
 
 
 def normalise_phone(value: str | None, country: str = "US") -> str | None:
@@ -44,16 +47,18 @@ def phone_map(con: duckdb.DuckDBPyConnection, pairs: str, out: str) -> None:
     parts = [_settled_sql(pairs, c) for c in countries if c in phonenumbers.SUPPORTED_REGIONS]
     unknown = f"select value, country, NULL::VARCHAR as phone, false as settled from {pairs} where country is null " \
               f"or country not in (select unnest(?::VARCHAR[]))"
-    con.execute(f"create or replace temp table {out} as " + " union all ".join([*parts, unknown]),
+    con.execute("create or replace temp table _cdp_phone_sql as " + " union all ".join([*parts, unknown]),
                 [sorted(phonenumbers.SUPPORTED_REGIONS)])
-    rest = con.execute(f"select value, country from {out} where not settled").fetchall()
-    fixed = pa.table({"value": [v for v, _ in rest], "country": [c for _, c in rest],
-                      "phone": [normalise_phone(v, c) if c else None for v, c in rest]})
-    con.register("_cdp_phone_fixed", fixed)
-    con.execute(f"""update {out} set phone = f.phone, settled = true from _cdp_phone_fixed f
-                    where {out}.value = f.value and {out}.country is not distinct from f.country
-                    and not {out}.settled""")
+    rest = con.execute("select value, country from _cdp_phone_sql where not settled and country is not null")
+    values = rest.fetchall()
+    con.register("_cdp_phone_fixed", pa.table({
+        "value": [v for v, _ in values], "country": [c for _, c in values],
+        "phone": pa.array([normalise_phone(v, c) for v, c in values], pa.string())}))
+    con.execute(f"""create or replace temp table {out} as
+                    select s.value, s.country, if(s.settled, s.phone, f.phone) as phone
+                    from _cdp_phone_sql s left join _cdp_phone_fixed f using (value, country)""")
     con.unregister("_cdp_phone_fixed")
+    con.execute("drop table _cdp_phone_sql")
 
 
 def _metadata(region: str) -> PhoneMetadata:
@@ -72,10 +77,12 @@ def _settled_sql(pairs: str, region: str) -> str:
                coalesce(sure or (sure_if_valid and valid), false) as settled
         from (select *, case when nat is not null then {_valid(int(cc), 'nat')} else false end as valid
               from (select value, country, {_layouts(meta, main, cc)}
-                    from (select value, country, regexp_full_match(value, {literal(WELL_FORMED)}) as ok,
-                                 regexp_matches(value, {literal('^' + SEPARATORS + '*[+]')}) as plus,
-                                 regexp_replace(value, '[^0-9]', '', 'g') as d
-                          from {pairs} where country = {literal(region)})))"""
+                    from (select value, country, regexp_full_match(n, {literal(WELL_FORMED)}) as ok,
+                                 regexp_matches(n, {literal('^' + SEPARATORS + '*[+]')}) as plus,
+                                 regexp_replace(n, '[^0-9]', '', 'g') as d
+                          from (select *, coalesce(nullif(regexp_extract(value, {literal(EXTENSION)}, 1), ''),
+                                                   value) as n
+                                from {pairs} where country = {literal(region)}))))"""
 
 
 def _layouts(meta: PhoneMetadata, main: PhoneMetadata, cc: str) -> str:

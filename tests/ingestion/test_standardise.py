@@ -91,7 +91,8 @@ def test_normalise_email(value: str | None, expected: str | None) -> None:
 @pytest.mark.parametrize(("value", "country", "expected"), [
     ("(212) 555-0100", "US", "+12125550100"), ("212.555.0100", "US", "+12125550100"),
     ("1-212-555-0100", "US", "+12125550100"), ("+1 212 555 0100", "US", "+12125550100"),
-    ("212-555-0100 x12", "US", "+12125550100"), ("416 555 0100", "US", "+14165550100"),
+    ("212-555-0100 x12", "US", "+12125550100"), ("(212) 555-0100 Ext. 7", "US", "+12125550100"),
+    ("416 555 0100", "US", "+14165550100"),
     ("+44 20 7946 0958", "US", "+442079460958"), ("020 7946 0958", "GB", "+442079460958"),
     ("555-0100", "US", None), ("12", "US", None), ("(999) 555-0100", "US", None), ("n/a", "US", None),
 ])
@@ -118,7 +119,8 @@ def messy_numbers(count: int, seed: int) -> list[tuple[str, str]]:
             text = f"({text[:3]}) {text[3:6]}-{text[6:]}"
         elif sep and len(text) > 6:
             text = text[:3] + sep + text[3:6] + sep + text[6:]
-        out.append((text + rng.choice(["", "", "", " ext 7"]), region))
+        extension = rng.choice(["", "", "", " ext 7", " x12", "X 3", ", ext. 45", " extension 8", " x1234567890"])
+        out.append((text + extension, region))
     return out
 
 
