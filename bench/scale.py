@@ -94,7 +94,7 @@ def write_staged(con: duckdb.DuckDBPyConnection, records: pa.Table, truth: pa.Ta
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--households", type=int, default=170_000)
+    ap.add_argument("--households", type=int, default=170_000, help="households to generate (~4.8 records each)")
     ap.add_argument("--work", help="folder for the warehouse and model (default: a temp dir)")
     args = ap.parse_args(argv)
     work = Path(args.work or tempfile.mkdtemp(prefix="cdp-scale-"))
