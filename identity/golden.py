@@ -1,0 +1,160 @@
+"""Golden profiles: per customer and attribute, one value chosen by survivorship, with its lineage.
+
+Every non-null value of a customer's records competes. The attribute's rules from
+`identity.survivorship` (default trust, recent, frequent) order the candidates:
+
+- trust: the source's `trust` (higher wins);
+- recent: the record's `updated_at` (newer wins; a record without one comes after those with one),
+  then its `loaded_at`;
+- frequent: how many of the customer's records carry that value.
+
+A value is as good as its best record; a tie on every rule goes to the value of the smallest
+record id, so a run is repeatable. `lineage.rule` names the rule that decided: the first one on
+which the winning value beats the runner-up value; `only` when the records agree on one value,
+`tiebreak` when no rule separates them.
+
+Address parts survive together: street, city, state and postcode compete as one value (a record's
+address as it was sent), under the rules configured for `street`, so a street is never paired with
+another record's postcode. The country comes with the winning address when that record has one (a
+postcode means nothing without its country); otherwise country survives on its own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import duckdb
+
+from cdp.config import IdentityConfig
+from cdp.schema import CROSSWALK, CUSTOMERS, GOLDEN, LINEAGE, PROFILE_ATTRIBUTES, RECORD_CUSTOMER, STAGED
+
+DEFAULT_RULES = ("trust", "recent", "frequent")
+ADDRESS = ("street", "city", "state", "postcode")
+ADDRESS_GROUP = "address"
+"""Name of the address parts competing as one value in the candidates (never a lineage attribute)."""
+SINGLE = tuple(a for a in PROFILE_ATTRIBUTES if a not in ADDRESS)
+"""Attributes that survive one by one."""
+
+ORDER = {"trust": "trust desc", "recent": "recency", "frequent": "frequency desc"}
+"""SQL order of each rule, the better candidate first."""
+RECENCY = "dense_rank() over (order by updated_at desc nulls last, loaded_at desc)"
+"""SQL: a record's place by the recent rule (1 = newest); a record without updated_at comes after those with one."""
+RULE_COLUMN = {"trust": "trust", "recent": "recency", "frequent": "frequency"}
+"""The column each rule compares between the winning and the runner-up value."""
+
+
+def build_golden(con: duckdb.DuckDBPyConnection, identity: IdentityConfig) -> dict[str, int]:
+    """Write `lineage`, `golden` and the `crosswalk` view from staged records and record_customer.
+
+    Returns counts for asset metadata: customers, lineage rows, and values decided by each rule.
+    """
+    groups = rule_groups(identity)
+    con.execute("begin transaction")
+    try:
+        _records(con, list(groups))
+        _rank(con, groups)
+        _write_lineage(con)
+        _write_golden(con)
+        con.execute(f"""create or replace view {CROSSWALK} as
+            select s.source, s.source_id, rc.customer_id from {RECORD_CUSTOMER} rc join {STAGED} s using (record_id)""")
+        con.execute("drop table _golden_records; drop table _golden_winners")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return _stats(con)
+
+
+def rule_groups(identity: IdentityConfig) -> dict[tuple[str, ...], list[str]]:
+    """Candidate attributes (the address as one) grouped by their rule order: one ranking pass per order."""
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for attr in (*SINGLE, ADDRESS_GROUP):
+        rules = identity.survivorship.get("street" if attr == ADDRESS_GROUP else attr, DEFAULT_RULES)
+        groups[tuple(rules)].append(attr)
+    return dict(groups)
+
+
+def _records(con: duckdb.DuckDBPyConnection, orders: list[tuple[str, ...]]) -> None:
+    """_golden_records: each record's customer, rule keys, candidate values and, per rule order i,
+    `position_i`: its place among all records by those rules (frequency aside), then record id.
+
+    A value's best record is then simply its lowest position, an integer aggregate instead of a
+    sort of every (customer, attribute, value) group.
+    """
+    singles = ", ".join(f"s.{a}::VARCHAR as {a}" for a in SINGLE)
+    address = (f"case when coalesce({', '.join(ADDRESS)}) is not null "
+               f"then [{', '.join(ADDRESS)}]::VARCHAR end as {ADDRESS_GROUP}")
+    positions = ", ".join(f"row_number() over (order by {_order(rules, 'frequent')}) as position_{i}"
+                          for i, rules in enumerate(orders))
+    con.execute(f"""create or replace temp table _golden_records as
+        select *, {positions} from (
+            select rc.customer_id, s.record_id, s.source, s.source_id, s.trust, {RECENCY} as recency,
+                   {singles}, {address}
+            from {STAGED} s join {RECORD_CUSTOMER} rc using (record_id))""")
+
+
+def _order(rules: Iterable[str], leave_out: str = "") -> str:
+    """SQL order by the rules, then the record id (the deterministic tie-break)."""
+    return ", ".join([*(ORDER[r] for r in rules if r != leave_out), "record_id"])
+
+
+def _rank(con: duckdb.DuckDBPyConnection, groups: dict[tuple[str, ...], list[str]]) -> None:
+    """_golden_winners: per customer and attribute the best value, its best record and the deciding rule.
+
+    Per rule order: each value's frequency and best record (one aggregation), then the values in
+    rule order, the winner compared with the runner-up.
+    """
+    con.execute("""create or replace temp table _golden_winners (customer_id VARCHAR, attribute VARCHAR,
+        value VARCHAR, record_id VARCHAR, source VARCHAR, source_id VARCHAR, rule VARCHAR)""")
+    for i, (rules, attributes) in enumerate(groups.items()):
+        decided = " ".join(f"when {RULE_COLUMN[r]} <> next_{RULE_COLUMN[r]} then '{r}'" for r in rules)
+        runner_up = ", ".join(f"lead({c}) over w as next_{c}" for c in ("value", *RULE_COLUMN.values()))
+        con.execute(f"""insert into _golden_winners
+            select customer_id, attribute, value, record_id, source, source_id,
+                   case when next_value is null then 'only' {decided} else 'tiebreak' end
+            from (
+                select v.*, r.record_id, r.source, r.source_id, r.trust, r.recency,
+                       row_number() over w as place, {runner_up}
+                from (select customer_id, attribute, value, count(*) as frequency, min(position_{i}) as position_{i}
+                      from (unpivot (select customer_id, position_{i}, {', '.join(attributes)} from _golden_records)
+                            on {', '.join(attributes)} into name attribute value value)
+                      group by all) v
+                join _golden_records r using (position_{i})
+                window w as (partition by v.customer_id, attribute order by {_order(rules)}))
+            where place = 1""")
+
+
+def _write_lineage(con: duckdb.DuckDBPyConnection) -> None:
+    """lineage: the single winners, the winning address's parts and country, else the country's own winner."""
+    parts = ", ".join((*ADDRESS, "country"))
+    con.execute(f"""create or replace table {LINEAGE} as
+        with address as (unpivot (
+            select w.customer_id, w.source, w.source_id, w.rule, {', '.join(f's.{p}' for p in (*ADDRESS, 'country'))}
+            from _golden_winners w join {STAGED} s using (record_id) where w.attribute = '{ADDRESS_GROUP}')
+            on {parts} into name attribute value value)
+        select customer_id, attribute, value, source, source_id, rule from address
+        union all
+        select customer_id, attribute, value, source, source_id, rule from _golden_winners
+        where attribute <> '{ADDRESS_GROUP}' and (attribute <> 'country'
+            or customer_id not in (select customer_id from address where attribute = 'country'))
+        order by customer_id, attribute""")
+
+
+def _write_golden(con: duckdb.DuckDBPyConnection) -> None:
+    """golden: one row per customer, the lineage values pivoted to columns (birth_date back to a DATE)."""
+    def column(attr: str) -> str:
+        value = f"any_value(l.value) filter (where l.attribute = '{attr}')"
+        return f"{value}::DATE as {attr}" if attr == "birth_date" else f"{value} as {attr}"
+
+    con.execute(f"""create or replace table {GOLDEN} as
+        select c.customer_id, {', '.join(map(column, PROFILE_ATTRIBUTES))}
+        from {CUSTOMERS} c left join {LINEAGE} l using (customer_id)
+        group by c.customer_id order by length(c.customer_id), c.customer_id""")
+
+
+def _stats(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    customers = con.execute(f"select count(*) from {GOLDEN}").fetchall()[0][0]
+    rules = con.execute(f"select 'decided_by_' || rule, count(*) from {LINEAGE} group by all order by 1").fetchall()
+    lineage = sum(n for _, n in rules)
+    return {"customers": int(customers), "lineage_rows": int(lineage), **{k: int(n) for k, n in rules}}
