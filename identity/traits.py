@@ -1,0 +1,107 @@
+"""Traits and segments per customer, computed in the warehouse from every silo's interactions.
+
+Counts and sums come from `interactions` joined to `record_customer`: lifetime_value (sum of
+amounts), order_count ('orders'), invoice_count ('invoices'), ticket_count ('tickets'),
+first_seen, last_seen, tickets_90d and complaints_90d (tickets whose `category` attribute
+contains 'complaint').
+
+"Now" is a reference time, by default the latest interaction in the data, so the traits of a
+demo or of a replayed history do not drift with the wall clock; pass `now` to pin another.
+The 90-day counts cover (now - 90 days, now].
+
+Segments:
+- recency, frequency (orders + invoices) and monetary (lifetime_value) tiers: `high` when the
+  customer's percent_rank among all customers is >= 0.8 (the top 20%), `mid` when >= 0.5 (the
+  next 30%), else `low`. Equal values get equal tiers (a tie never straddles two tiers), and a
+  customer without interactions is `low` on all three.
+- loyalty crosses value with relationship length: valuable = monetary tier high or mid; long =
+  last_seen - first_seen above the median of customers with interactions. Classes:
+  long_valuable, short_valuable, long_low_value, short_low_value.
+- churn_risk: the customer's last complaint falls within the last 90 days of their own activity
+  and no order or invoice came after it; or 3 or more complaints in the 90 days before now.
+
+Every customer gets a row; zeros (and NULL first/last seen) when they have no interactions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+
+from cdp.schema import CUSTOMERS, INTERACTIONS, RECORD_CUSTOMER, TRAITS
+
+COMPLAINT = "i.name = 'tickets' and lower(i.attributes->>'category') like '%complaint%'"
+"""SQL: the interaction `i` is a complaint."""
+WINDOW = "interval 90 day"
+CHURN_COMPLAINTS = 3
+"""Complaints within the 90 days before now that mark a customer at risk on their own."""
+
+
+def build_traits(con: duckdb.DuckDBPyConnection, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Write `traits` (one row per customer) and return counts for asset metadata."""
+    as_of = now or con.execute(f'select max("at") from {INTERACTIONS}').fetchall()[0][0]
+    con.execute(f"""create or replace table {TRAITS} as
+        with activity as ({_activity()}),
+        totals as ({_totals()}),
+        ranked as ({_ranked()})
+        select customer_id, lifetime_value, order_count, invoice_count, ticket_count, first_seen, last_seen,
+               tickets_90d, complaints_90d,
+               {_tier('recency_rank')} as recency_tier, {_tier('frequency_rank')} as frequency_tier,
+               {_tier('monetary_rank')} as monetary_tier,
+               if(relationship > median_relationship, 'long', 'short')
+                   || if(monetary_rank >= 0.5, '_valuable', '_low_value') as loyalty,
+               churn_risk
+        from ranked order by length(customer_id), customer_id""", {"now": as_of})
+    rows = con.execute(f"""select count(*), count(last_seen), count(*) filter (where churn_risk)
+                           from {TRAITS}""").fetchall()
+    customers, active, at_risk = map(int, rows[0])
+    return {"customers": customers, "with_interactions": active, "churn_risk": at_risk,
+            "as_of": as_of.isoformat() if as_of else "no interactions"}
+
+
+def _activity() -> str:
+    """SQL: per customer with interactions, the counts, sums and times."""
+    in_window = f'i."at" > $now::TIMESTAMP - {WINDOW} and i."at" <= $now::TIMESTAMP'
+    return f"""
+        select rc.customer_id, sum(i.amount) as lifetime_value,
+               count(*) filter (where i.name = 'orders') as order_count,
+               count(*) filter (where i.name = 'invoices') as invoice_count,
+               count(*) filter (where i.name = 'tickets') as ticket_count,
+               min(i."at") as first_seen, max(i."at") as last_seen,
+               count(*) filter (where i.name = 'tickets' and {in_window}) as tickets_90d,
+               count(*) filter (where {COMPLAINT} and {in_window}) as complaints_90d,
+               max(i."at") filter (where {COMPLAINT}) as last_complaint,
+               max(i."at") filter (where i.name in ('orders', 'invoices')) as last_purchase
+        from {INTERACTIONS} i join {RECORD_CUSTOMER} rc using (record_id)
+        group by rc.customer_id"""
+
+
+def _totals() -> str:
+    """SQL: every customer, zeros where there is no activity, and the churn rule."""
+    return f"""
+        select c.customer_id, coalesce(a.lifetime_value, 0) as lifetime_value,
+               coalesce(a.order_count, 0) as order_count, coalesce(a.invoice_count, 0) as invoice_count,
+               coalesce(a.ticket_count, 0) as ticket_count, a.first_seen, a.last_seen,
+               coalesce(a.tickets_90d, 0) as tickets_90d, coalesce(a.complaints_90d, 0) as complaints_90d,
+               epoch(a.last_seen) - epoch(a.first_seen) as relationship,
+               coalesce(a.last_complaint >= a.last_seen - {WINDOW}
+                        and (a.last_purchase is null or a.last_purchase <= a.last_complaint)
+                        or a.complaints_90d >= {CHURN_COMPLAINTS}, false) as churn_risk
+        from {CUSTOMERS} c left join activity a using (customer_id)"""
+
+
+def _ranked() -> str:
+    """SQL: each customer's percent rank by recency, frequency and value, and the median relationship."""
+    return """
+        select *, percent_rank() over (order by last_seen nulls first) as recency_rank,
+               percent_rank() over (order by order_count + invoice_count) as frequency_rank,
+               percent_rank() over (order by lifetime_value) as monetary_rank,
+               median(relationship) over () as median_relationship
+        from totals"""
+
+
+def _tier(rank: str) -> str:
+    """SQL: high for the top 20% by percent rank, mid for the next 30%, low for the rest."""
+    return f"case when {rank} >= 0.8 then 'high' when {rank} >= 0.5 then 'mid' else 'low' end"
