@@ -1,4 +1,4 @@
-"""Identity assets: staged -> match_pairs -> clusters (-> customers -> golden, added beside these).
+"""Identity assets: staged -> match_pairs -> clusters -> customers -> golden -> traits.
 
 Thin wrappers: each opens the warehouse and calls a plain function of this package.
 """
@@ -10,9 +10,12 @@ import dagster as dg
 from cdp.config import Config
 from cdp.resources import WarehouseResource
 from identity.cluster import cluster_records
+from identity.golden import build_golden
+from identity.ids import assign_customer_ids
 from identity.matching import match
 from identity.model import ModelStore
 from identity.review import queue_split_links
+from identity.traits import build_traits
 
 GROUP = "identity"
 
@@ -52,6 +55,33 @@ def clusters_asset(cfg: Config) -> dg.AssetsDefinition:
     return clusters
 
 
+@dg.asset(deps=["clusters"], group_name=GROUP, kinds={"duckdb"})
+def customers(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Stable customer ids over the clusters (record_customer, customers, id_history, id_redirects)."""
+    with warehouse.connect() as con:
+        stats = assign_customer_ids(con, context.run_id)
+    return dg.MaterializeResult(metadata=stats.as_metadata())
+
+
+def golden_asset(cfg: Config) -> dg.AssetsDefinition:
+    @dg.asset(name="golden", deps=["customers"], group_name=GROUP, kinds={"duckdb"})
+    def golden(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """Golden profiles by the survivorship rules, their lineage, and the crosswalk view."""
+        with warehouse.connect() as con:
+            stats = build_golden(con, cfg.identity)
+        return dg.MaterializeResult(metadata=stats)
+
+    return golden
+
+
+@dg.asset(deps=["golden", "staged"], group_name=GROUP, kinds={"duckdb"})
+def traits(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Per customer: value, counts, recent tickets and complaints, RFM tiers, loyalty and churn risk."""
+    with warehouse.connect() as con:
+        stats = build_traits(con)
+    return dg.MaterializeResult(metadata=stats)
+
+
 def build_defs(cfg: Config) -> dg.Definitions:
     """The identity assets for one config; further identity assets are appended to this list."""
-    return dg.Definitions(assets=[match_pairs_asset(cfg), clusters_asset(cfg)])
+    return dg.Definitions(assets=[match_pairs_asset(cfg), clusters_asset(cfg), customers, golden_asset(cfg), traits])

@@ -31,19 +31,24 @@ from typing import Any
 import duckdb
 
 from cdp.schema import CUSTOMERS, INTERACTIONS, RECORD_CUSTOMER, TRAITS
+from cdp.warehouse import table_exists
 
 COMPLAINT = "i.name = 'tickets' and lower(i.attributes->>'category') like '%complaint%'"
 """SQL: the interaction `i` is a complaint."""
 WINDOW = "interval 90 day"
 CHURN_COMPLAINTS = 3
 """Complaints within the 90 days before now that mark a customer at risk on their own."""
+NO_INTERACTIONS = ("(select NULL::VARCHAR as record_id, NULL::VARCHAR as name, NULL::TIMESTAMP as \"at\", "
+                   "NULL::DOUBLE as amount, NULL::JSON as attributes where false)")
+"""SQL: stands in for `interactions` in a warehouse that has none (identity materialised without ingestion)."""
 
 
 def build_traits(con: duckdb.DuckDBPyConnection, now: dt.datetime | None = None) -> dict[str, Any]:
     """Write `traits` (one row per customer) and return counts for asset metadata."""
-    as_of = now or con.execute(f'select max("at") from {INTERACTIONS}').fetchall()[0][0]
+    events = INTERACTIONS if table_exists(con, INTERACTIONS) else NO_INTERACTIONS
+    as_of = now or con.execute(f'select max("at") from {events}').fetchall()[0][0]
     con.execute(f"""create or replace table {TRAITS} as
-        with activity as ({_activity()}),
+        with activity as ({_activity(events)}),
         totals as ({_totals()}),
         ranked as ({_ranked()})
         select customer_id, lifetime_value, order_count, invoice_count, ticket_count, first_seen, last_seen,
@@ -61,7 +66,7 @@ def build_traits(con: duckdb.DuckDBPyConnection, now: dt.datetime | None = None)
             "as_of": as_of.isoformat() if as_of else "no interactions"}
 
 
-def _activity() -> str:
+def _activity(events: str) -> str:
     """SQL: per customer with interactions, the counts, sums and times."""
     in_window = f'i."at" > $now::TIMESTAMP - {WINDOW} and i."at" <= $now::TIMESTAMP'
     return f"""
@@ -74,7 +79,7 @@ def _activity() -> str:
                count(*) filter (where {COMPLAINT} and {in_window}) as complaints_90d,
                max(i."at") filter (where {COMPLAINT}) as last_complaint,
                max(i."at") filter (where i.name in ('orders', 'invoices')) as last_purchase
-        from {INTERACTIONS} i join {RECORD_CUSTOMER} rc using (record_id)
+        from {events} i join {RECORD_CUSTOMER} rc using (record_id)
         group by rc.customer_id"""
 
 

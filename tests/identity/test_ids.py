@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
+from cdp.config import Config, SourceConfig
+from cdp.resources import WarehouseResource
+from cdp.warehouse import open_warehouse
+from identity.assets import customers, golden_asset, traits
 from identity.ids import IdStats, assign_customer_ids
-from tests.utils.warehouse import write_clusters
+from tests.utils.staged import staged_row, write_staged
+from tests.utils.warehouse import event, write_clusters, write_interactions
 
 
 @pytest.fixture
@@ -149,3 +156,20 @@ def test_one_percent_new_records_keep_99_5_percent_of_records_on_their_id(con: d
     assert stats.merges > 0 and stats.new > 0
     assert stats.records_carried == first.records
     assert stats.kept_share >= 0.995
+
+
+def test_identity_assets_after_clusters_run_in_dagster_and_report(tmp_path: Path) -> None:
+    cfg = Config(warehouse=str(tmp_path / "warehouse.duckdb"), sources={"shop": SourceConfig.model_validate(
+        {"connector": "csv", "path": "unused.csv", "key": "id", "fields": {"email": "email"}})})
+    with open_warehouse(cfg.warehouse_path) as con:
+        write_staged(con, [staged_row("shop", k, email=f"{k}@x.com") for k in "abc"])
+        write_clusters(con, [["shop:a", "shop:b"], ["shop:c"]])
+        write_interactions(con, [event("shop:a", "orders", "2024-01-01", 5.0)])
+    result = dg.materialize([customers, golden_asset(cfg), traits], instance=dg.DagsterInstance.ephemeral(),
+                            resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path))})
+    assert result.success
+    metadata = {m.asset_key.path[-1]: {k: v.value for k, v in m.materialization.metadata.items()}
+                for m in result.get_asset_materialization_events() if m.asset_key}
+    assert {k: metadata["customers"][k] for k in ("customers", "new", "merges", "splits", "redirects")} == {
+        "customers": 2, "new": 2, "merges": 0, "splits": 0, "redirects": 0}
+    assert metadata["golden"]["customers"] == 2 and metadata["traits"]["with_interactions"] == 1

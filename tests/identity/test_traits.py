@@ -108,3 +108,12 @@ def test_loyalty_crosses_value_with_relationship_length() -> None:
     build_traits(con)
     assert [traits_of(con, r)["loyalty"] for r in spans] == [
         "long_valuable", "short_valuable", "long_low_value", "short_low_value"]
+
+
+def test_a_warehouse_without_interactions_gives_every_customer_zeros() -> None:
+    con = duckdb.connect()
+    write_clusters(con, [["shop:a"], ["shop:b"]])
+    assign_customer_ids(con, "r1")
+    assert build_traits(con)["as_of"] == "no interactions"
+    assert con.execute("select sum(order_count), count(*) filter (where loyalty = 'short_low_value') "
+                       "from traits").fetchall() == [(0, 2)]
