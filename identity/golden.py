@@ -137,8 +137,7 @@ def _write_lineage(con: duckdb.DuckDBPyConnection) -> None:
         union all
         select customer_id, attribute, value, source, source_id, rule from _golden_winners
         where attribute <> '{ADDRESS_GROUP}' and (attribute <> 'country'
-            or customer_id not in (select customer_id from address where attribute = 'country'))
-        order by customer_id, attribute""")
+            or customer_id not in (select customer_id from address where attribute = 'country'))""")
 
 
 def _write_golden(con: duckdb.DuckDBPyConnection) -> None:
