@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from cdp.config import Config
 from cdp.definitions import build_definitions
@@ -35,7 +35,7 @@ class RunOutcome:
 class _ProgressHandler(logging.Handler):
     """Advances the bar on each finished step, reading the Dagster event attached to a log record."""
 
-    def __init__(self, progress: Progress, task: int) -> None:
+    def __init__(self, progress: Progress, task: TaskID) -> None:
         super().__init__()
         self.progress, self.task = progress, task
 
@@ -49,7 +49,7 @@ class _ProgressHandler(logging.Handler):
             self.progress.advance(self.task)
 
 
-def _progress_logger(progress: Progress, task: int) -> dg.LoggerDefinition:
+def _progress_logger(progress: Progress, task: TaskID) -> dg.LoggerDefinition:
     @dg.logger
     def progress_logger(_: dg.InitLoggerContext) -> logging.Logger:
         log = logging.Logger("cdp.run", level=logging.DEBUG)
@@ -82,17 +82,18 @@ def run_pipeline(cfg: Config, retrain: bool = False, console: Console | None = N
 
 def _outcome(result: dg.ExecuteInProcessResult, seconds: float) -> RunOutcome:
     out = RunOutcome(success=result.success, seconds=seconds)
-    for ev in result.get_asset_check_evaluations():
-        if ev.passed:
+    for check in result.get_asset_check_evaluations():
+        if check.passed:
             continue
-        line = f"{ev.asset_key.to_user_string()}: {ev.check_name}: {ev.description or 'failed'}"
-        target = out.failed_checks if ev.severity == dg.AssetCheckSeverity.ERROR else out.warnings
+        line = f"{check.asset_key.to_user_string()}: {check.check_name}: {check.description or 'failed'}"
+        target = out.failed_checks if check.severity == dg.AssetCheckSeverity.ERROR else out.warnings
         target.append(line)
-    out.materialized = [m.asset_key.to_user_string() for m in result.get_asset_materialization_events()]
-    for ev in result.all_events:
-        if ev.event_type_value == "STEP_FAILURE" and ev.step_key:
-            out.failed_steps.append(ev.step_key)
-            error = ev.step_failure_data.error
+    out.materialized = [m.asset_key.to_user_string() for m in result.get_asset_materialization_events()
+                        if m.asset_key is not None]
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE" and event.step_key:
+            out.failed_steps.append(event.step_key)
+            error = event.step_failure_data.error
             if error and error.cls_name != "DagsterAssetCheckFailedError":
-                out.errors.append(f"{ev.step_key}: {error.cls_name}: {error.message.strip()}")
+                out.errors.append(f"{event.step_key}: {error.cls_name}: {error.message.strip()}")
     return out
