@@ -81,7 +81,7 @@ interactions = Table(
     "interactions",
     metadata,
     Column("customer_id", Text, nullable=False),
-    Column("at", DateTime, nullable=False),
+    Column("at", DateTime, doc="NULL when the silo's time could not be read (the event still counts)."),
     Column("source", Text, nullable=False),
     Column("name", Text, nullable=False),
     Column("interaction_id", Text, nullable=False),

@@ -1,0 +1,110 @@
+"""The serving tables as DuckDB queries over the warehouse: set-based, JSON built in SQL.
+
+Each query selects the columns of one table of cdp/serving/tables.py, in its column order, so
+a store can stream the result straight into the table's shadow copy.
+"""
+
+from __future__ import annotations
+
+import duckdb
+from sqlalchemy import Table
+
+from cdp.schema import (
+    CROSSWALK,
+    CUSTOMERS,
+    GOLDEN,
+    ID_REDIRECTS,
+    INTERACTIONS,
+    LINEAGE,
+    PROFILE_ATTRIBUTES,
+    RECORD_CUSTOMER,
+    STAGED,
+    TRAITS,
+)
+from cdp.serving import tables
+from cdp.serving.mask import MASKED, macros_sql
+from cdp.warehouse import table_exists
+
+TRAIT_NAMES = ("lifetime_value", "order_count", "invoice_count", "ticket_count", "first_seen", "last_seen",
+               "tickets_90d", "complaints_90d", "recency_tier", "frequency_tier", "monetary_tier", "loyalty",
+               "churn_risk")
+"""The traits of a profile document, in order."""
+ISO_SECOND = "'%Y-%m-%dT%H:%M:%S'"
+"""strftime format of the times in a document (ISO 8601, as the API answers them)."""
+
+
+def _attribute(attr: str, masked: bool) -> str:
+    """SQL: one `'name', value` pair of the golden attributes object."""
+    value = f"strftime(g.{attr}, '%Y-%m-%d')" if attr == "birth_date" else f"g.{attr}"
+    if masked and attr in MASKED:
+        value = f"mask_{attr}({value})"
+    return f"'{attr}', {value}"
+
+
+def _trait(name: str) -> str:
+    value = f"strftime(t.{name}, {ISO_SECOND})" if name in ("first_seen", "last_seen") else f"t.{name}"
+    return f"'{name}', {value}"
+
+
+def _profiles() -> str:
+    """SQL: profiles. The document is spliced from JSON parts as text, so the parts that doc and
+    doc_masked share (lineage, sources, traits) are serialised once; objects and arrays over several
+    rows are string_agg of serialised members (DuckDB's json_group_* are macros without ORDER BY)."""
+    attributes = {m: "json_object(" + ", ".join(_attribute(a, m) for a in PROFILE_ATTRIBUTES) + ")"
+                  for m in (False, True)}
+    return f"""
+        with lin as (
+            select customer_id, '{{' || string_agg(to_json(attribute) || ':' || json_object(
+                       'source', source, 'source_id', source_id, 'rule', rule), ',' order by attribute) || '}}'
+                   as lineage
+            from {LINEAGE} group by customer_id),
+        src as (
+            select customer_id, '[' || string_agg(json_object('source', source, 'source_id', source_id), ','
+                                                  order by source, source_id) || ']' as sources
+            from {CROSSWALK} group by customer_id),
+        parts as (
+            select g.customer_id, g.first_name, g.last_name, t.recency_tier, t.frequency_tier, t.monetary_tier,
+                   t.loyalty, t.churn_risk, t.lifetime_value,
+                   '{{"customer_id":' || to_json(g.customer_id) || ',"attributes":' as head,
+                   {attributes[False]} as attributes, {attributes[True]} as attributes_masked,
+                   ',"lineage":' || coalesce(lin.lineage, '{{}}') || ',"sources":' || coalesce(src.sources, '[]')
+                   || ',"traits":' || json_object({', '.join(map(_trait, TRAIT_NAMES))}) || '}}' as tail
+            from {GOLDEN} g left join {TRAITS} t using (customer_id)
+            left join lin using (customer_id) left join src using (customer_id))
+        select customer_id, head || attributes || tail as doc, head || attributes_masked || tail as doc_masked,
+               first_name, last_name, recency_tier, frequency_tier, monetary_tier, loyalty, churn_risk,
+               lifetime_value
+        from parts order by customer_id"""
+
+
+SEARCH_KEYS = f"""
+    select distinct kind, value, customer_id from (
+        unpivot (select rc.customer_id, s.email, s.phone, s.first_name_root || ' ' || s.last_name as name,
+                        s.last_name
+                 from {STAGED} s join {RECORD_CUSTOMER} rc using (record_id))
+        on email, phone, name, last_name into name kind value value)"""
+"""Every staged record's standardised email, phone, '<FIRST_NAME_ROOT> <LAST_NAME>' and last name."""
+
+SOURCE_RECORDS = f"select source, source_id, customer_id from {CROSSWALK} order by source, source_id"
+
+REDIRECTS = f"""select from_id, to_id from {ID_REDIRECTS}
+                where to_id in (select customer_id from {CUSTOMERS}) order by from_id"""
+"""Merged-away ids to their survivors (identity keeps to_id live; the filter makes sure of it)."""
+
+INTERACTIONS_SQL = f"""
+    select rc.customer_id, i."at", i.source, i.name, i.interaction_id, i.amount, i.attributes::VARCHAR
+    from {INTERACTIONS} i join {RECORD_CUSTOMER} rc using (record_id)
+    order by rc.customer_id, i."at", i.source, i.name, i.interaction_id"""
+"""Every silo's events of a known record, with its customer (an event of an unknown record has none)."""
+NO_INTERACTIONS = """select NULL::VARCHAR as customer_id, NULL::TIMESTAMP as "at", NULL::VARCHAR as source,
+    NULL::VARCHAR as name, NULL::VARCHAR as interaction_id, NULL::DOUBLE as amount, NULL::VARCHAR as attributes
+    where false"""
+"""Stands in for INTERACTIONS_SQL in a warehouse without interactions (identity materialised without ingestion)."""
+
+
+def queries(con: duckdb.DuckDBPyConnection) -> dict[Table, str]:
+    """Per serving table, the query that fills it; installs the masking macros on `con`."""
+    con.execute(macros_sql())
+    events = INTERACTIONS_SQL if table_exists(con, INTERACTIONS) else NO_INTERACTIONS
+    return {tables.profiles: _profiles(), tables.search_keys: SEARCH_KEYS, tables.source_records: SOURCE_RECORDS,
+            tables.redirects: REDIRECTS, tables.interactions: events}

@@ -1,0 +1,70 @@
+"""Publishing as plain functions: the warehouse's golden side into the serving store, and back out as CSV."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy import inspect
+
+from cdp.config import ConfigError
+from cdp.serving import tables
+from cdp.serving.build import queries
+from cdp.serving.store import ServingStore
+
+BATCH_ROWS = 50_000
+"""Rows per Arrow batch streamed from DuckDB into the store (a profile row is ~3 kB)."""
+
+CROSSWALK_HEADER = ["source", "source_id", "customer_id"]
+
+
+@dataclass(frozen=True)
+class PublishStats:
+    """What one publish wrote, for asset metadata."""
+
+    version: int
+    rows: dict[str, int]
+    """Rows per serving table."""
+    seconds: float
+    store: str = field(default="")
+    """The store's URL, without any password."""
+
+
+def publish(con: duckdb.DuckDBPyConnection, url: str, run_id: str | None = None) -> PublishStats:
+    """Replace the serving store's published version by the warehouse's current one, atomically.
+
+    Runs the store's migrations first. On any error nothing changes: readers keep the old version.
+    """
+    start = time.perf_counter()
+    store = ServingStore.open(url)
+    try:
+        data = {table: _batches(con, sql) for table, sql in queries(con).items()}
+        version, rows = store.publish(data, run_id)
+    finally:
+        store.close()
+    return PublishStats(version, rows, round(time.perf_counter() - start, 3), store.engine.url.render_as_string())
+
+
+def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pa.RecordBatch]:
+    """The query's rows as Arrow batches, run only when the store starts reading (one result open at a time)."""
+    yield from con.sql(sql).to_arrow_reader(BATCH_ROWS)
+
+
+def export_source_records(url: str, out: Path) -> int:
+    """Write `source,source_id,customer_id` for every published source record; returns the row count.
+
+    Reads the serving store, so it shows what the API serves (a failed run leaves it unchanged).
+    """
+    store = ServingStore.open(url)
+    try:
+        if not inspect(store.engine).has_table(tables.publish_log.name) or store.current_version() is None:
+            raise ConfigError(f"serving: nothing has been published to {store.engine.url.render_as_string()} "
+                              "yet (run `cdp run` first)")
+        query = f"select {', '.join(CROSSWALK_HEADER)} from {tables.source_records.name} order by source, source_id"
+        return store.export_csv(query, CROSSWALK_HEADER, out)
+    finally:
+        store.close()

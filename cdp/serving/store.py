@@ -1,0 +1,260 @@
+"""Serving store backends: one small base, one short subclass per engine (SQLite, PostgreSQL).
+
+A publish is one transaction: every table of a version is bulk-loaded into a shadow copy
+(`<table>__next`), then the shadows replace the live tables and publish_log gains a row. Both
+engines have transactional DDL, so a failed or killed publish rolls back whole and readers keep
+the previous version; readers never see half of one. The engines differ in how rows go in
+(executemany vs COPY), when secondary indexes are built and how CSV comes out.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+from sqlalchemy import Connection, Engine, Index, MetaData, Table, create_engine, event, func, insert, select
+from sqlalchemy.engine import make_url
+
+from cdp.serving import tables
+from cdp.serving.migrate import upgrade
+
+SHADOW = "__next"
+"""Suffix of the shadow copy a version is loaded into before the swap."""
+
+Batches = Iterable[pa.RecordBatch]
+"""Rows of one table, in its column order."""
+
+
+def shadow_name(name: str) -> str:
+    return name + SHADOW
+
+
+def shadow_of(table: Table, rename_key: bool) -> Table:
+    """The table's shadow copy: same columns and primary key (its name suffixed too if `rename_key`),
+    no secondary indexes yet."""
+    copy = table.to_metadata(MetaData(), name=shadow_name(table.name))
+    for index in list(copy.indexes):
+        copy.indexes.discard(index)
+    if rename_key and copy.primary_key.name:
+        copy.primary_key.name = shadow_name(str(copy.primary_key.name))
+    return copy
+
+
+class ServingStore(ABC):
+    """A serving store at one SQLAlchemy URL; `ServingStore.open(url)` picks the engine's subclass."""
+
+    engines: ClassVar[dict[str, type[ServingStore]]] = {}
+    backend: ClassVar[str] = ""
+    """SQLAlchemy backend name the subclass serves (the URL's scheme before any +driver)."""
+    key_names_unique: ClassVar[bool] = False
+    """Whether a primary key's name must be unique in the schema (so the shadow's gets a suffix)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.backend:
+            ServingStore.engines[cls.backend] = cls
+
+    @classmethod
+    def open(cls, url: str) -> ServingStore:
+        backend = make_url(url).get_backend_name()
+        if backend not in cls.engines:
+            raise ValueError(f"serving: no store for {backend!r} URLs (known: {', '.join(sorted(cls.engines))})")
+        return cls.engines[backend](url)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = self._create_engine(url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- what each engine supplies -------------------------------------------------------------
+
+    @abstractmethod
+    def _create_engine(self, url: str) -> Engine:
+        """The SQLAlchemy engine, set up so a `begin()` opens a transaction that also covers DDL."""
+
+    @abstractmethod
+    def _load(self, conn: Connection, shadow: Table, batches: Batches) -> int:
+        """Bulk-load the rows into the (empty) shadow table; return how many went in."""
+
+    @abstractmethod
+    def _before_swap(self, conn: Connection, table: Table, shadow: Table) -> None:
+        """Called while the live table still stands (e.g. to index the shadow)."""
+
+    @abstractmethod
+    def _after_swap(self, conn: Connection, table: Table) -> None:
+        """Called once the shadow carries the live name: it must end with the live table's indexes."""
+
+    @abstractmethod
+    def _write_csv(self, conn: Connection, query: str, header: list[str], out: io.TextIOBase) -> int:
+        """Write the query's rows as CSV after the header line; return the row count."""
+
+    # --- the shared steps ----------------------------------------------------------------------
+
+    @final
+    def migrate(self) -> None:
+        """Alembic `upgrade head`: create or bring the schema up to date."""
+        with self.engine.begin() as conn:
+            upgrade(conn)
+
+    @final
+    def publish(self, data: Mapping[Table, Batches], run_id: str | None = None) -> tuple[int, dict[str, int]]:
+        """Replace every table in `data` by its rows, atomically; return the new version and row counts."""
+        self.migrate()
+        counts: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            shadows = {}
+            for table, batches in data.items():
+                shadow = shadows[table] = shadow_of(table, self.key_names_unique)
+                shadow.drop(conn, checkfirst=True)  # what an engine without transactional DDL would leave
+                shadow.create(conn)
+                counts[table.name] = self._load(conn, shadow, batches)
+            for table, shadow in shadows.items():
+                self._swap(conn, table, shadow)
+            version = self._log(conn, run_id, counts)
+        return version, counts
+
+    @final
+    def _swap(self, conn: Connection, table: Table, shadow: Table) -> None:
+        self._before_swap(conn, table, shadow)
+        table.drop(conn)
+        conn.exec_driver_sql(f"alter table {shadow.name} rename to {table.name}")
+        self._after_swap(conn, table)
+
+    @final
+    def _log(self, conn: Connection, run_id: str | None, counts: Mapping[str, int]) -> int:
+        log = tables.publish_log
+        version = int(conn.execute(select(func.coalesce(func.max(log.c.version), 0))).scalar_one()) + 1
+        conn.execute(insert(log).values(
+            version=version, published_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), run_id=run_id,
+            customers=counts.get(tables.profiles.name, 0), records=counts.get(tables.source_records.name, 0)))
+        return version
+
+    @final
+    def current_version(self) -> int | None:
+        """The published version readers see, or None before the first publish."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(tables.publish_log.c.version))).scalar_one()
+
+    @final
+    def export_csv(self, query: str, header: list[str], out: Path) -> int:
+        """Rows of a query over the store as CSV with a header line; returns the row count."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with self.engine.connect() as conn, out.open("w", newline="") as f:
+            f.write(",".join(header) + "\r\n")
+            return self._write_csv(conn, query, header, f)
+
+
+class SqliteStore(ServingStore):
+    """A SQLite file in WAL mode: readers keep reading the old version while a publish writes."""
+
+    backend = "sqlite"
+    pragmas: ClassVar[tuple[str, ...]] = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
+                                          "temp_store=MEMORY", "cache_size=-262144")
+    """Set on every connection: WAL (persistent), a 256 MB page cache and memory temp for bulk loads."""
+    timestamp_text: ClassVar[str] = "%Y-%m-%d %H:%M:%S"
+    """How SQLAlchemy stores a DateTime in SQLite (Arrow's %S carries the microseconds)."""
+
+    def _create_engine(self, url: str) -> Engine:
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+
+        # pysqlite only opens transactions before DML; take over so DDL is inside the transaction too.
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _: Any) -> None:
+            dbapi_conn.isolation_level = None
+            for pragma in self.pragmas:
+                dbapi_conn.execute(f"pragma {pragma}")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("begin")
+
+        return engine
+
+    def _load(self, conn: Connection, shadow: Table, batches: Batches) -> int:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        sql = f"insert into {shadow.name} values ({', '.join('?' for _ in shadow.columns)})"
+        rows = 0
+        for batch in batches:
+            columns = [self._column(col).to_pylist() for col in batch.columns]
+            cursor.executemany(sql, zip(*columns, strict=True))
+            rows += batch.num_rows
+        return rows
+
+    def _column(self, column: pa.Array) -> pa.Array:
+        return pc.strftime(column, self.timestamp_text) if pa.types.is_timestamp(column.type) else column
+
+    def _before_swap(self, conn: Connection, table: Table, shadow: Table) -> None:
+        pass
+
+    def _after_swap(self, conn: Connection, table: Table) -> None:
+        # SQLite cannot rename an index, so the live names are built on the renamed table: still inside
+        # the publish's transaction, which in WAL mode blocks no reader.
+        for index in table.indexes:
+            _create_index(conn, index, table.name)
+
+    def _write_csv(self, conn: Connection, query: str, header: list[str], out: io.TextIOBase) -> int:
+        writer = csv.writer(out)
+        rows = 0
+        for chunk in conn.exec_driver_sql(query).partitions(50_000):
+            writer.writerows(chunk)
+            rows += len(chunk)
+        return rows
+
+
+class PostgresStore(ServingStore):
+    """PostgreSQL through psycopg 3: COPY in and out, indexes built on the shadow before the swap."""
+
+    backend = "postgresql"
+    key_names_unique = True  # a primary key is an index, and index names are schema-wide
+
+    def _create_engine(self, url: str) -> Engine:
+        return create_engine(url)
+
+    def _load(self, conn: Connection, shadow: Table, batches: Batches) -> int:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        columns = ", ".join(c.name for c in shadow.columns)
+        options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")  # NULL unquoted, '' quoted
+        rows = 0
+        # FREEZE: the shadow was created in this transaction, so its rows can be written frozen.
+        with cursor.copy(f"copy {shadow.name} ({columns}) from stdin (format csv, freeze)") as copy:
+            for batch in batches:
+                buffer = io.BytesIO()
+                pa_csv.write_csv(batch, buffer, options)
+                copy.write(buffer.getbuffer())
+                rows += batch.num_rows
+        return rows
+
+    def _before_swap(self, conn: Connection, table: Table, shadow: Table) -> None:
+        # Built here, not after the rename: dropping the live table locks out its readers until commit.
+        for index in table.indexes:
+            _create_index(conn, index, shadow.name, shadow_name(str(index.name)))
+
+    def _after_swap(self, conn: Connection, table: Table) -> None:
+        names = [str(i.name) for i in table.indexes] + ([str(table.primary_key.name)] if table.primary_key.name else [])
+        for name in names:  # renaming a primary key's index renames the constraint along
+            conn.exec_driver_sql(f"alter index {shadow_name(name)} rename to {name}")
+
+    def _write_csv(self, conn: Connection, query: str, header: list[str], out: io.TextIOBase) -> int:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"copy ({query}) to stdout (format csv)") as copy:
+            for data in copy:
+                out.write(bytes(data).decode())
+        return cursor.rowcount
+
+
+def _create_index(conn: Connection, index: Index, table: str, name: str | None = None) -> None:
+    columns = ", ".join(c.name for c in index.columns)
+    conn.exec_driver_sql(f"create index {name or index.name} on {table} ({columns})")
