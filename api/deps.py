@@ -1,0 +1,56 @@
+"""Dependencies the routes declare, defined once as `Annotated` aliases.
+
+The caller dependencies are `async def` on purpose: they do no I/O (a dict lookup), and FastAPI
+would run a plain `def` dependency in the thread pool, a hand-off that costs more than the check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader
+
+from api.auth import Caller, Role
+from cdp.config import Config
+from cdp.serving.read import ServingReader
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (`key:role[:pii]`).")
+
+
+async def get_caller(request: Request, key: Annotated[str | None, Security(api_key_header)]) -> Caller:
+    """The caller named by the X-API-Key header; 401 when it is missing or unknown."""
+    caller = request.app.state.keys.get(key) if key else None
+    if caller is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown API key (header X-API-Key)",
+                            headers={"WWW-Authenticate": "APIKey"})
+    return caller
+
+
+def require(role: Role) -> Callable[[Caller], Awaitable[Caller]]:
+    """A dependency admitting callers of `role` or higher; 403 for a lower role."""
+
+    async def check(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+        if caller.role < role:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role.name} role or higher")
+        return caller
+
+    return check
+
+
+async def get_reader(request: Request) -> ServingReader:
+    """The process's serving-store reader (one connection pool)."""
+    return request.app.state.reader
+
+
+async def get_config(request: Request) -> Config:
+    """The loaded cdp.yaml."""
+    return request.app.state.config
+
+
+ReaderRole = Annotated[Caller, Depends(require(Role.reader))]
+StewardRole = Annotated[Caller, Depends(require(Role.steward))]
+AdminRole = Annotated[Caller, Depends(require(Role.admin))]
+StoreDep = Annotated[ServingReader, Depends(get_reader)]
+ConfigDep = Annotated[Config, Depends(get_config)]

@@ -1,0 +1,35 @@
+"""Search values to serving-store keys, normalised exactly as ingestion normalised the data.
+
+The functions are ingestion's own (`ingestion.standardise`), so ' John.Smith+x@GMail.com ' finds
+johnsmith@gmail.com and '(555) 123-4567' finds +15551234567.
+"""
+
+from __future__ import annotations
+
+from ingestion.standardise import name_root, normalise_email, normalise_phone, parse_name
+
+
+def search_keys(email: str | None, phone: str | None, name: str | None, country: str) -> list[tuple[str, str]]:
+    """(kind, value) pairs for the given values; ValueError naming the value that cannot be normalised.
+
+    A name with a first and a last part is looked up as '<FIRST_NAME_ROOT> <LAST_NAME>' (nicknames
+    folded: Bob Smith finds Robert Smith); a single word is taken as a surname, as ingestion reads it.
+    """
+    keys = []
+    if email is not None:
+        keys.append(("email", _required(normalise_email(email), "email", "a valid email address")))
+    if phone is not None:
+        keys.append(("phone", _required(normalise_phone(phone, country), "phone",
+                                        f"a valid phone number (default country {country})")))
+    if name is not None:
+        parts = parse_name(name)
+        last = _required(parts.last, "name", "a name")
+        root = name_root(parts.first)
+        keys.append(("name", f"{root} {last}") if root else ("last_name", last))
+    return keys
+
+
+def _required(value: str | None, field: str, what: str) -> str:
+    if value is None:
+        raise ValueError(f"{field}: not {what}")
+    return value

@@ -1,0 +1,194 @@
+"""The read side of the serving store: the queries behind the API, in SQLAlchemy Core.
+
+No web framework here: the API turns these answers into responses. Each answer comes from one
+SQL statement, so it reads one published version even while a publish swaps in the next.
+Profiles are handed out as the stored JSON text, never parsed: the API sends it as it is.
+
+Pages are keyset-paginated: a cursor is an opaque token naming the last row served, so a page
+costs the same at any depth and rows published between two pages are neither skipped nor repeated
+within one version.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from cdp.serving.tables import interactions, profiles, publish_log, redirects, search_keys, source_records
+
+TIERS = ("recency", "frequency", "monetary")
+"""Tier segments are named `<tier>:<level>`, e.g. `monetary:high`."""
+LEVELS = ("high", "mid", "low")
+LOYALTY = ("long_valuable", "short_valuable", "long_low_value", "short_low_value")
+"""Loyalty segments are named by their class."""
+CHURN_RISK = "churn_risk"
+SEGMENTS = (*(f"{tier}:{level}" for tier in TIERS for level in LEVELS), *LOYALTY, CHURN_RISK)
+"""Every segment name GET /customers?segment= accepts."""
+SEARCH_KINDS = ("email", "phone", "name", "last_name")
+NO_TIME = dt.datetime(1, 1, 1)
+"""Sorts an interaction without a time after every dated one (newest first)."""
+
+ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
+    # psycopg prepares a statement after `prepare_threshold` uses on a connection; 0 prepares the
+    # primary-key lookups at their first use.
+    "postgresql": {"connect_args": {"prepare_threshold": 0}},
+}
+"""Per-dialect create_engine options; the defaults suit SQLite."""
+
+
+class BadQuery(ValueError):
+    """A segment, cursor or search key the store cannot answer; the message says which."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: the items and the cursor of the next page (None on the last)."""
+
+    items: list[Any]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Version:
+    """The published version the store holds."""
+
+    version: int
+    published_at: dt.datetime
+    customers: int
+    records: int
+
+
+def segment_filter(name: str) -> sa.ColumnElement[bool]:
+    """The profiles condition of a segment name: `recency:high`, `long_valuable`, `churn_risk`, ..."""
+    if name == CHURN_RISK:
+        return profiles.c.churn_risk == sa.true()
+    if name in LOYALTY:
+        return profiles.c.loyalty == name
+    tier, _, level = name.partition(":")
+    if tier in TIERS and level in LEVELS:
+        return profiles.c[f"{tier}_tier"] == level
+    raise BadQuery(f"unknown segment {name!r}; known: {', '.join(SEGMENTS)}")
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    """An opaque token for the sort key of the last row served."""
+    return base64.urlsafe_b64encode(json.dumps(list(values), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str, size: int) -> list[Any]:
+    """The sort key inside a token made by `encode_cursor`; BadQuery when it is not one."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except ValueError:
+        raise BadQuery("cursor: not a cursor this API gave out") from None
+    if not isinstance(values, list) or len(values) != size:
+        raise BadQuery("cursor: not a cursor this API gave out")
+    return values
+
+
+class ServingReader:
+    """Read-only queries over one serving store, with one connection pool per process."""
+
+    def __init__(self, url: str, pool_size: int = 8) -> None:
+        dialect = sa.make_url(url).get_backend_name()
+        options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": False,
+                   **ENGINE_OPTIONS.get(dialect, {})}
+        # AUTOCOMMIT: one statement per answer needs no transaction, and a pooled connection
+        # comes back without a rollback round trip.
+        self.engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", **options)
+        doc_of = {False: profiles.c.doc, True: profiles.c.doc_masked}
+        by_id: sa.BindParameter[str] = sa.bindparam("customer_id")
+        of_record = source_records.join(profiles, source_records.c.customer_id == profiles.c.customer_id)
+        record = (source_records.c.source == sa.bindparam("source"),
+                  source_records.c.source_id == sa.bindparam("source_id"))
+        self._profile = {m: sa.select(doc).where(profiles.c.customer_id == by_id) for m, doc in doc_of.items()}
+        self._by_source = {m: sa.select(doc).select_from(of_record).where(*record) for m, doc in doc_of.items()}
+        self._redirect = sa.select(redirects.c.to_id).where(redirects.c.from_id == by_id)
+        self._exists = sa.select(profiles.c.customer_id).where(profiles.c.customer_id == by_id)
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.engine.dispose()
+
+    def _scalar(self, statement: sa.Select[Any], params: dict[str, Any]) -> Any:
+        with self.engine.connect() as con:
+            return con.execute(statement, params).scalar()
+
+    def profile(self, customer_id: str, masked: bool) -> str | None:
+        """The stored JSON text of a live customer's profile (masked or not), or None."""
+        return self._scalar(self._profile[masked], {"customer_id": customer_id})
+
+    def redirect(self, customer_id: str) -> str | None:
+        """The live id a merged-away customer id now points to, or None."""
+        return self._scalar(self._redirect, {"customer_id": customer_id})
+
+    def exists(self, customer_id: str) -> bool:
+        """Whether `customer_id` is a live customer."""
+        return self._scalar(self._exists, {"customer_id": customer_id}) is not None
+
+    def by_source(self, source: str, source_id: str, masked: bool) -> str | None:
+        """The profile JSON text of the customer a source record belongs to, or None."""
+        return self._scalar(self._by_source[masked], {"source": source, "source_id": source_id})
+
+    def search(self, keys: Sequence[tuple[str, str]], segments: Sequence[str], masked: bool, limit: int,
+               cursor: str | None = None) -> Page:
+        """Profiles (JSON texts) having every search key (kind, value) and in every segment, by customer id."""
+        doc = profiles.c.doc_masked if masked else profiles.c.doc
+        query = sa.select(profiles.c.customer_id, doc).order_by(profiles.c.customer_id).limit(limit + 1)
+        for kind, value in keys:
+            if kind not in SEARCH_KINDS:
+                raise BadQuery(f"unknown search key kind {kind!r}; known: {', '.join(SEARCH_KINDS)}")
+            query = query.where(profiles.c.customer_id.in_(
+                sa.select(search_keys.c.customer_id).where(search_keys.c.kind == kind, search_keys.c.value == value)))
+        for name in segments:
+            query = query.where(segment_filter(name))
+        if cursor is not None:
+            (after,) = decode_cursor(cursor, 1)
+            query = query.where(profiles.c.customer_id > str(after))
+        with self.engine.connect() as con:
+            rows = con.execute(query).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page([text for _, text in rows], encode_cursor([rows[-1][0]]) if more else None)
+
+    def timeline(self, customer_id: str, limit: int, cursor: str | None = None) -> Page:
+        """A customer's interactions from every silo, newest first, as dicts (attributes parsed).
+
+        Events whose time could not be read come last. Ties in time go by source, name and id, so
+        the order, and with it the cursor, is total.
+        """
+        i = interactions.c
+        when = sa.func.coalesce(i.at, sa.literal(NO_TIME, sa.DateTime))
+        order = (when, i.source, i.name, i.interaction_id)
+        query = (sa.select(i.at, i.source, i.name, i.interaction_id, i.amount, i.attributes, when.label("sort_at"))
+                 .where(i.customer_id == customer_id).order_by(*(c.desc() for c in order)).limit(limit + 1))
+        if cursor is not None:
+            at, *rest = decode_cursor(cursor, len(order))
+            try:
+                after = [dt.datetime.fromisoformat(at), *map(str, rest)]
+            except (TypeError, ValueError):
+                raise BadQuery("cursor: not a cursor this API gave out") from None
+            query = query.where(sa.tuple_(*order) < sa.tuple_(*after))
+        with self.engine.connect() as con:
+            rows = con.execute(query).all()
+        items = [{"at": r.at, "source": r.source, "name": r.name, "interaction_id": r.interaction_id,
+                  "amount": r.amount, "attributes": json.loads(r.attributes) if r.attributes else {}}
+                 for r in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        token = encode_cursor([last.sort_at.isoformat(), last.source, last.name, last.interaction_id]) if last else None
+        return Page(items, token)
+
+    def version(self) -> Version | None:
+        """The current published version, or None when nothing has been published yet."""
+        if not sa.inspect(self.engine).has_table(publish_log.name):
+            return None
+        query = sa.select(publish_log).order_by(publish_log.c.version.desc()).limit(1)
+        with self.engine.connect() as con:
+            row = con.execute(query).first()
+        return Version(row.version, row.published_at, row.customers, row.records) if row else None

@@ -1,0 +1,96 @@
+"""The API over a hand-built serving store, once on SQLite and once on the real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from cdp.config import ApiConfig, Config, SourceConfig
+from tests.utils.services import require_postgres
+from tests.utils.serving import ServingBuilder, record
+
+KEYS = {"reader": "k-reader", "reader_pii": "k-reader-pii", "steward": "k-steward", "admin": "k-admin"}
+SPECS = ["k-reader:reader", "k-reader-pii:reader:pii", "k-steward:steward", "k-admin:admin"]
+PG_SCHEMA = "cdp_api_test"
+
+JOHN, ROBERT, MARY, MERGED = "C000000001", "C000000002", "C000000003", "C000000004"
+FILLERS = [f"C0000000{n:02d}" for n in range(5, 13)]
+TIMELINE = ["T1", "O2", "O1", "I1", "T0", "I2"]
+"""John's interaction ids, newest first (O1 and O2 share a time; I2's time is unreadable)."""
+
+
+def config(url: str, keys: list[str] = SPECS) -> Config:
+    """A config whose only job here is to name the serving store and the keys."""
+    source = SourceConfig.model_validate(
+        {"connector": "csv", "path": "unused.csv", "key": "id", "fields": {"email": "email"}})
+    return Config(sources={"crm": source}, serving=url, api=ApiConfig(keys=keys))
+
+
+def _postgres_url() -> str:
+    url = require_postgres()
+    engine = sa.create_engine(url)
+    with engine.begin() as con:
+        con.execute(sa.text(f"drop schema if exists {PG_SCHEMA} cascade"))
+        con.execute(sa.text(f"create schema {PG_SCHEMA}"))
+    engine.dispose()
+    return f"{url}?options=-csearch_path%3D{PG_SCHEMA}"  # its own schema: other suites share the database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty serving store of each kind."""
+    return f"sqlite:///{tmp_path / 'serving.db'}" if request.param == "sqlite" else _postgres_url()
+
+
+def build_world(url: str) -> ServingBuilder:
+    """Three people, a merged-away id, eight others, and interactions across three silos."""
+    b = ServingBuilder(url)
+    b.customer(JOHN, [
+        record("finance", "F1", first_name="JOHN", last_name="SMITH", email="john.smith@work.com",
+               phone="+12125550147", tax_id="123456789", birth_date="1980-04-01", city="NEW YORK", state="NY"),
+        record("sales", "S1", first_name="JOHNNY", first_name_root="JOHN", last_name="SMITH",
+               email="johnsmith@gmail.com", phone="+14155552671")],
+        lifetime_value=850.5, order_count=2, invoice_count=2, ticket_count=2, recency_tier="high",
+        frequency_tier="mid", monetary_tier="high", loyalty="long_valuable", churn_risk=False)
+    b.customer(ROBERT, [
+        record("finance", "F2", first_name="ROBERT", last_name="BROWN", email="rbrown@example.com"),
+        record("service", "V7", first_name="BOB", first_name_root="ROBERT", last_name="BROWN",
+               phone="+13128675309")],
+        lifetime_value=20.0, ticket_count=4, complaints_90d=3, churn_risk=True)
+    b.customer(MARY, [record("sales", "S3", first_name="MARY", last_name="SMITH", email="mary.smith@example.com")],
+               lifetime_value=300.0, monetary_tier="mid", loyalty="short_valuable")
+    b.redirect(MERGED, JOHN)
+    for n, cid in enumerate(FILLERS):
+        b.customer(cid, [record("sales", f"S{100 + n}", first_name="ANNA", last_name=f"DOE{n}")])
+    b.interaction(JOHN, "2024-03-01T10:00:00", "finance", "invoices", "I1", 500.0, paid=True)
+    b.interaction(JOHN, "2024-05-01T09:00:00", "sales", "orders", "O1", 250.5)
+    b.interaction(JOHN, "2024-05-01T09:00:00", "sales", "orders", "O2", 100.0)
+    b.interaction(JOHN, "2024-06-15T12:00:00", "service", "tickets", "T1", category="complaint")
+    b.interaction(JOHN, None, "finance", "invoices", "I2", 0.0)
+    b.interaction(JOHN, "2023-12-31T23:59:59", "service", "tickets", "T0", category="question")
+    b.interaction(ROBERT, "2024-07-01T08:00:00", "service", "tickets", "T9", category="complaint")
+    b.write()
+    return b
+
+
+@pytest.fixture
+def world(store_url: str) -> ServingBuilder:
+    return build_world(store_url)
+
+
+@pytest.fixture
+def client(world: ServingBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.delenv("CDP_API_KEYS", raising=False)
+    with TestClient(create_app(config(world.url)), follow_redirects=False) as c:
+        yield c
+
+
+def as_role(role: str) -> dict[str, Any]:
+    """Headers of a request made with the test key of `role`."""
+    return {"X-API-Key": KEYS[role]}

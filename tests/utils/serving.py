@@ -1,0 +1,100 @@
+"""Build a serving store (the tables of cdp/serving/tables.py) from a few hand-made customers, for API tests.
+
+Values are given as ingestion stores them (standardised), the way publish copies them; the
+search keys come from every record of a customer, as publish builds them from `staged`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from cdp.schema import PROFILE_ATTRIBUTES
+from cdp.serving import tables
+from cdp.serving.mask import MASK
+
+SEGMENT_COLUMNS = ("recency_tier", "frequency_tier", "monetary_tier", "loyalty", "churn_risk", "lifetime_value")
+NO_TRAITS: dict[str, Any] = {"lifetime_value": 0.0, "order_count": 0, "invoice_count": 0, "ticket_count": 0,
+                             "first_seen": None, "last_seen": None, "tickets_90d": 0, "complaints_90d": 0,
+                             "recency_tier": "low", "frequency_tier": "low", "monetary_tier": "low",
+                             "loyalty": "short_low_value", "churn_risk": False}
+
+
+def record(source: str, source_id: str, **values: Any) -> dict[str, Any]:
+    """One standardised source record; `first_name_root` defaults to the first name."""
+    values.setdefault("first_name_root", values.get("first_name"))
+    return {"source": source, "source_id": source_id, **values}
+
+
+@dataclass
+class ServingBuilder:
+    """Collects customers, redirects and interactions, then writes them into a fresh store."""
+
+    url: str
+    docs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: dict[sa.Table, list[dict[str, Any]]] = field(default_factory=lambda: {t: [] for t in tables.PUBLISHED})
+
+    def customer(self, customer_id: str, records: list[dict[str, Any]], **traits: Any) -> dict[str, Any]:
+        """A customer of `records` (dicts from `record`); golden values are each attribute's first value."""
+        attributes = {a: next((r[a] for r in records if r.get(a) is not None), None) for a in PROFILE_ATTRIBUTES}
+        lineage = {a: {"source": r["source"], "source_id": r["source_id"], "rule": "trust"}
+                   for a in reversed(PROFILE_ATTRIBUTES) for r in reversed(records) if r.get(a) is not None}
+        doc: dict[str, Any] = {
+            "customer_id": customer_id, "attributes": attributes, "lineage": dict(sorted(lineage.items())),
+            "sources": [{"source": r["source"], "source_id": r["source_id"]} for r in records],
+            "traits": {**NO_TRAITS, **traits}}
+        self.docs[customer_id] = doc
+        self.rows[tables.profiles].append({
+            "customer_id": customer_id, "doc": json.dumps(doc), "doc_masked": json.dumps(masked(doc)),
+            "first_name": attributes["first_name"], "last_name": attributes["last_name"],
+            **{c: doc["traits"][c] for c in SEGMENT_COLUMNS}})
+        for r in records:
+            self.rows[tables.source_records].append(
+                {"source": r["source"], "source_id": r["source_id"], "customer_id": customer_id})
+            self._search_keys(customer_id, r)
+        return doc
+
+    def _search_keys(self, customer_id: str, r: dict[str, Any]) -> None:
+        name = f"{r['first_name_root']} {r['last_name']}" if r.get("first_name_root") and r.get("last_name") else None
+        for kind, value in (("email", r.get("email")), ("phone", r.get("phone")), ("name", name),
+                            ("last_name", r.get("last_name"))):
+            key = {"kind": kind, "value": value, "customer_id": customer_id}
+            if value is not None and key not in self.rows[tables.search_keys]:
+                self.rows[tables.search_keys].append(key)
+
+    def redirect(self, from_id: str, to_id: str) -> None:
+        """`from_id` was merged into the live customer `to_id`."""
+        self.rows[tables.redirects].append({"from_id": from_id, "to_id": to_id})
+
+    def interaction(self, customer_id: str, at: str | None, source: str, name: str, interaction_id: str,
+                    amount: float | None = None, **attributes: Any) -> None:
+        """One event of a customer at an ISO time (None: unreadable); keyword arguments are its attributes."""
+        self.rows[tables.interactions].append({
+            "customer_id": customer_id, "at": dt.datetime.fromisoformat(at) if at else None, "source": source,
+            "name": name, "interaction_id": interaction_id, "amount": amount, "attributes": json.dumps(attributes)})
+
+    def write(self, version: int = 1) -> None:
+        """Drop and create the serving tables, insert everything collected and log it as `version`."""
+        engine = sa.create_engine(self.url)
+        try:
+            tables.metadata.drop_all(engine)
+            tables.metadata.create_all(engine)
+            with engine.begin() as con:
+                for table, rows in self.rows.items():
+                    if rows:
+                        con.execute(table.insert(), rows)
+                con.execute(tables.publish_log.insert(), {
+                    "version": version, "published_at": dt.datetime(2025, 1, 2, 3, 4, 5), "run_id": "test-run",
+                    "customers": len(self.docs), "records": len(self.rows[tables.source_records])})
+        finally:
+            engine.dispose()
+
+
+def masked(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` as a reader without pii sees it."""
+    attributes = {a: MASK[a](v) if a in MASK else v for a, v in doc["attributes"].items()}
+    return {**doc, "attributes": attributes}
