@@ -200,6 +200,14 @@ class QualityConfig(Strict):
     """Block when a customer holds more records than this."""
     max_change: float = 0.2
     """Warn when customer count or match rate moves more than this share since the last run."""
+    min_valid_date_share: float = 0.5
+    """Warn when fewer of a source's non-blank birth dates are readable and plausible."""
+    large_customer_size: int = 10
+    """A customer holding more records than this counts as large."""
+    max_large_customer_share: float = 0.05
+    """Warn when a larger share of all records than this sits in large customers."""
+    min_golden_completeness: float = 0.8
+    """Warn when fewer golden profiles carry a last name, or a way to reach them (email, phone or street)."""
 
 
 class IdentityConfig(Strict):
