@@ -87,6 +87,10 @@ STEWARD_DECISIONS = "steward_decisions"
 #   tickets_90d, complaints_90d, recency_tier, frequency_tier, monetary_tier, loyalty, churn_risk
 TRAITS = "traits"
 
+# quality_history: run_id, at TIMESTAMP, metric VARCHAR, value DOUBLE   (written by quality/: the identity
+#   figures of each run, kept; a run compares its customer count and match rate with the latest other run)
+QUALITY_HISTORY = "quality_history"
+
 
 def raw_table(source: str, interaction: str | None = None) -> str:
     """Name of the raw table of a source, or of one of its interaction feeds."""
