@@ -3,7 +3,7 @@
 Thin: the work is in cdp.serving (no Dagster there). `export_crosswalk` backs `cdp export crosswalk`.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Dagster reads the asset functions' annotations at definition time.
 
 from pathlib import Path
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import inspect
+from sqlalchemy import Table, inspect
 
 from cdp.config import ConfigError
 from cdp.serving import tables
@@ -42,11 +42,15 @@ def publish(con: duckdb.DuckDBPyConnection, url: str, run_id: str | None = None)
     start = time.perf_counter()
     store = ServingStore.open(url)
     try:
-        data = {table: _batches(con, sql) for table, sql in queries(con).items()}
-        version, rows = store.publish(data, run_id)
+        version, rows = store.publish(warehouse_version(con), run_id)
     finally:
         store.close()
     return PublishStats(version, rows, round(time.perf_counter() - start, 3), store.engine.url.render_as_string())
+
+
+def warehouse_version(con: duckdb.DuckDBPyConnection) -> dict[Table, Iterator[pa.RecordBatch]]:
+    """Per serving table, its rows from the warehouse as a lazy stream of Arrow batches."""
+    return {table: _batches(con, sql) for table, sql in queries(con).items()}
 
 
 def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pa.RecordBatch]:

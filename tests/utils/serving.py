@@ -37,6 +37,7 @@ class ServingBuilder:
     url: str
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)
     rows: dict[sa.Table, list[dict[str, Any]]] = field(default_factory=lambda: {t: [] for t in tables.PUBLISHED})
+    keys: set[tuple[str, str, str]] = field(default_factory=set)
 
     def customer(self, customer_id: str, records: list[dict[str, Any]], **traits: Any) -> dict[str, Any]:
         """A customer of `records` (dicts from `record`); golden values are each attribute's first value."""
@@ -62,9 +63,9 @@ class ServingBuilder:
         name = f"{r['first_name_root']} {r['last_name']}" if r.get("first_name_root") and r.get("last_name") else None
         for kind, value in (("email", r.get("email")), ("phone", r.get("phone")), ("name", name),
                             ("last_name", r.get("last_name"))):
-            key = {"kind": kind, "value": value, "customer_id": customer_id}
-            if value is not None and key not in self.rows[tables.search_keys]:
-                self.rows[tables.search_keys].append(key)
+            if value is not None and (kind, value, customer_id) not in self.keys:
+                self.keys.add((kind, value, customer_id))
+                self.rows[tables.search_keys].append({"kind": kind, "value": value, "customer_id": customer_id})
 
     def redirect(self, from_id: str, to_id: str) -> None:
         """`from_id` was merged into the live customer `to_id`."""

@@ -1,0 +1,178 @@
+"""Publish: the warehouse's golden side in the serving store (SQLite and the real PostgreSQL), redirects,
+masking, the `published` asset and the crosswalk export."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from cdp.config import Config, ConfigError
+from cdp.publish import build_defs, export_crosswalk, published_asset
+from cdp.resources import WarehouseResource
+from cdp.serving.publish import PublishStats, publish
+from cdp.warehouse import open_warehouse
+from tests.utils.publishing import ingest, postgres_schema, resolve
+
+BOB, MARGARET, PEGGY, JOSE = "C000000001", "C000000002", "C000000003", "C000000004"
+"""Customer ids of tests.utils.publishing.PEOPLE (issued in cluster order)."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty serving store of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'serving.db'}"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, store_url: str) -> Config:
+    """The two small sources ingested and resolved into PEOPLE (one run)."""
+    cfg = ingest(tmp_path, store_url)
+    resolve(cfg)
+    return cfg
+
+
+def run_publish(cfg: Config, run_id: str = "run-1") -> PublishStats:
+    with open_warehouse(cfg.warehouse_path) as con:
+        return publish(con, cfg.serving, run_id)
+
+
+def rows(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as con:
+            return [tuple(r) for r in con.execute(sa.text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def doc(url: str, customer_id: str, column: str = "doc") -> dict[str, Any]:
+    (text,), = rows(url, f"select {column} from profiles where customer_id = :c", c=customer_id)
+    return json.loads(text)
+
+
+def test_publish_fills_every_table_and_logs_the_version(cfg: Config) -> None:
+    stats = run_publish(cfg)
+    assert stats.version == 1
+    assert stats.rows == {"profiles": 4, "search_keys": 12, "source_records": 5, "redirects": 0, "interactions": 4}
+    assert rows(cfg.serving, "select version, run_id, customers, records from publish_log") == [(1, "run-1", 4, 5)]
+    assert run_publish(cfg, "run-2").version == 2
+    assert rows(cfg.serving, "select count(*) from profiles") == [(4,)]
+
+
+def test_profile_document_carries_golden_values_lineage_sources_and_traits(cfg: Config) -> None:
+    run_publish(cfg)
+    bob = doc(cfg.serving, BOB)
+    assert bob["customer_id"] == BOB
+    assert bob["attributes"] == {
+        "first_name": "ROBERT", "middle_name": "A", "last_name": "SMITH", "email": "bobsmith@gmail.com",
+        "phone": "+12125550100", "street": "123 N MAIN ST UNIT 4", "city": None, "state": None, "postcode": None,
+        "country": "US", "birth_date": "1980-03-04", "tax_id": "219099998"}
+    assert bob["lineage"]["email"] == {"source": "sales", "source_id": "c1", "rule": "only"}
+    assert bob["lineage"]["first_name"] == {"source": "finance", "source_id": "1", "rule": "trust"}
+    assert "city" not in bob["lineage"]  # no record gave a city
+    assert bob["sources"] == [{"source": "finance", "source_id": "1"}, {"source": "sales", "source_id": "c1"}]
+    assert bob["traits"] | {"lifetime_value": None} == {
+        "lifetime_value": None, "order_count": 0, "invoice_count": 2, "ticket_count": 1,
+        "first_seen": "2024-01-02T10:00:00", "last_seen": "2024-03-01T09:00:00", "tickets_90d": 1,
+        "complaints_90d": 0, "recency_tier": "high", "frequency_tier": "high", "monetary_tier": "high",
+        "loyalty": "long_valuable", "churn_risk": False}
+    assert bob["traits"]["lifetime_value"] == pytest.approx(1222.5)  # 1,234.50 and (12.00)
+
+
+def test_filter_columns_beside_the_document(cfg: Config) -> None:
+    run_publish(cfg)
+    got = rows(cfg.serving, "select first_name, last_name, monetary_tier, loyalty, churn_risk, lifetime_value "
+                            "from profiles where customer_id = :c", c=BOB)
+    assert got == [("ROBERT", "SMITH", "high", "long_valuable", False, pytest.approx(1222.5))]
+
+
+def test_masked_document_hides_email_phone_and_tax_id_only(cfg: Config) -> None:
+    run_publish(cfg)
+    plain, masked = doc(cfg.serving, BOB), doc(cfg.serving, BOB, "doc_masked")
+    assert (masked["attributes"]["email"], masked["attributes"]["phone"], masked["attributes"]["tax_id"]) == (
+        "b***@gmail.com", "+1******0100", "*****9998")
+    for attr in ("email", "phone", "tax_id"):
+        plain["attributes"].pop(attr), masked["attributes"].pop(attr)
+    assert masked == plain
+    assert doc(cfg.serving, JOSE, "doc_masked")["attributes"]["phone"] == "+4*******0958"
+
+
+def test_search_keys_come_from_every_record_standardised(cfg: Config) -> None:
+    run_publish(cfg)
+    keys = rows(cfg.serving, "select kind, value from search_keys where customer_id = :c order by 1, 2", c=BOB)
+    # sales:c1 is 'Bob Smith' with a googlemail address: its name key folds BOB to ROBERT
+    assert keys == [("email", "bobsmith@gmail.com"), ("last_name", "SMITH"), ("name", "ROBERT SMITH"),
+                    ("phone", "+12125550100")]
+    both = rows(cfg.serving, "select customer_id from search_keys where kind = 'name' and value = 'MARGARET OBRIEN' "
+                             "order by 1")
+    assert both == [(MARGARET,), (PEGGY,)]  # Peggy O'Brien Jr. folds to MARGARET too
+
+
+def test_source_records_and_interactions_carry_the_customer(cfg: Config) -> None:
+    run_publish(cfg)
+    assert rows(cfg.serving, "select source, source_id, customer_id from source_records order by 1, 2") == [
+        ("finance", "1", BOB), ("finance", "2", MARGARET), ("sales", "c1", BOB), ("sales", "c2", PEGGY),
+        ("sales", "c4", JOSE)]
+    events = rows(cfg.serving, "select customer_id, source, name, interaction_id, amount, attributes, at is null "
+                               "from interactions order by interaction_id")
+    # t3 belongs to record sales:c9, which was never published: no customer, not served
+    assert events == [(BOB, "finance", "invoices", "i1", 1234.5, '{"paid":"yes"}', False),
+                      (BOB, "finance", "invoices", "i2", -12.0, '{"paid":"no"}', True),
+                      (MARGARET, "finance", "invoices", "i3", None, '{"paid":"no"}', False),
+                      (BOB, "sales", "tickets", "t1", None, '{"topic":"billing"}', False)]
+
+
+def test_a_merge_publishes_a_redirect_to_the_survivor(tmp_path: Path, store_url: str) -> None:
+    cfg = ingest(tmp_path, store_url)
+    resolve(cfg, [["finance:1"], ["sales:c1"], ["finance:2"], ["sales:c2"], ["sales:c4"]], run_id="r1")
+    run_publish(cfg)
+    sales_c1 = rows(cfg.serving, "select customer_id from source_records where source_id = 'c1'")[0][0]
+    resolve(cfg, run_id="r2")  # finance:1 and sales:c1 are now one person
+    run_publish(cfg, "run-2")
+    survivor = rows(cfg.serving, "select customer_id from source_records where source_id = 'c1'")[0][0]
+    assert survivor != sales_c1
+    assert rows(cfg.serving, "select from_id, to_id from redirects") == [(sales_c1, survivor)]
+    assert rows(cfg.serving, "select count(*) from profiles where customer_id = :c", c=sales_c1) == [(0,)]
+    assert doc(cfg.serving, survivor)["sources"] == [{"source": "finance", "source_id": "1"},
+                                                     {"source": "sales", "source_id": "c1"}]
+
+
+def test_export_crosswalk_reads_the_published_store(cfg: Config, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "crosswalk.csv"
+    with pytest.raises(ConfigError, match="nothing has been published"):
+        export_crosswalk(cfg, out)
+    run_publish(cfg)
+    assert export_crosswalk(cfg, out) == 5
+    with out.open(newline="") as f:
+        lines = list(csv.reader(f))
+    assert lines[0] == ["source", "source_id", "customer_id"]
+    assert lines[1:] == [["finance", "1", BOB], ["finance", "2", MARGARET], ["sales", "c1", BOB],
+                         ["sales", "c2", PEGGY], ["sales", "c4", JOSE]]
+    # the warehouse moves on (sales:c1 on its own) but nothing is published: the export stays as served
+    resolve(cfg, [["finance:1"], ["sales:c1"], ["finance:2"], ["sales:c2"], ["sales:c4"]], run_id="r2")
+    assert export_crosswalk(cfg, out) == 5
+    with out.open(newline="") as f:
+        assert list(csv.reader(f))[1:4] == lines[1:4]
+
+
+def test_published_asset_is_in_the_serving_group_and_reports_the_version(cfg: Config) -> None:
+    resources = {"warehouse": WarehouseResource(path=str(cfg.warehouse_path))}
+    graph = dg.Definitions.merge(build_defs(cfg), dg.Definitions(resources=resources)).resolve_asset_graph()
+    node = graph.get(dg.AssetKey("published"))
+    assert node.group_name == "serving"
+    assert {k.to_user_string() for k in node.parent_keys} == {"golden", "traits"}
+    result = dg.materialize([published_asset(cfg)], resources=resources)
+    assert result.success
+    metadata = result.asset_materializations_for_node("published")[0].metadata
+    assert metadata["version"].value == 1 and metadata["rows.profiles"].value == 4
