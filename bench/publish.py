@@ -1,0 +1,66 @@
+"""Publishing at scale: the warehouse's golden side copied into the serving store, SQLite and PostgreSQL.
+
+    python -m bench.publish [--households 210000] [--postgres URL]     # ~1M records, ~450k customers
+
+The warehouse is bench/profiles.py's (true people as clusters, ids, golden, traits, ~3 interactions
+per record); the publish is timed twice into a fresh store of each kind, so the second run also
+times replacing a published version (shadow tables, one swap).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import duckdb
+import sqlalchemy as sa
+
+from bench.profiles import stage, timed
+from cdp.config import IdentityConfig
+from cdp.serving.publish import publish
+from identity.golden import build_golden
+from identity.ids import assign_customer_ids
+from identity.traits import build_traits
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SCHEMA = "cdp_bench_publish"
+
+
+def postgres_url(base: str) -> str:
+    """`base` with a fresh schema first on its search path."""
+    engine = sa.create_engine(base)
+    with engine.begin() as con:
+        con.execute(sa.text(f"drop schema if exists {SCHEMA} cascade"))
+        con.execute(sa.text(f"create schema {SCHEMA}"))
+    engine.dispose()
+    return f"{base}?options=-csearch_path%3D{SCHEMA}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--households", type=int, default=210_000, help="households to generate (~4.8 records each)")
+    ap.add_argument("--postgres", default=POSTGRES, help="PostgreSQL URL ('' to skip)")
+    ap.add_argument("--work", help="folder for the warehouse and the SQLite store (default: a temp dir)")
+    args = ap.parse_args(argv)
+    work = Path(args.work or tempfile.mkdtemp(prefix="cdp-publish-"))
+    work.mkdir(parents=True, exist_ok=True)
+    stores = {"SQLite file": f"sqlite:///{work / 'serving.db'}"}
+    if args.postgres:
+        stores["PostgreSQL (COPY)"] = postgres_url(args.postgres)
+    with duckdb.connect(str(work / "warehouse.duckdb")) as con:
+        stage(con, args.households)
+        assign_customer_ids(con, "r1")
+        build_golden(con, IdentityConfig())
+        build_traits(con)
+        counts = con.execute("select (select count(*) from golden), (select count(*) from interactions)").fetchall()[0]
+        print(f"customers {counts[0]:,}, interactions {counts[1]:,}\n")
+        print("| store, run | seconds |\n| --- | ---: |")
+        for label, url in stores.items():
+            for run in ("first", "replacing"):
+                stats = timed(f"{label}, {run}", lambda url=url, run=run: publish(con, url, run))
+        print(f"\nrows per table: {stats.rows}")
+
+
+if __name__ == "__main__":
+    main()
