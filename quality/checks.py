@@ -1,0 +1,103 @@
+"""Dagster asset checks: each stage's gate, on the asset that builds the stage.
+
+raw_<source>     critical_expectations                       (every feed of the source)
+staged_<source>  critical_expectations, warning_expectations
+clusters         critical_expectations, warning_expectations
+customers        critical_expectations
+golden           critical_expectations, warning_expectations
+
+One op per stage validates the stage once and reports two checks: `critical_expectations` is
+blocking, so when it fails nothing downstream runs (nothing is published and the serving store
+keeps its last version); `warning_expectations` fails with WARN severity and the run goes on.
+Great Expectations is imported inside the op, so importing this module stays cheap.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the check functions' annotations at definition time.
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from pathlib import Path
+
+import dagster as dg
+
+from cdp.config import Config
+from cdp.resources import WarehouseResource
+from quality.outcome import Finding, Outcome
+from quality.report import data_docs_index
+
+CRITICAL, WARNINGS = "critical_expectations", "warning_expectations"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One gated stage: the asset checked, the gate in quality.gates that measures it, and its source."""
+
+    asset: str
+    gate: str
+    """Name of the function in quality.gates (imported when the check runs, not before)."""
+    source: str | None = None
+    warns: bool = True
+    """Whether the stage's suite has warning expectations (raw and customers have only critical ones)."""
+
+
+def stages(cfg: Config) -> list[Stage]:
+    """Per source its raw and staged stage, then the identity stages."""
+    per_source = [s for name in cfg.sources for s in (Stage(f"raw_{name}", "raw_gate", name, warns=False),
+                                                         Stage(f"staged_{name}", "staged_gate", name))]
+    return [*per_source, Stage("clusters", "clusters_gate"), Stage("customers", "customers_gate", warns=False),
+            Stage("golden", "golden_gate")]
+
+
+def stage_check(cfg: Config, stage: Stage) -> dg.AssetChecksDefinition:
+    """The op validating one stage, reporting its critical (blocking) and warning checks."""
+    about = f"source {stage.source}" if stage.source else "all sources"
+    specs = [dg.AssetCheckSpec(CRITICAL, asset=stage.asset, blocking=True,
+                               description=f"Critical expectations of {stage.asset} ({about}): a failure stops "
+                                           "everything downstream, nothing is published.")]
+    if stage.warns:
+        specs.append(dg.AssetCheckSpec(WARNINGS, asset=stage.asset,
+                                       description=f"Warning expectations of {stage.asset} ({about}): reported, "
+                                                   "the run goes on."))
+
+    @dg.multi_asset_check(specs=specs, name=f"{stage.asset}_quality", compute_kind="great_expectations")
+    def check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+        from quality import gates  # Great Expectations: seconds to import, so only when a check runs
+
+        gate = getattr(gates, stage.gate)
+        args = (stage.source,) if stage.source else ()
+        with warehouse.connect() as con:
+            outcome: Outcome = gate(con, cfg, context.run.run_id, *args)
+        docs = data_docs_index(cfg)
+        if stage.warns:
+            yield _result(stage.asset, WARNINGS, outcome, outcome.warnings, dg.AssetCheckSeverity.WARN, docs)
+        yield _result(stage.asset, CRITICAL, outcome, outcome.blocking, dg.AssetCheckSeverity.ERROR, docs)
+
+    return check
+
+
+def _result(asset: str, name: str, outcome: Outcome, failed: list[Finding], severity: dg.AssetCheckSeverity,
+            docs: Path | None) -> dg.AssetCheckResult:
+    metadata: dict[str, Any] = {"expectations_evaluated": outcome.evaluated, "tables": ", ".join(outcome.tables),
+                                   "failed": len(failed)}
+    if failed:
+        metadata["failed_expectations"] = dg.MetadataValue.md(_table(failed))
+    if docs is not None:
+        metadata["data_docs"] = dg.MetadataValue.path(str(docs))
+    description = "; ".join(f.line() for f in failed) or (
+        f"met ({outcome.evaluated} expectations evaluated on {', '.join(outcome.tables)})")
+    return dg.AssetCheckResult(asset_key=asset, check_name=name, passed=not failed, severity=severity,
+                               description=description, metadata=metadata)
+
+
+def _table(findings: list[Finding]) -> str:
+    """The failed expectations as a Markdown table, for the Dagster UI."""
+    rows = [f"| {f.expectation} | {f.source or ''} | {f.table} | {f.column or ''} | {f.observed} | {f.expected} |"
+            for f in findings]
+    return "\n".join(["| expectation | source | table | column | observed | expected |", "|---|---|---|---|---|---|",
+                      *(r.replace("\n", " ") for r in rows)])
+
+
+def build_defs(cfg: Config) -> dg.Definitions:
+    """The quality checks of one config: one op per gated stage."""
+    return dg.Definitions(asset_checks=[stage_check(cfg, stage) for stage in stages(cfg)])

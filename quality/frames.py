@@ -1,0 +1,69 @@
+"""The frames the suites validate: a few narrow columns per record, selected in DuckDB.
+
+Only what an expectation reads leaves DuckDB, as Arrow-backed pandas columns (no copy into
+Python objects): a million records make a few tens of megabytes, and Great Expectations
+validates them in well under a second per stage.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from cdp.config import SourceConfig
+from cdp.schema import CLUSTERS, GOLDEN, LOAD_LOG, RECORD_CUSTOMER, STAGED
+from ingestion.duck import columns_of, ident
+from ingestion.load import Feed
+from ingestion.standardise.records import staged_table
+
+NAME_FIELDS = ("first_name", "last_name", "full_name")
+CHECKED_FIELDS = ("email", "phone", "birth_date")
+"""Attributes whose share of usable values the staged suite measures (each beside its raw value)."""
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pd.DataFrame:
+    """A query's result as a pandas frame of Arrow-backed columns."""
+    return con.execute(sql, params or []).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def raw_frame(con: duckdb.DuckDBPyConnection, feed: Feed) -> pd.DataFrame:
+    """The published rows of a feed: `_key` and each mapped column the raw table has."""
+    present = set(columns_of(con, feed.table))
+    mapped = [c for c in dict.fromkeys(feed.columns.values()) if c in present]
+    return frame(con, f"select _key, {', '.join(map(ident, mapped))} from {ident(feed.table)}")
+
+
+def loads(con: duckdb.DuckDBPyConnection, feed: str) -> list[int]:
+    """Rows published by the feed's loads, latest first (load_log keeps every load)."""
+    rows = con.execute(f"select rows_published from {LOAD_LOG} where source = ? order by loaded_at desc limit 2",
+                       [feed]).fetchall()
+    return [n for (n,) in rows]
+
+
+def staged_frame(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> pd.DataFrame:
+    """source_id; per mapped email, phone and birth date its standardised and its non-blank raw value; name."""
+    columns = ["source_id"]
+    for attr in CHECKED_FIELDS:
+        if attr in src.fields:
+            columns += [attr, f"nullif(trim({attr}_raw), '') as {attr}_raw"]
+    if any(attr in src.fields for attr in NAME_FIELDS):
+        columns.append("nullif(concat_ws(' ', first_name, last_name), '') as name")
+    return frame(con, f"select {', '.join(columns)} from {ident(staged_table(source))}")
+
+
+def clusters_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per staged record: its cluster (a customer to be), the cluster's size, and 1 when it is matched."""
+    return frame(con, f"""
+        select cluster_id, size, (size > 1)::TINYINT as matched
+        from (select cluster_id, count(*) over (partition by cluster_id) as size from {CLUSTERS})""")
+
+
+def crosswalk_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per staged record: its record id and the customer id it was given (NULL when it has none)."""
+    return frame(con, f"select s.record_id, c.customer_id from {STAGED} s "
+                      f"left join {RECORD_CUSTOMER} c using (record_id)")
+
+
+def golden_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per golden profile: its id, last name, and a way to reach the person (email, else phone, else street)."""
+    return frame(con, f"select customer_id, last_name, coalesce(email, phone, street) as contact from {GOLDEN}")

@@ -1,0 +1,75 @@
+"""One gate per stage: measure the stage in DuckDB (quality.frames), validate it with its suite.
+
+Each gate opens the run's Great Expectations project beside the warehouse, so the suites, the
+results and the Data Docs of one run end up together (quality.validation). Imports Great
+Expectations (seconds): quality.checks imports this module inside the checks only.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import great_expectations as gx
+import pandas as pd
+
+from cdp.config import Config
+from ingestion.load import feeds_of
+from ingestion.standardise.records import staged_table
+from quality import frames, history, suites
+from quality.outcome import Outcome
+from quality.report import quality_dir
+from quality.validation import open_project, validate
+
+
+class Project:
+    """The run's Great Expectations project, opened before any suite is built (suites need an active one)."""
+
+    def __init__(self, cfg: Config, run_id: str) -> None:
+        self.context, self.run_id = open_project(quality_dir(cfg), run_id), run_id
+
+    def validate(self, frame: pd.DataFrame, suite: gx.ExpectationSuite, source: str | None) -> Outcome:
+        return validate(self.context, self.run_id, frame, suite, source)
+
+
+def _latest_two(loads: list[int]) -> tuple[int | None, int | None]:
+    """Rows published by the latest load and by the one before it (None where there is none)."""
+    return (loads[0] if loads else None), (loads[1] if len(loads) > 1 else None)
+
+
+def raw_gate(con: duckdb.DuckDBPyConnection, cfg: Config, run_id: str, source: str) -> Outcome:
+    """Every feed of the source (its records and each interaction feed): columns, keys, row counts."""
+    project, outcome = Project(cfg, run_id), Outcome()
+    for feed in feeds_of(source, cfg.sources[source]):
+        published, previous = _latest_two(frames.loads(con, feed.name))
+        suite = suites.raw_suite(feed.table, feed.key, list(feed.columns.values()), published, previous,
+                                 cfg.quality)
+        outcome = outcome.add(project.validate(frames.raw_frame(con, feed), suite, source))
+    return outcome
+
+
+def staged_gate(con: duckdb.DuckDBPyConnection, cfg: Config, run_id: str, source: str) -> Outcome:
+    """The source's standardised records: shares of usable emails, phones, birth dates and names."""
+    src, project = cfg.sources[source], Project(cfg, run_id)
+    suite = suites.staged_suite(staged_table(source), set(src.fields), cfg.quality)
+    return project.validate(frames.staged_frame(con, source, src), suite, source)
+
+
+def clusters_gate(con: duckdb.DuckDBPyConnection, cfg: Config, run_id: str) -> Outcome:
+    """Customer sizes, and stability against the last run; a run that is not blocked becomes the baseline."""
+    project = Project(cfg, run_id)
+    suite = suites.clusters_suite(cfg.quality, history.previous(con, run_id))
+    outcome = project.validate(frames.clusters_frame(con), suite, None)
+    if not outcome.blocking:  # a blocked run publishes nothing, so the next run compares with the last good one
+        history.record(con, run_id, history.identity_figures(con))
+    return outcome
+
+
+def customers_gate(con: duckdb.DuckDBPyConnection, cfg: Config, run_id: str) -> Outcome:
+    """Every staged record has exactly one customer id."""
+    project = Project(cfg, run_id)
+    return project.validate(frames.crosswalk_frame(con), suites.crosswalk_suite(), None)
+
+
+def golden_gate(con: duckdb.DuckDBPyConnection, cfg: Config, run_id: str) -> Outcome:
+    """One golden profile per customer, most of them complete."""
+    project = Project(cfg, run_id)
+    return project.validate(frames.golden_frame(con), suites.golden_suite(cfg.quality), None)

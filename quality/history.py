@@ -1,0 +1,41 @@
+"""Identity figures of each run, kept in `quality_history`, so a run can be compared with the last one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from cdp.schema import CLUSTERS, QUALITY_HISTORY
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f'create table if not exists {QUALITY_HISTORY} (run_id VARCHAR, "at" TIMESTAMP, '
+                "metric VARCHAR, value DOUBLE)")
+
+
+def previous(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float]:
+    """The figures of the latest run other than `run_id`, by metric (empty on the first run)."""
+    ensure_table(con)
+    rows = con.execute(f"""
+        select metric, value from {QUALITY_HISTORY}
+        where run_id = (select run_id from {QUALITY_HISTORY} where run_id <> ? order by "at" desc limit 1)""",
+                       [run_id]).fetchall()
+    return dict(rows)
+
+
+def identity_figures(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Records, customers, and the share of records matched to at least one other record."""
+    records, customers, matched = con.execute(f"""
+        select count(*), count(distinct cluster_id), count(*) filter (where size > 1)
+        from (select cluster_id, count(*) over (partition by cluster_id) as size from {CLUSTERS})""").fetchall()[0]
+    return {"records": records, "customers": customers, "match_rate": matched / records if records else 0.0}
+
+
+def record(con: duckdb.DuckDBPyConnection, run_id: str, figures: dict[str, float]) -> None:
+    """Keep this run's figures (replacing any kept earlier for the same run)."""
+    ensure_table(con)
+    at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute(f"delete from {QUALITY_HISTORY} where run_id = ?", [run_id])
+    con.executemany(f"insert into {QUALITY_HISTORY} values (?, ?, ?, ?)",
+                    [[run_id, at, metric, float(value)] for metric, value in figures.items()])

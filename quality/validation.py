@@ -1,0 +1,121 @@
+"""Running a suite over a frame in the project's Great Expectations context, and its Data Docs.
+
+The context is a file-backed Great Expectations project beside the warehouse (quality/report.py
+names the folder). It holds the last run only: the first validation of a new run clears it, so
+the suites, results and Data Docs are those of one run.
+
+Imports Great Expectations (seconds): only quality.gates imports this module, inside the checks.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+from great_expectations.core.batch_definition import BatchDefinition
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context import AbstractDataContext
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
+
+from quality.outcome import Finding, Outcome
+from quality.report import GX_FOLDER, RUN_MARKER
+
+DATASOURCE = "cdp"
+RESULT_FORMAT = "SUMMARY"  # counts plus up to 20 unexpected values, for Data Docs and the findings
+BOUNDS = ("value", "min_value", "max_value", "mostly", "regex", "value_set")
+
+
+def open_project(root: Path, run_id: str) -> AbstractDataContext:
+    """The Great Expectations project in `root`, emptied first when it holds another run's results."""
+    marker = root / RUN_MARKER
+    if not marker.exists() or marker.read_text() != run_id:
+        shutil.rmtree(root / GX_FOLDER, ignore_errors=True)
+        root.mkdir(parents=True, exist_ok=True)
+        marker.write_text(run_id)
+    context = gx.get_context(mode="file", project_root_dir=root)
+    if context.variables.progress_bars is None:  # bars would interleave with `cdp run`'s own
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.variables.save()
+    return context
+
+
+def validate(context: AbstractDataContext, run_id: str, frame: pd.DataFrame, suite: gx.ExpectationSuite,
+             source: str | None) -> Outcome:
+    """Validate `frame` with `suite` (named after the table it checks), store the result, update Data Docs."""
+    table = suite.name
+    suite = context.suites.add_or_update(suite)
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=table, data=_batch_definition(context, table), suite=suite))
+    result = definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT,
+                            run_id=RunIdentifier(run_name=run_id))
+    context.build_data_docs(resource_identifiers=[ExpectationSuiteIdentifier(table), *_result_keys(context, table)])
+    return outcome_of(result, table, source)
+
+
+def _batch_definition(context: AbstractDataContext, table: str) -> BatchDefinition:
+    try:
+        datasource = context.data_sources.get(DATASOURCE)
+    except KeyError:
+        datasource = context.data_sources.add_pandas(DATASOURCE)
+    try:
+        asset = datasource.get_asset(table)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(table)
+    try:
+        return asset.get_batch_definition(table)
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe(table)
+
+
+def _result_keys(context: AbstractDataContext, table: str) -> list[ValidationResultIdentifier]:
+    keys: list[ValidationResultIdentifier] = context.validation_results_store.list_keys()
+    return [k for k in keys if k.expectation_suite_identifier.name == table]
+
+
+def outcome_of(result: ExpectationSuiteValidationResult, table: str, source: str | None) -> Outcome:
+    """The expectations evaluated and a Finding for each one not met (INFO severity is not a finding)."""
+    findings = [_finding(r, table, source) for r in result.results
+                if not r.success and str(r.expectation_config.severity.value) != "info"]
+    return Outcome(len(result.results), findings, [table])
+
+
+def _finding(r: ExpectationValidationResult, table: str, source: str | None) -> Finding:
+    config = r.expectation_config
+    kwargs: dict[str, Any] = config.kwargs
+    expected = ", ".join(f"{k}={_short(kwargs[k])}" for k in BOUNDS if kwargs.get(k) is not None)
+    if kwargs.get("row_condition") is not None:
+        expected += f" where {kwargs['row_condition']!r}"
+    notes = config.notes if isinstance(config.notes, str) else " ".join(config.notes or [])
+    return Finding(expectation=config.type, source=source, table=table, column=kwargs.get("column"),
+                   blocking=str(config.severity.value) == "critical", observed=_observed(r), expected=expected,
+                   note=notes)
+
+
+def _observed(r: ExpectationValidationResult) -> str:
+    if r.exception_info and r.exception_info.get("raised_exception"):
+        return f"could not be evaluated: {str(r.exception_info.get('exception_message')).splitlines()[0]}"
+    found = r.result or {}
+    if "observed_value" in found:
+        return f"observed {_short(found['observed_value'])}"
+    if "unexpected_count" not in found:
+        return "not met"
+    checked = found.get("element_count", 0) - found.get("missing_count", 0)
+    text = f"{found['unexpected_count']:,} of {checked:,} values unexpected ({found.get('unexpected_percent', 0):.1f}%)"
+    examples = [v for v in found.get("partial_unexpected_list", []) if v is not None and not pd.isna(v)][:3]
+    return text + (f", e.g. {', '.join(map(repr, examples))}" if examples else "")
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
