@@ -67,10 +67,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         rows = export_crosswalk(cfg, out)
     else:
         from cdp.warehouse import open_warehouse
-        from quality.quarantine import export_quarantine
+        from quality.quarantine import export_attribute_issues, export_quarantine
 
+        write = export_quarantine if args.what == "quarantine" else export_attribute_issues
         with open_warehouse(cfg.warehouse_path) as con:
-            rows = export_quarantine(con, out)
+            rows = write(con, out)
     print(f"{rows} rows written to {out}")
     return 0
 
@@ -100,7 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("export", parents=[config], help="write a published table to CSV")
-    p.add_argument("what", choices=["crosswalk", "quarantine"])
+    p.add_argument("what", choices=["crosswalk", "quarantine", "attribute_issues"],
+                   help="crosswalk: source records and their customer ids; quarantine: input rows not published; "
+                        "attribute_issues: values set aside during standardisation (record, field, reason)")
     p.add_argument("--out", required=True, help="CSV file to write")
     p.set_defaults(func=cmd_export)
     return ap

@@ -94,6 +94,8 @@ def _outcome(result: dg.ExecuteInProcessResult, seconds: float) -> RunOutcome:
         if event.event_type_value == "STEP_FAILURE" and event.step_key:
             out.failed_steps.append(event.step_key)
             error = event.step_failure_data.error
+            while error and error.cause and error.cls_name == "DagsterExecutionStepExecutionError":
+                error = error.cause  # Dagster's wrapper: the user code's own error is its cause
             if error and error.cls_name != "DagsterAssetCheckFailedError":
                 out.errors.append(f"{event.step_key}: {error.cls_name}: {error.message.strip()}")
     return out

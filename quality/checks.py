@@ -16,8 +16,8 @@ Great Expectations is imported inside the op, so importing this module stays che
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 

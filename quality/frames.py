@@ -23,7 +23,7 @@ CHECKED_FIELDS = ("email", "phone", "birth_date")
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pd.DataFrame:
     """A query's result as a pandas frame of Arrow-backed columns."""
-    return con.execute(sql, params or []).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+    return con.sql(sql, params=params or []).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def raw_frame(con: duckdb.DuckDBPyConnection, feed: Feed) -> pd.DataFrame:

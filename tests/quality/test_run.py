@@ -1,0 +1,152 @@
+"""The gates as a user meets them: `cdp run` over two CSV silos, then a bad export of one of them.
+
+One clean run (which trains the model) is copied into each test's folder, so every test starts
+from a published deployment and can check what a bad run leaves behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cdp.cli import main
+from cdp.config import load_config
+from cdp.warehouse import open_warehouse
+from tests.quality.silos import SALES_HEADER, people, sales_rows, write_rows, write_silos
+
+PEOPLE = people(160)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("published")
+    write_silos(folder, PEOPLE)
+    assert main(["run", "--config", str(folder / "cdp.yaml")]) == 0
+    return folder
+
+
+@pytest.fixture
+def deployment(published: Path, tmp_path: Path) -> Path:
+    """A copy of the published deployment: silos, cdp.yaml, warehouse, model, serving store."""
+    folder = tmp_path / "deployment"
+    shutil.copytree(published, folder)
+    return folder
+
+
+def run(folder: Path) -> int:
+    return main(["run", "--config", str(folder / "cdp.yaml")])
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def export(folder: Path, what: str) -> list[dict[str, str]]:
+    out = folder / f"{what}.csv"
+    assert main(["export", what, "--config", str(folder / "cdp.yaml"), "--out", str(out)]) == 0
+    return read_csv(out)
+
+
+def serving_digest(folder: Path) -> str:
+    return hashlib.sha256((folder / ".cdp" / "serving.db").read_bytes()).hexdigest()
+
+
+def test_clean_run_passes_every_check_and_prints_the_report(
+    deployment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(deployment) == 0
+    out = capsys.readouterr().out
+    assert "warning:" not in out and "0 warning(s)" in out
+    report = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("quality report: "))
+    docs = Path(report)
+    assert docs.is_file() and docs.is_relative_to(deployment / ".cdp" / "quality")
+    assert "staged_sales" in docs.read_text() or list(docs.parent.rglob("*staged_sales*"))
+    assert export(deployment, "quarantine") == []
+
+
+def test_messy_sales_export_completes_and_accounts_for_every_row(
+    deployment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = sales_rows(PEOPLE)
+    rows[0][0] = ""                                   # blank key
+    rows[1][0] = "   "                                # blank once trimmed
+    rows.append(list(rows[2]))                        # duplicate key: the first is kept
+    rows.append([rows[3][0], "ANOTHER PERSON", "", "", "", ""])  # duplicate key, different row
+    rows[4].append("surplus")                         # one field too many: the reader rejects it
+    for row in rows[5:100]:
+        row[2] = "not-an-email"                       # junk emails in most rows: a warning, not a rejection
+    for row in rows[5:10]:
+        row[4] = "31/31/1999"                         # junk dates: the attribute is set aside
+    write_rows(deployment / "sales.csv", SALES_HEADER, rows)
+
+    assert run(deployment) == 0
+    out = capsys.readouterr().out
+    assert ("warning: staged_sales: warning_expectations: expect_column_values_to_not_be_null failed for "
+            "source sales, table staged_sales, column email") in out
+
+    quarantine = [(r["source_id"], r["row_number"], r["reason"], r["raw"]) for r in export(deployment, "quarantine")]
+    assert [q[:3] for q in quarantine if "unreadable" not in q[2]] == [
+        ("", "1", "blank key (column contact_id)"), ("", "2", "blank key (column contact_id)"),
+        (rows[2][0], str(len(rows) - 1), "duplicate key: row 3 has the same contact_id and is kept"),
+        (rows[3][0], str(len(rows)), "duplicate key: row 4 has the same contact_id and is kept")]
+    unreadable = [q for q in quarantine if "unreadable" in q[2]]
+    assert len(unreadable) == 1 and unreadable[0][1] == "5" and "surplus" in unreadable[0][3]
+
+    issues = export(deployment, "attribute_issues")
+    assert {(r["source_id"], r["field"]) for r in issues} >= {(row[0], "birth_date") for row in rows[5:10]}
+    assert {(r["source_id"], r["field"]) for r in issues} >= {(row[0], "email") for row in rows[10:100]}
+
+    crosswalk = export(deployment, "crosswalk")
+    with open_warehouse(load_config(deployment / "cdp.yaml").warehouse_path, read_only=True) as con:
+        logged = con.execute("select source, rows_in, rows_published, rows_quarantined from load_log "
+                             "qualify loaded_at = max(loaded_at) over (partition by source)").fetchall()
+        quarantined = dict(con.execute("select source, count(*) from quarantine group by source").fetchall())
+    for source, rows_in, published_rows, quarantined_rows in logged:
+        assert rows_in == published_rows + quarantined_rows == published_rows + quarantined.get(source, 0)
+        assert published_rows == sum(r["source"] == source for r in crosswalk)
+    assert {s: n for s, n, _, _ in logged} == {"crm": len(PEOPLE), "sales": len(rows)}
+
+
+def test_renamed_key_column_fails_before_publishing(deployment: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    crosswalk, digest = export(deployment, "crosswalk"), serving_digest(deployment)
+    write_rows(deployment / "sales.csv", ["id", *SALES_HEADER[1:]], sales_rows(PEOPLE))
+
+    assert run(deployment) != 0
+    err = capsys.readouterr().err
+    assert "sources.sales" in err and "contact_id" in err
+    assert serving_digest(deployment) == digest
+    assert export(deployment, "crosswalk") == crosswalk
+
+
+def test_collapsed_volume_blocks_the_run_naming_the_expectation(
+    deployment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crosswalk, digest = export(deployment, "crosswalk"), serving_digest(deployment)
+    write_rows(deployment / "sales.csv", SALES_HEADER, sales_rows(PEOPLE)[:10])
+
+    assert run(deployment) == 1
+    err = capsys.readouterr().err
+    assert ("blocking check failed: raw_sales: critical_expectations: expect_table_row_count_to_be_between "
+            "failed for source sales, table raw_sales: observed 10") in err
+    assert "nothing was published" in err
+    assert serving_digest(deployment) == digest
+    assert export(deployment, "crosswalk") == crosswalk
+
+
+def test_oversized_customers_block_before_ids_are_given(deployment: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    digest = serving_digest(deployment)
+    text = (deployment / "cdp.yaml").read_text()
+    (deployment / "cdp.yaml").write_text(text + "quality:\n  max_customer_size: 1\n")
+
+    assert run(deployment) == 1
+    err = capsys.readouterr().err
+    assert ("blocking check failed: clusters: critical_expectations: expect_column_max_to_be_between failed for "
+            "table clusters, column size") in err
+    assert serving_digest(deployment) == digest
+
+
