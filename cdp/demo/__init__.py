@@ -1,0 +1,150 @@
+"""`cdp demo`: realistic, messy customer silos with their interactions, a cdp.yaml and the truth.
+
+    write_demo(out, people=2000, seed=7)  ->  out/cdp.yaml
+
+Writes into `out`:
+- `finance.db`: SQLite, tables `accounts` (billing names as "SMITH, JOHN A", SSNs, ISO birth
+  dates) and `invoices`;
+- `sales_contacts.csv` (nicknames, US dates, a line with surplus fields) and `sales_orders.csv`;
+- `service_requesters.jsonl` (one name field, an email, a line that is not JSON) and
+  `service_tickets.csv` (categories, some of them complaints);
+- `cdp.yaml` reading them all, paths relative to itself;
+- `truth.csv`: `source,source_id,person_id` for exactly the records ingestion publishes;
+- `flaws.csv`: `source,source_id,column,value,problem` for every planted flaw.
+
+The same people (population.py, contacts.py) appear in one to three silos, written each silo's
+way (silos.py, mess.py), with planted bad rows and values (flaws.py) and their events
+(activity.py). A seed gives the same files on any day and machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from cdp.config import DEFAULT_SERVING, DEFAULT_WAREHOUSE
+from cdp.demo import activity, files, flaws
+from cdp.demo.contacts import contacts
+from cdp.demo.population import population
+from cdp.demo.silos import STALE, WRITERS, appearances, context
+from cdp.demo.vocab import vocab
+
+KEYS = {"finance": "account_id", "sales": "contact_id", "service": "requester_id"}
+FEEDS = {"finance": "invoices", "sales": "orders", "service": "tickets"}
+JUNK_COLUMNS = {
+    "finance": {"email": "email", "phone": "phone", "tax_id": "tax_id", "birth_date": "date_of_birth"},
+    "sales": {"email": "email", "phone": "mobile", "birth_date": "birth_date"},
+    "service": {"email": "email", "phone": "phone"},
+}
+UNKNOWN_RECORD: dict[str, object] = {"finance": 99_999_999, "sales": "C9999998", "service": "R-9999999"}
+"""A record key no record holds, for the planted orphan event of each feed."""
+
+SOURCES: dict[str, dict[str, Any]] = {
+    "finance": {
+        "connector": "sql", "url": "sqlite:///finance.db", "table": "accounts", "key": "account_id", "trust": 3,
+        "country": "US", "updated_at": "last_modified",
+        "fields": {"full_name": "account_name", "email": "email", "phone": "phone", "street": "billing_street",
+                   "city": "billing_city", "state": "billing_state", "postcode": "billing_zip",
+                   "tax_id": "tax_id", "birth_date": "date_of_birth"},
+        "formats": {"birth_date": "%Y-%m-%d", "updated_at": "%Y-%m-%d %H:%M:%S"},
+        "interactions": [{
+            "name": "invoices", "connector": "sql", "url": "sqlite:///finance.db", "table": "invoices",
+            "key": "invoice_id", "record_key": "account_id", "at": "issued_on", "amount": "amount",
+            "attributes": ["due_on", "status"], "formats": {"at": "%Y-%m-%d"},
+        }],
+    },
+    "sales": {
+        "connector": "csv", "path": "sales_contacts.csv", "key": "contact_id", "trust": 2, "country": "US",
+        "updated_at": "updated_at",
+        "fields": {"first_name": "first_name", "last_name": "last_name", "email": "email", "phone": "mobile",
+                   "street": "street", "city": "city", "state": "state", "postcode": "zip",
+                   "birth_date": "birth_date"},
+        "formats": {"birth_date": "%m/%d/%Y", "updated_at": "%Y-%m-%d %H:%M:%S"},
+        "interactions": [{
+            "name": "orders", "connector": "csv", "path": "sales_orders.csv", "key": "order_id",
+            "record_key": "contact_id", "at": "ordered_at", "amount": "amount",
+            "attributes": ["items", "channel", "status"], "formats": {"at": "%m/%d/%Y %H:%M"},
+        }],
+    },
+    "service": {
+        "connector": "jsonl", "path": "service_requesters.jsonl", "key": "requester_id", "trust": 1,
+        "country": "US", "updated_at": "updated_at",
+        "fields": {"full_name": "name", "email": "email", "phone": "phone", "postcode": "zip"},
+        "interactions": [{
+            "name": "tickets", "connector": "csv", "path": "service_tickets.csv", "key": "ticket_id",
+            "record_key": "requester_id", "at": "opened_at", "attributes": ["category", "channel", "priority",
+                                                                              "status"],
+        }],
+    },
+}
+"""The demo's cdp.yaml sources: paths and the SQLite URL are relative to cdp.yaml's folder."""
+HEADER = "# Written by `cdp demo`: three silos of the same people. Run: cdp run --config <this file>\n"
+
+
+def _keys(source: str, n: int) -> np.ndarray:
+    """Record keys in row order: account numbers in finance, C0000001 in sales, R-0000001 in service."""
+    if source == "finance":
+        return (np.arange(n) + 100_001).astype(object)
+    prefix = "C" if source == "sales" else "R-"
+    return (prefix + pd.Series(np.arange(n) + 1).astype(str).str.zfill(7)).to_numpy(object)
+
+
+def _write(out: Path, silo: flaws.Silo, feed: activity.Events) -> None:
+    if silo.name == "finance":
+        files.write_sqlite(out / "finance.db", {
+            "accounts": (silo.rows, {"account_id": "INTEGER"}),
+            "invoices": (feed.rows, {"invoice_id": "INTEGER", "account_id": "INTEGER", "amount": "REAL"}),
+        })
+    elif silo.name == "sales":
+        files.write_csv(out / "sales_contacts.csv", silo)
+        files.write_csv(out / "sales_orders.csv", feed)
+    else:
+        files.write_jsonl(out / "service_requesters.jsonl", silo)
+        files.write_csv(out / "service_tickets.csv", feed)
+
+
+def _silo(rng: np.random.Generator, out: Path, name: str, person: np.ndarray, second: np.ndarray,
+          make: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write one silo and its feed; return its truth and its planted flaws."""
+    pop, words, who = make
+    ctx = context(rng, pop, words, person, second, STALE[name])
+    silo = flaws.keyed(name, KEYS[name], WRITERS[name](rng, ctx), person, _keys(name, len(person)))
+    feed = activity.events(rng, FEEDS[name], who, person, silo.rows[KEYS[name]].to_numpy(),
+                           ctx["left_at"].to_numpy())
+    del ctx
+    flaws.plant(rng, silo, JUNK_COLUMNS[name])
+    activity.plant(rng, feed, UNKNOWN_RECORD[name])
+    if name == "sales":
+        flaws.break_line(rng, silo, flaws.SURPLUS_LINE, "CSV line with surplus fields")
+    elif name == "service":
+        flaws.break_line(rng, silo, flaws.NOT_JSON_LINE, "line that is not JSON")
+    _write(out, silo, feed)
+    issues = [(name, *i) for i in silo.issues] + [(f"{name}__{feed.name}", *i) for i in feed.issues]
+    return silo.truth(), pd.DataFrame(issues, columns=["source", "source_id", "column", "value", "problem"])
+
+
+def write_demo(out: Path, people: int = 2000, seed: int = 7) -> Path:
+    """Write the demo silos, cdp.yaml, truth.csv and flaws.csv for `people` people into `out`."""
+    if people < 1:
+        raise ValueError(f"cdp demo: --people must be at least 1 (got {people})")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    words = vocab()
+    pop = population(rng, people, words)
+    contacts(rng, pop, words)
+    make = (pop, words, activity.customers(rng, people))
+    truth, planted = [], []
+    for name, (person, second) in appearances(rng, people).items():
+        rows, issues = _silo(rng, out, name, person, second, make)
+        truth.append(rows)
+        planted.append(issues)
+    pd.concat(truth).to_csv(out / "truth.csv", index=False)
+    pd.concat(planted).to_csv(out / "flaws.csv", index=False)
+    config = {"warehouse": DEFAULT_WAREHOUSE, "serving": DEFAULT_SERVING, "sources": SOURCES}
+    (out / "cdp.yaml").write_text(HEADER + yaml.safe_dump(config, sort_keys=False, width=120))
+    return out / "cdp.yaml"
