@@ -97,5 +97,5 @@ def _outcome(result: dg.ExecuteInProcessResult, seconds: float) -> RunOutcome:
             while error and error.cause and error.cls_name == "DagsterExecutionStepExecutionError":
                 error = error.cause  # Dagster's wrapper: the user code's own error is its cause
             if error and error.cls_name != "DagsterAssetCheckFailedError":
-                out.errors.append(f"{event.step_key}: {error.cls_name}: {error.message.strip()}")
+                out.errors.append(f"{event.step_key}: {error.message.strip()}")  # message starts with the class
     return out

@@ -1,0 +1,105 @@
+"""The asset checks in the Dagster graph: which exist, and their pass, warn and block outcomes.
+
+The source stages are materialised with only the ingestion assets and their checks (no matching),
+so these tests stay fast; tests/quality/test_run.py drives whole runs through `cdp run`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from cdp.config import Config
+from cdp.definitions import build_definitions
+from cdp.resources import WarehouseResource
+from cdp.runner import run_pipeline
+from ingestion.assets import ingestion_assets
+from quality.checks import CRITICAL, WARNINGS, stage_check, stages
+from tests.quality.silos import SALES_HEADER, people, sales_rows, write_rows, write_silos
+
+PEOPLE = people(40)
+
+
+def materialise_sources(cfg: Config) -> dg.ExecuteInProcessResult:
+    """raw_S -> staged_S -> staged with the checks of every source stage."""
+    checks = [stage_check(cfg, stage) for stage in stages(cfg) if stage.source]
+    return dg.materialize([*ingestion_assets(cfg), *checks], raise_on_error=False,
+                          resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path))})
+
+
+def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {f"{e.asset_key.to_user_string()}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
+
+
+def test_definitions_carry_checks_per_source_stage_and_identity(tmp_path: Path) -> None:
+    graph = build_definitions(write_silos(tmp_path, PEOPLE)).resolve_asset_graph()
+    specs = {f"{key.asset_key.to_user_string()}:{key.name}": graph.get_check_spec(key)
+             for key in graph.asset_check_keys}
+    per_source = {f"{stage}_{source}:{CRITICAL}" for stage in ("raw", "staged") for source in ("crm", "sales")}
+    identity = {f"{asset}:{CRITICAL}" for asset in ("clusters", "customers", "golden")}
+    warnings = {f"{asset}:{WARNINGS}" for asset in ("staged_crm", "staged_sales", "clusters", "golden")}
+    assert set(specs) == per_source | identity | warnings
+    assert all(spec.blocking for key, spec in specs.items() if key.endswith(CRITICAL))
+    assert not any(spec.blocking for key, spec in specs.items() if key.endswith(WARNINGS))
+
+
+def test_importing_the_checks_leaves_great_expectations_unloaded() -> None:
+    code = "import sys, quality.checks; sys.exit('great_expectations' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_clean_sources_pass(tmp_path: Path) -> None:
+    result = materialise_sources(write_silos(tmp_path, PEOPLE))
+    assert result.success
+    checks = evaluations(result)
+    assert set(checks) == {f"raw_{s}:{CRITICAL}" for s in ("crm", "sales")} | {
+        f"staged_{s}:{c}" for s in ("crm", "sales") for c in (CRITICAL, WARNINGS)}
+    assert all(e.passed for e in checks.values())
+    assert "expectations evaluated on raw_sales" in (checks[f"raw_sales:{CRITICAL}"].description or "")
+    assert checks[f"raw_sales:{CRITICAL}"].metadata["data_docs"].value.endswith("index.html")
+
+
+def test_junk_emails_warn_and_the_run_goes_on(tmp_path: Path) -> None:
+    cfg = write_silos(tmp_path, PEOPLE)
+    rows = sales_rows(PEOPLE)
+    for row in rows[: len(rows) * 2 // 3]:
+        row[2] = "nobody-at-example"
+    write_rows(tmp_path / "sales.csv", SALES_HEADER, rows)
+    result = materialise_sources(cfg)
+    assert result.success
+    warning = evaluations(result)[f"staged_sales:{WARNINGS}"]
+    assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
+    assert warning.description is not None
+    assert warning.description.startswith("expect_column_values_to_not_be_null failed for source sales, "
+                                          "table staged_sales, column email")
+    assert "mostly=0.5" in warning.description
+    assert evaluations(result)[f"staged_sales:{CRITICAL}"].passed
+    assert result.asset_materializations_for_node("staged")
+
+
+def test_missing_names_block_everything_downstream(tmp_path: Path) -> None:
+    cfg = write_silos(tmp_path, PEOPLE)
+    rows = sales_rows(PEOPLE)
+    for row in rows[::3]:
+        row[1] = ""
+    write_rows(tmp_path / "sales.csv", SALES_HEADER, rows)
+    result = materialise_sources(cfg)
+    assert not result.success
+    block = evaluations(result)[f"staged_sales:{CRITICAL}"]
+    assert not block.passed and block.severity == dg.AssetCheckSeverity.ERROR
+    assert "expect_column_values_to_not_be_null failed for source sales, table staged_sales, column name" in (
+        block.description or "")
+    assert "failed_expectations" in block.metadata
+    assert not result.asset_materializations_for_node("staged")  # downstream of the blocking check
+
+
+def test_renamed_key_column_stops_the_dagster_run_naming_source_and_column(tmp_path: Path) -> None:
+    cfg = write_silos(tmp_path, PEOPLE)
+    write_rows(tmp_path / "sales.csv", ["id", *SALES_HEADER[1:]], sales_rows(PEOPLE))
+    outcome = run_pipeline(cfg)
+    assert not outcome.success and "published" not in outcome.materialized
+    assert any(line.startswith("raw_sales: cdp.config.ConfigError: sources.sales.key") and "contact_id" in line
+               for line in outcome.errors), outcome.errors
