@@ -15,6 +15,7 @@ from fastapi.security import APIKeyHeader
 from api.auth import Caller, Role
 from cdp.config import Config
 from cdp.serving.read import ServingReader
+from cdp.serving.review import ReviewDesk
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (`key:role[:pii]`).")
 
@@ -44,6 +45,11 @@ async def get_reader(request: Request) -> ServingReader:
     return request.app.state.reader
 
 
+async def get_review(request: Request) -> ReviewDesk:
+    """The review queue and decisions, over the reader's pool."""
+    return request.app.state.review
+
+
 async def get_config(request: Request) -> Config:
     """The loaded cdp.yaml."""
     return request.app.state.config
@@ -53,4 +59,5 @@ ReaderRole = Annotated[Caller, Depends(require(Role.reader))]
 StewardRole = Annotated[Caller, Depends(require(Role.steward))]
 AdminRole = Annotated[Caller, Depends(require(Role.admin))]
 StoreDep = Annotated[ServingReader, Depends(get_reader)]
+ReviewDep = Annotated[ReviewDesk, Depends(get_review)]
 ConfigDep = Annotated[Config, Depends(get_config)]

@@ -10,14 +10,16 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from api.auth import keys_of
-from api.routes import customers, health, sources
+from api.routes import customers, health, review, sources
 from cdp.config import Config
 from cdp.serving.read import BadQuery, ServingReader
+from cdp.serving.review import ReviewDesk
 
 DESCRIPTION = """Golden customer profiles and their 360° view, read from the last published version.
 
 Send an API key in the `X-API-Key` header (roles reader < steward < admin); `/health` needs none.
-Readers see emails, phones and tax ids masked unless their key carries `pii`."""
+Readers see emails, phones and tax ids masked unless their key carries `pii`. Stewards work the review
+queue under `/review`: their decisions are kept across publishes and honoured by the next run."""
 
 
 def create_app(cfg: Config) -> FastAPI:
@@ -33,10 +35,11 @@ def create_app(cfg: Config) -> FastAPI:
     app.state.config = cfg
     app.state.keys = keys_of(cfg)
     app.state.reader = reader
+    app.state.review = ReviewDesk(reader.engine)
     app.add_exception_handler(BadQuery, _bad_query)
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
     app.add_exception_handler(sa.exc.ProgrammingError, _store_unavailable)
-    for module in (health, customers, sources):
+    for module in (health, customers, sources, review):
         app.include_router(module.router)
     return app
 

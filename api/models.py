@@ -7,7 +7,7 @@ Profiles are sent as the JSON text the publish step stored, without validating i
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -105,3 +105,73 @@ class Health(BaseModel):
     published_at: dt.datetime | None = None
     customers: int | None = None
     records: int | None = None
+
+
+class ReviewRecord(BaseModel):
+    """One side of a review candidate: the source record and its standardised values (unmasked)."""
+
+    source: str
+    source_id: str
+    first_name: str | None = None
+    middle_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    street: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+    birth_date: str | None = Field(None, description="ISO date")
+    tax_id: str | None = None
+
+
+class Evidence(BaseModel):
+    """How one comparison of the model judged the pair."""
+
+    comparison: str = Field(description="the attribute (or attribute group) compared, e.g. first_name")
+    level: str = Field(description="how they compared, e.g. 'exact match', 'same nickname root', 'missing'")
+    weight: float | None = Field(description="match weight (log2 Bayes factor): > 0 speaks for a match, < 0 against")
+
+
+class DecisionIn(BaseModel):
+    """A steward's decision on a candidate pair."""
+
+    decision: Literal["match", "no_match"] = Field(
+        description="match: the two records are one person (a must-link); no_match: never put them together")
+    note: str | None = Field(None, max_length=2000, description="why, for the next steward")
+
+
+class Decision(BaseModel):
+    """A recorded decision: what, by whom (the key's name) and when (UTC)."""
+
+    decision: Literal["match", "no_match"]
+    who: str
+    note: str | None = None
+    at: dt.datetime
+
+
+class RecordedDecision(Decision):
+    """The answer to a decision: recorded, to be honoured by the next run."""
+
+    decision_id: int
+    candidate_id: str
+
+
+class ReviewCandidate(BaseModel):
+    """A pair of records the model was unsure about, or a link the clustering guards refused."""
+
+    candidate_id: str = Field(description="stable: the same pair keeps its id across runs")
+    status: Literal["open", "decided"]
+    match_probability: float
+    left: ReviewRecord
+    right: ReviewRecord
+    explanation: list[Evidence] = Field(description="per comparison, in model order")
+    decision: Decision | None = Field(description="the latest decision, null while open")
+
+
+class CandidatePage(BaseModel):
+    """A page of the review queue, most likely matches first; pass `next_cursor` as `cursor` for the next."""
+
+    items: list[ReviewCandidate]
+    next_cursor: str | None

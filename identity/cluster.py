@@ -202,8 +202,10 @@ def _rebuild(
     left, right, strength = edges
     inside = in_checked[left] & in_checked[right]
     weighed = {(min(i, j), max(i, j)) for i, j in zip(left[inside].tolist(), right[inside].tolist(), strict=True)}
+    # A cannot-link across two components holds already (no link joins them), and its far record may be
+    # in a component nobody rebuilds: only those inside one checked component constrain the merge.
     merge = GuardedMerge(_people(con, np.flatnonzero(in_checked)), weighed, max_size,
-                         [(a, b) for a, b in cannot if in_checked[a]])
+                         [(a, b) for a, b in cannot if in_checked[a] and comp[a] == comp[b]])
     for k in np.flatnonzero(inside & strong):
         merge.offer(int(left[k]), int(right[k]), must=bool(strength[k] >= MUST_LINK))
     labels = comp.astype(np.int64)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 
-from cdp.schema import CLUSTERS, MATCH_PAIRS, REVIEW_CANDIDATES
+from cdp.schema import CLUSTERS, MATCH_PAIRS, REVIEW_CANDIDATES, STEWARD_DECISIONS
+from cdp.warehouse import table_exists
 
 CANDIDATE_ID = "substr(md5(record_id_l || '|' || record_id_r), 1, 16)"
 """SQL: a candidate's stable id, the same pair giving the same id on every run."""
@@ -39,6 +41,42 @@ def queue_split_links(con: duckdb.DuckDBPyConnection, threshold: float) -> int:
         where p.match_probability >= ? and l.cluster_id <> r.cluster_id
           and {CANDIDATE_ID} not in (select candidate_id from {REVIEW_CANDIDATES})""", [threshold])
     return _open(con)
+
+
+def import_decisions(con: duckdb.DuckDBPyConnection, decisions: pa.Table) -> int:
+    """Append the stewards' decisions not yet in `steward_decisions` and mark their candidates decided.
+
+    `decisions` has the table's columns (record_id_l, record_id_r, decision, who, note, at); a decision
+    already imported (same pair, steward and time) is skipped, so importing twice changes nothing.
+    Clustering then takes each pair's latest decision as a must-link or a cannot-link.
+    Returns the number of decisions added.
+    """
+    con.execute(f"""create table if not exists {STEWARD_DECISIONS} (record_id_l VARCHAR, record_id_r VARCHAR,
+        decision VARCHAR, who VARCHAR, note VARCHAR, "at" TIMESTAMP)""")
+    before = con.execute(f"select count(*) from {STEWARD_DECISIONS}").fetchall()[0][0]
+    con.register("incoming_decisions", decisions)
+    try:
+        _check_decisions(con)
+        con.execute(f"""insert into {STEWARD_DECISIONS}
+            select distinct i.record_id_l, i.record_id_r, i.decision, i.who, i.note, i."at" from incoming_decisions i
+            where not exists (
+                select 1 from {STEWARD_DECISIONS} d where d.record_id_l = i.record_id_l
+                  and d.record_id_r = i.record_id_r and d.who = i.who and d."at" = i."at")""")
+    finally:
+        con.unregister("incoming_decisions")
+    if table_exists(con, REVIEW_CANDIDATES):
+        con.execute(f"""update {REVIEW_CANDIDATES} set status = 'decided' where status = 'open'
+            and candidate_id in (select {CANDIDATE_ID} from {STEWARD_DECISIONS})""")
+    return con.execute(f"select count(*) from {STEWARD_DECISIONS}").fetchall()[0][0] - before
+
+
+def _check_decisions(con: duckdb.DuckDBPyConnection) -> None:
+    bad = con.execute("""select record_id_l, record_id_r, who, decision from incoming_decisions
+        where decision is null or decision not in ('match', 'no_match') limit 1""").fetchall()
+    if bad:
+        left, right, who, decision = bad[0]
+        raise ValueError(f"review_decisions: the decision by {who} on {left} / {right} is {decision!r}, "
+                         "not 'match' or 'no_match'")
 
 
 def _open(con: duckdb.DuckDBPyConnection) -> int:

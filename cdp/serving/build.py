@@ -18,6 +18,7 @@ from cdp.schema import (
     LINEAGE,
     PROFILE_ATTRIBUTES,
     RECORD_CUSTOMER,
+    REVIEW_CANDIDATES,
     STAGED,
     TRAITS,
 )
@@ -102,9 +103,32 @@ NO_INTERACTIONS = """select NULL::VARCHAR as customer_id, NULL::TIMESTAMP as "at
 """Stands in for INTERACTIONS_SQL in a warehouse without interactions (identity materialised without ingestion)."""
 
 
+
+def _record(alias: str) -> str:
+    """SQL: a staged record as the JSON text a steward compares: source, source_id, standardised values."""
+    values = ", ".join(f"'{a}', " + (f"strftime({alias}.{a}, '%Y-%m-%d')" if a == "birth_date" else f"{alias}.{a}")
+                       for a in PROFILE_ATTRIBUTES)
+    return f"json_object('source', {alias}.source, 'source_id', {alias}.source_id, {values})::VARCHAR"
+
+
+REVIEW_SQL = f"""
+    select c.candidate_id, c.record_id_l, c.record_id_r, c.match_probability, c.status,
+           {_record("l")} as left_record, {_record("r")} as right_record,
+           coalesce(c.explanation::VARCHAR, '[]') as explanation
+    from {REVIEW_CANDIDATES} c
+    join {STAGED} l on l.record_id = c.record_id_l join {STAGED} r on r.record_id = c.record_id_r
+    order by c.candidate_id"""
+"""The review queue with both records' values; a pair whose record left the sources is dropped."""
+NO_REVIEW = """select NULL::VARCHAR as candidate_id, NULL::VARCHAR as record_id_l, NULL::VARCHAR as record_id_r,
+    NULL::DOUBLE as match_probability, NULL::VARCHAR as status, NULL::VARCHAR as left_record,
+    NULL::VARCHAR as right_record, NULL::VARCHAR as explanation where false"""
+"""Stands in for REVIEW_SQL in a warehouse that was never matched (identity built from given clusters)."""
+
+
 def queries(con: duckdb.DuckDBPyConnection) -> dict[Table, str]:
     """Per serving table, the query that fills it; installs the masking macros on `con`."""
     con.execute(macros_sql())
     events = INTERACTIONS_SQL if table_exists(con, INTERACTIONS) else NO_INTERACTIONS
+    review = REVIEW_SQL if table_exists(con, REVIEW_CANDIDATES) else NO_REVIEW
     return {tables.profiles: _profiles(), tables.search_keys: SEARCH_KEYS, tables.source_records: SOURCE_RECORDS,
-            tables.redirects: REDIRECTS, tables.interactions: events}
+            tables.redirects: REDIRECTS, tables.interactions: events, tables.review_candidates: review}

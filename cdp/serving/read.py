@@ -38,8 +38,10 @@ ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
     # psycopg prepares a statement after `prepare_threshold` uses on a connection; 0 prepares the
     # primary-key lookups at their first use.
     "postgresql": {"connect_args": {"prepare_threshold": 0}},
+    # A steward's decision is a write: in WAL mode it waits for a running publish to commit (reads never wait).
+    "sqlite": {"connect_args": {"timeout": 60}},
 }
-"""Per-dialect create_engine options; the defaults suit SQLite."""
+"""Per-dialect create_engine options."""
 
 
 class BadQuery(ValueError):

@@ -103,5 +103,39 @@ publish_log = Table(
 )
 """One row per publish, written in the swap's transaction: the current version is max(version)."""
 
-PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects, interactions)
-"""The tables a publish replaces as a whole (publish_log is appended to instead)."""
+review_candidates = Table(
+    "review_candidates",
+    metadata,
+    Column("candidate_id", Text, nullable=False, doc="Stable: the same pair of records has the same id on every run."),
+    Column("record_id_l", Text, nullable=False),
+    Column("record_id_r", Text, nullable=False),
+    Column("match_probability", Float, nullable=False),
+    Column("status", Text, nullable=False, doc="'open' | 'decided' (as of the run that published it)."),
+    Column("left_record", Text, nullable=False,
+           doc="JSON: {source, source_id, <standardised attributes>} of record_id_l."),
+    Column("right_record", Text, nullable=False, doc="JSON: the same for record_id_r."),
+    Column("explanation", Text, nullable=False, doc="JSON array: [{comparison, level, weight}] in model order."),
+    PrimaryKeyConstraint("candidate_id", name="pk_review_candidates"),
+    # The queue pages most likely matches first; the candidate id breaks ties.
+    Index("ix_review_candidates_queue", "status", "match_probability", "candidate_id"),
+)
+"""The stewards' queue: pairs the model was unsure about and links the clustering guards refused."""
+
+review_decisions = Table(
+    "review_decisions",
+    metadata,
+    Column("decision_id", Integer, autoincrement=True, nullable=False),
+    Column("candidate_id", Text, nullable=False),
+    Column("record_id_l", Text, nullable=False, doc="Copied from the candidate: a decision stands on its own."),
+    Column("record_id_r", Text, nullable=False),
+    Column("decision", Text, nullable=False, doc="'match' | 'no_match'."),
+    Column("who", Text, nullable=False, doc="The steward's key name (api.auth.Caller.who)."),
+    Column("note", Text),
+    Column("at", DateTime, nullable=False, doc="UTC."),
+    PrimaryKeyConstraint("decision_id", name="pk_review_decisions"),
+    Index("ix_review_decisions_candidate", "candidate_id", "decision_id"),
+)
+"""Stewards' decisions, written by the API and never replaced by a publish: the next run imports them."""
+
+PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects, interactions, review_candidates)
+"""The tables a publish replaces as a whole (publish_log is appended to; review_decisions belongs to the API)."""

@@ -21,6 +21,9 @@ PG_SCHEMA = "cdp_api_test"
 
 JOHN, ROBERT, MARY, MERGED = "C000000001", "C000000002", "C000000003", "C000000004"
 FILLERS = [f"C0000000{n:02d}" for n in range(5, 13)]
+CANDIDATES = ["cand-smith-1", "cand-smith-2", "cand-brown"]
+"""Open review candidates (probabilities 0.72, 0.55, 0.88); DECIDED was decided by an earlier run."""
+DECIDED = "cand-doe"
 TIMELINE = ["T1", "O2", "O1", "I1", "T0", "I2"]
 """John's interaction ids, newest first (O1 and O2 share a time; I2's time is unreadable)."""
 
@@ -49,7 +52,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def build_world(url: str) -> ServingBuilder:
-    """Three people, a merged-away id, eight others, and interactions across three silos."""
+    """Three people, a merged-away id, eight others, interactions across three silos, and a review queue."""
     b = ServingBuilder(url)
     b.customer(JOHN, [
         record("finance", "F1", first_name="JOHN", last_name="SMITH", email="john.smith@work.com",
@@ -75,6 +78,15 @@ def build_world(url: str) -> ServingBuilder:
     b.interaction(JOHN, None, "finance", "invoices", "I2", 0.0)
     b.interaction(JOHN, "2023-12-31T23:59:59", "service", "tickets", "T0", category="question")
     b.interaction(ROBERT, "2024-07-01T08:00:00", "service", "tickets", "T9", category="complaint")
+    smith = record("sales", "S3", first_name="MARY", last_name="SMITH", email="mary.smith@example.com")
+    b.candidate(CANDIDATES[0], record("finance", "F1", first_name="JOHN", last_name="SMITH"), smith, 0.72,
+                last_name=6.1, first_name=-4.2)
+    b.candidate(CANDIDATES[1], record("sales", "S1", first_name="JOHNNY", last_name="SMITH"), smith, 0.55,
+                last_name=6.1, first_name=-4.2, email=-2.0)
+    b.candidate(CANDIDATES[2], record("finance", "F2", first_name="ROBERT", last_name="BROWN"),
+                record("service", "V7", first_name="BOB", last_name="BROWN"), 0.88, first_name=3.0, last_name=5.5)
+    b.candidate(DECIDED, record("sales", "S100", first_name="ANNA", last_name="DOE0"),
+                record("sales", "S101", first_name="ANNA", last_name="DOE1"), 0.6, status="decided")
     b.write()
     return b
 

@@ -98,6 +98,13 @@ def test_steward_cannot_link_splits_and_must_link_merges(con: duckdb.DuckDBPyCon
     assert stats.rejected == {"steward": 1}
 
 
+def test_a_cannot_link_to_another_component_is_kept_without_rebuilding_it(con: duckdb.DuckDBPyConnection) -> None:
+    write_pairs(con, [("s:d", "s:e", 0.99)])  # d and e differ in birth date: their component is checked
+    decide(con, "s:e", "s:g", "no_match")  # g stands alone, unchecked
+    cluster_records(con, threshold=0.9, max_size=30)
+    assert {"s:d", "s:e"} in clusters_of(con) and {"s:g"} in clusters_of(con)
+
+
 def test_latest_steward_decision_wins(con: duckdb.DuckDBPyConnection) -> None:
     write_pairs(con, [("s:a", "s:b", 0.99)])
     decide(con, "s:a", "s:b", "no_match")

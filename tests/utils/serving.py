@@ -78,6 +78,18 @@ class ServingBuilder:
             "customer_id": customer_id, "at": dt.datetime.fromisoformat(at) if at else None, "source": source,
             "name": name, "interaction_id": interaction_id, "amount": amount, "attributes": json.dumps(attributes)})
 
+    def candidate(self, candidate_id: str, left: dict[str, Any], right: dict[str, Any], match_probability: float,
+                  status: str = "open", **weights: float) -> None:
+        """A review candidate between two records (dicts from `record`); keyword arguments are the evidence,
+        comparison -> weight."""
+        explanation = [{"comparison": c, "level": "exact match" if w > 0 else "else", "weight": w}
+                       for c, w in weights.items()]
+        self.rows[tables.review_candidates].append({
+            "candidate_id": candidate_id, "record_id_l": f"{left['source']}:{left['source_id']}",
+            "record_id_r": f"{right['source']}:{right['source_id']}", "match_probability": match_probability,
+            "status": status, "left_record": json.dumps(_side(left)), "right_record": json.dumps(_side(right)),
+            "explanation": json.dumps(explanation)})
+
     def write(self, version: int = 1) -> None:
         """Drop and create the serving tables, insert everything collected and log it as `version`."""
         engine = sa.create_engine(self.url)
@@ -93,6 +105,11 @@ class ServingBuilder:
                     "customers": len(self.docs), "records": len(self.rows[tables.source_records])})
         finally:
             engine.dispose()
+
+
+def _side(r: dict[str, Any]) -> dict[str, Any]:
+    """A record as publish writes one side of a candidate: source, source_id and every profile attribute."""
+    return {"source": r["source"], "source_id": r["source_id"], **{a: r.get(a) for a in PROFILE_ATTRIBUTES}}
 
 
 def masked(doc: dict[str, Any]) -> dict[str, Any]:

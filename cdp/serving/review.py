@@ -1,0 +1,124 @@
+"""The stewards' side of the serving store: the published review queue and the decisions made on it.
+
+`review_candidates` is replaced by every publish like the other published tables; `review_decisions`
+is written here, by the API, and no publish touches it. The next run reads every decision back
+(`decisions`) into the warehouse, where clustering honours it. No web framework here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from cdp.serving.read import BadQuery, Page, decode_cursor, encode_cursor
+from cdp.serving.tables import review_candidates, review_decisions
+
+Status = Literal["open", "decided", "all"]
+Decision = Literal["match", "no_match"]
+
+DECISION_SCHEMA = pa.schema([("record_id_l", pa.string()), ("record_id_r", pa.string()), ("decision", pa.string()),
+                             ("who", pa.string()), ("note", pa.string()), ("at", pa.timestamp("us"))])
+"""The columns of the warehouse's steward_decisions (cdp/schema.py), as `decisions` returns them."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One decision as stored."""
+
+    decision_id: int
+    candidate_id: str
+    decision: str
+    who: str
+    note: str | None
+    at: dt.datetime
+
+
+class ReviewDesk:
+    """The review queue and the decisions, over an engine of the serving store (the API's pool)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        c, d = review_candidates.c, review_decisions.c
+        latest = (sa.select(sa.func.max(review_decisions.c.decision_id)).where(d.candidate_id == c.candidate_id)
+                  .correlate(review_candidates).scalar_subquery())
+        self._queue = (sa.select(c.candidate_id, c.match_probability, c.status, c.left_record, c.right_record,
+                                 c.explanation, d.decision_id, d.decision, d.who, d.note, d.at)
+                       .select_from(review_candidates.outerjoin(
+                           review_decisions, sa.and_(d.candidate_id == c.candidate_id, d.decision_id == latest)))
+                       .order_by(c.match_probability.desc(), c.candidate_id))
+
+    def candidates(self, status: Status, limit: int, cursor: str | None = None) -> Page:
+        """Candidates as dicts, most likely matches first; a candidate decided since the publish is 'decided'.
+
+        Each carries its latest decision (or None).
+        """
+        c, d = review_candidates.c, review_decisions.c
+        query = self._queue.limit(limit + 1)
+        if status == "open":
+            query = query.where(c.status == "open", d.decision_id.is_(None))
+        elif status == "decided":
+            query = query.where(sa.or_(c.status == "decided", d.decision_id.is_not(None)))
+        if cursor is not None:
+            probability, after = decode_cursor(cursor, 2)
+            if not isinstance(probability, float | int):
+                raise BadQuery("cursor: not a cursor this API gave out")
+            query = query.where(sa.or_(c.match_probability < probability,
+                                       sa.and_(c.match_probability == probability, c.candidate_id > str(after))))
+        with self.engine.connect() as con:
+            rows = con.execute(query).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        token = encode_cursor([rows[-1].match_probability, rows[-1].candidate_id]) if more else None
+        return Page([_candidate(r) for r in rows], token)
+
+    def decide(self, candidate_id: str, decision: Decision, who: str, note: str | None) -> Recorded | None:
+        """Record a decision on a published candidate (the pair's record ids copied along); None if no such one.
+
+        One INSERT ... SELECT: the lookup and the write are one statement, so a publish swapping the
+        queue in between cannot separate them.
+        """
+        at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        c = review_candidates.c
+        source = sa.select(c.candidate_id, c.record_id_l, c.record_id_r, sa.literal(decision), sa.literal(who),
+                           sa.literal(note, sa.Text), sa.literal(at, sa.DateTime)).where(c.candidate_id == candidate_id)
+        names = ["candidate_id", "record_id_l", "record_id_r", "decision", "who", "note", "at"]
+        insert = sa.insert(review_decisions).from_select(names, source).returning(review_decisions.c.decision_id)
+        with self.engine.connect() as con:
+            decision_id = con.execute(insert).scalar()
+        if decision_id is None:
+            return None
+        return Recorded(decision_id, candidate_id, decision, who, note, at)
+
+
+def _candidate(row: Any) -> dict[str, Any]:
+    """A queue row as the API answers it (JSON columns parsed, the latest decision folded in)."""
+    decided = row.decision_id is not None
+    return {"candidate_id": row.candidate_id, "status": "decided" if decided else row.status,
+            "match_probability": row.match_probability, "left": json.loads(row.left_record),
+            "right": json.loads(row.right_record), "explanation": json.loads(row.explanation),
+            "decision": {"decision": row.decision, "who": row.who, "note": row.note, "at": row.at} if decided else None}
+
+
+def decisions(url: str) -> pa.Table:
+    """Every decision in the store at `url`, oldest first, as steward_decisions rows; none before the first publish."""
+    target = sa.make_url(url)
+    if target.get_backend_name() == "sqlite" and not Path(target.database or "").is_file():
+        return DECISION_SCHEMA.empty_table()  # no file yet (connecting would create one), or in-memory
+    engine = sa.create_engine(target)
+    try:
+        if not sa.inspect(engine).has_table(review_decisions.name):
+            return DECISION_SCHEMA.empty_table()
+        d = review_decisions.c
+        with engine.connect() as con:
+            rows = con.execute(sa.select(d.record_id_l, d.record_id_r, d.decision, d.who, d.note, d.at)
+                               .order_by(d.decision_id)).all()
+    finally:
+        engine.dispose()
+    return pa.Table.from_pylist([r._asdict() for r in rows], DECISION_SCHEMA)
+
