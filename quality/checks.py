@@ -24,7 +24,7 @@ import dagster as dg
 from cdp.config import Config
 from cdp.resources import WarehouseResource
 from quality.outcome import Finding, Outcome
-from quality.report import data_docs_index
+from quality.report import INDEX, quality_dir
 
 CRITICAL, WARNINGS = "critical_expectations", "warning_expectations"
 
@@ -39,6 +39,8 @@ class Stage:
     source: str | None = None
     warns: bool = True
     """Whether the stage's suite has warning expectations (raw and customers have only critical ones)."""
+    last: bool = False
+    """The run's last gate: it builds the Data Docs of the run (so does any gate that blocks the run)."""
 
 
 def stages(cfg: Config) -> list[Stage]:
@@ -46,7 +48,7 @@ def stages(cfg: Config) -> list[Stage]:
     per_source = [s for name in cfg.sources for s in (Stage(f"raw_{name}", "raw_gate", name, warns=False),
                                                          Stage(f"staged_{name}", "staged_gate", name))]
     return [*per_source, Stage("clusters", "clusters_gate"), Stage("customers", "customers_gate", warns=False),
-            Stage("golden", "golden_gate")]
+            Stage("golden", "golden_gate", last=True)]
 
 
 def stage_check(cfg: Config, stage: Stage) -> dg.AssetChecksDefinition:
@@ -68,7 +70,9 @@ def stage_check(cfg: Config, stage: Stage) -> dg.AssetChecksDefinition:
         args = (stage.source,) if stage.source else ()
         with warehouse.connect() as con:
             outcome: Outcome = gate(con, cfg, context.run.run_id, *args)
-        docs = data_docs_index(cfg)
+        if stage.last or outcome.blocking:  # Data Docs once per run: a build costs seconds
+            gates.build_run_docs(cfg, context.run.run_id)
+        docs = quality_dir(cfg) / INDEX  # written when the run's last gate (or a blocking one) has run
         if stage.warns:
             yield _result(stage.asset, WARNINGS, outcome, outcome.warnings, dg.AssetCheckSeverity.WARN, docs)
         yield _result(stage.asset, CRITICAL, outcome, outcome.blocking, dg.AssetCheckSeverity.ERROR, docs)
@@ -77,13 +81,12 @@ def stage_check(cfg: Config, stage: Stage) -> dg.AssetChecksDefinition:
 
 
 def _result(asset: str, name: str, outcome: Outcome, failed: list[Finding], severity: dg.AssetCheckSeverity,
-            docs: Path | None) -> dg.AssetCheckResult:
+            docs: Path) -> dg.AssetCheckResult:
     metadata: dict[str, Any] = {"expectations_evaluated": outcome.evaluated, "tables": ", ".join(outcome.tables),
                                    "failed": len(failed)}
     if failed:
         metadata["failed_expectations"] = dg.MetadataValue.md(_table(failed))
-    if docs is not None:
-        metadata["data_docs"] = dg.MetadataValue.path(str(docs))
+    metadata["data_docs"] = dg.MetadataValue.path(str(docs))
     description = "; ".join(f.line() for f in failed) or (
         f"met ({outcome.evaluated} expectations evaluated on {', '.join(outcome.tables)})")
     return dg.AssetCheckResult(asset_key=asset, check_name=name, passed=not failed, severity=severity,

@@ -1,7 +1,7 @@
 """One gate per stage: measure the stage in DuckDB (quality.frames), validate it with its suite.
 
-Each gate opens the run's Great Expectations project beside the warehouse, so the suites, the
-results and the Data Docs of one run end up together (quality.validation). Imports Great
+Each gate opens the run's Great Expectations project beside the warehouse, so the suites and
+results of one run end up together (quality.validation); `build_run_docs` renders them as Data Docs. Imports Great
 Expectations (seconds): quality.checks imports this module inside the checks only.
 """
 
@@ -17,7 +17,7 @@ from ingestion.standardise.records import staged_table
 from quality import frames, history, suites
 from quality.outcome import Outcome
 from quality.report import quality_dir
-from quality.validation import open_project, validate
+from quality.validation import build_docs, open_project, validate
 
 
 class Project:
@@ -28,6 +28,11 @@ class Project:
 
     def validate(self, frame: pd.DataFrame, suite: gx.ExpectationSuite, source: str | None) -> Outcome:
         return validate(self.context, self.run_id, frame, suite, source)
+
+
+def build_run_docs(cfg: Config, run_id: str) -> None:
+    """Data Docs of every gate run so far in this run (quality.report names the index)."""
+    build_docs(Project(cfg, run_id).context)
 
 
 def _latest_two(loads: list[int]) -> tuple[int | None, int | None]:
