@@ -82,6 +82,8 @@ SOURCES: dict[str, dict[str, Any]] = {
     },
 }
 """The demo's cdp.yaml sources: paths and the SQLite URL are relative to cdp.yaml's folder."""
+CHUNK = 200_000
+"""Records a silo writer formats at a time."""
 HEADER = "# Written by `cdp demo`: three silos of the same people. Run: cdp run --config <this file>\n"
 
 
@@ -111,11 +113,14 @@ def _silo(rng: np.random.Generator, out: Path, name: str, person: np.ndarray, se
           make: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write one silo and its feed; return its truth and its planted flaws."""
     pop, words, who = make
-    ctx = context(rng, pop, words, person, second, STALE[name])
-    silo = flaws.keyed(name, KEYS[name], WRITERS[name](rng, ctx), person, _keys(name, len(person)))
-    feed = activity.events(rng, FEEDS[name], who, person, silo.rows[KEYS[name]].to_numpy(),
-                           ctx["left_at"].to_numpy())
-    del ctx
+    written, left_at = [], []
+    for part in np.array_split(np.arange(len(person)), -(-len(person) // CHUNK)):  # bounds the scratch columns
+        ctx = context(rng, pop, words, person[part], second[part], STALE[name])
+        written.append(WRITERS[name](rng, ctx))
+        left_at.append(ctx["left_at"].to_numpy())
+    rows = pd.concat(written, ignore_index=True)
+    silo = flaws.keyed(name, KEYS[name], rows, person, _keys(name, len(person)))
+    feed = activity.events(rng, FEEDS[name], who, person, silo.rows[KEYS[name]].to_numpy(), np.concatenate(left_at))
     flaws.plant(rng, silo, JUNK_COLUMNS[name])
     activity.plant(rng, feed, UNKNOWN_RECORD[name])
     if name == "sales":

@@ -115,7 +115,8 @@ def _iso(at: np.ndarray) -> pd.Series:
 def _invoices(rng: np.random.Generator, account: np.ndarray, at: np.ndarray, spend: np.ndarray,
               _complaint: np.ndarray) -> Events:
     n = len(at)
-    day = at.astype("datetime64[D]")
+    day = np.asarray(at, dtype="datetime64[D]")
+    due = np.asarray(day + np.timedelta64(30, "D"), dtype="datetime64[D]")
     amount = np.round(spend * rng.lognormal(4.3, 0.35, n), 2)
     credit = chance(rng, n, 0.02)
     recent = (NOW - at) < 45 * DAY
@@ -124,7 +125,7 @@ def _invoices(rng: np.random.Generator, account: np.ndarray, at: np.ndarray, spe
     rows = pd.DataFrame({
         "invoice_id": np.arange(n) + 500_001, "account_id": account,
         "issued_on": np.datetime_as_string(day, unit="D").astype(object),
-        "due_on": np.datetime_as_string(day + np.timedelta64(30, "D"), unit="D").astype(object),
+        "due_on": np.datetime_as_string(due, unit="D").astype(object),
         "amount": np.where(credit, -np.round(amount / 4, 2), amount),
         "status": np.where(credit, "credit", status),
     })

@@ -12,10 +12,12 @@ a collision gets digits added, as a provider would insist.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
 
+from cdp.demo.mess import NULL
 from cdp.demo.population import COUPLE, LONE_PARENT, REF, YEAR, Population
 from cdp.demo.vocab import Vocab
 
@@ -26,7 +28,7 @@ OLD_DOMAINS = {"aol.com": 5, "hotmail.com": 5, "yahoo.com": 5, "msn.com": 2, "ea
                "sbcglobal.net": 1, "gmail.com": 3}
 FAMILY_DOMAINS = {"comcast.net": 3, "att.net": 2, "verizon.net": 2, "gmail.com": 4, "yahoo.com": 2, "aol.com": 2,
                   "cox.net": 1}
-Parts = pd.DataFrame
+Parts: TypeAlias = pd.DataFrame
 # local-part patterns and how often people pick them; columns of Parts: f, l, nick, mi, yy, nn
 PATTERNS: list[tuple[int, Callable[[Parts], pd.Series]]] = [
     (22, lambda c: c.f + "." + c.l), (12, lambda c: c.f + c.l), (12, lambda c: c.f.str[0] + c.l),
@@ -54,9 +56,9 @@ def contacts(rng: np.random.Generator, pop: Population, words: Vocab) -> None:
                            words.place_pool.draw(rng, len(people)).astype(int))
     numbers = _numbers(rng, np.concatenate([area[hh["place"]], area[hh["old_place"]], area[mobile_home]]))
     new, old, mobile = np.split(numbers, [len(hh), 2 * len(hh)])
-    hh["landline"] = np.where(landline, new, None)
-    hh["old_landline"] = np.where(landline & moved, np.where(kept_number, new, old), None)
-    people["mobile"] = np.where(rng.random(len(people)) < np.where(age >= 70, 0.7, 0.95), mobile, None)
+    hh["landline"] = np.where(landline, new, NULL)
+    hh["old_landline"] = np.where(landline & moved, np.where(kept_number, new, old), NULL)
+    people["mobile"] = np.where(rng.random(len(people)) < np.where(age >= 70, 0.7, 0.95), mobile, NULL)
     _emails(rng, pop, age)
 
 
@@ -66,11 +68,11 @@ def _numbers(rng: np.random.Generator, areas: np.ndarray) -> np.ndarray:
     exchange = rng.integers(200, 1000, n)
     exchange[(exchange % 100 == 11) | (exchange == 555)] += 1
     line = rng.integers(0, 10_000, n)
-    prefix = areas + np.char.zfill(exchange.astype(str), 3).astype(object)
-    numbers = prefix + np.char.zfill(line.astype(str), 4).astype(object)
+    prefix = areas.astype(np.int64) * 1000 + exchange  # as integers: checking a million for repeats is quick
+    numbers = prefix * 10_000 + line
     while (clash := pd.Series(numbers).duplicated().to_numpy()).any():
-        numbers[clash] = prefix[clash] + np.char.zfill(rng.integers(0, 10_000, int(clash.sum())).astype(str), 4)
-    return numbers
+        numbers[clash] = prefix[clash] * 10_000 + rng.integers(0, 10_000, int(clash.sum()))
+    return numbers.astype(str).astype(object)
 
 
 def ascii_lower(names: pd.Series) -> pd.Series:
@@ -97,10 +99,10 @@ def _emails(rng: np.random.Generator, pop: Population, age: np.ndarray) -> None:
     every = _distinct(rng, np.concatenate([current, old, family]))
     current, old, family = np.split(every, [n, 2 * n])
     has = rng.random(n) < np.where(age >= 65, 0.65, 0.88)
-    people["email"] = np.where(has, current, None)
-    people["old_email"] = np.where(rng.random(n) < 0.15, old, None)
+    people["email"] = np.where(has, current, NULL)
+    people["old_email"] = np.where(rng.random(n) < 0.15, old, NULL)
     hh["family_email"] = np.where(
-        np.isin(hh["kind"], [COUPLE, LONE_PARENT]) & (rng.random(len(hh)) < FAMILY_EMAIL_SHARE), family, None)
+        np.isin(hh["kind"], [COUPLE, LONE_PARENT]) & (rng.random(len(hh)) < FAMILY_EMAIL_SHARE), family, NULL)
 
 
 def _addresses(
@@ -130,7 +132,9 @@ def _family_addresses(rng: np.random.Generator, pop: Population, parts: pd.DataF
 def _distinct(rng: np.random.Generator, emails: np.ndarray) -> np.ndarray:
     """Emails made distinct: a repeated address gets a number before the @, as a provider would insist."""
     emails = emails.copy()
-    while (clash := pd.Series(emails).duplicated().to_numpy()).any():
+    hashes = pd.util.hash_array(emails, categorize=False)  # repeats found among integers, not strings
+    while (clash := pd.Series(hashes).duplicated().to_numpy()).any():
         local, _, domain = pd.Series(emails[clash]).str.partition("@").T.to_numpy()
         emails[clash] = local + rng.integers(2, 100, int(clash.sum())).astype(str).astype(object) + "@" + domain
+        hashes[clash] = pd.util.hash_array(emails[clash], categorize=False)
     return emails

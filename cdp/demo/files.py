@@ -10,8 +10,11 @@ import itertools
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
+import pyarrow as pa
+from pyarrow import csv
 
 from cdp.demo.activity import Events
 from cdp.demo.flaws import Silo
@@ -49,15 +52,21 @@ def write_sqlite(path: Path, tables: dict[str, tuple[pd.DataFrame, dict[str, str
 
 
 def write_csv(path: Path, silo: Silo | Events) -> None:
-    """A CSV export with a header line (and the silo's line with surplus fields, if any)."""
+    """A CSV export with a header line, text quoted (and the silo's line with surplus fields, if any)."""
     pieces = _pieces(silo) if isinstance(silo, Silo) else _chunks(silo.rows)
-    with path.open("w", newline="") as f:
-        silo.rows.iloc[:0].to_csv(f, index=False, lineterminator="\n")
+    with path.open("wb") as f:
+        _csv(f, silo.rows.iloc[:0], header=True)
         for piece in pieces:
             if isinstance(piece, str):
-                f.write(piece + "\n")
+                f.write(piece.encode() + b"\n")
             else:
-                piece.to_csv(f, index=False, header=False, lineterminator="\n")
+                _csv(f, piece, header=False)
+
+
+def _csv(f: BinaryIO, rows: pd.DataFrame, header: bool) -> None:
+    """Rows as CSV through Arrow's writer (many times faster than pandas' on text columns)."""
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    csv.write_csv(table, f, csv.WriteOptions(include_header=header))
 
 
 def write_jsonl(path: Path, silo: Silo) -> None:

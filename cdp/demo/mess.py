@@ -25,6 +25,8 @@ STREET_WORDS = {"St": "Street", "Ave": "Avenue", "Rd": "Road", "Dr": "Drive", "L
                 "Blvd": "Boulevard", "Way": "Way", "Pl": "Place", "Cir": "Circle", "Ter": "Terrace"}
 DIRECTION_WORDS = {"N": "North", "S": "South", "E": "East", "W": "West", "": ""}
 UNIT_LABELS = ["Apt ", "Apt. ", "#", "Unit ", "Apartment "]
+NULL = np.array(None, dtype=object)
+"""A missing value, for the third argument of np.where (whose type hints refuse a bare None)."""
 
 
 def pick(rng: np.random.Generator, n: int, shares: Sequence[float]) -> np.ndarray:

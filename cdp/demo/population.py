@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cdp.demo.mess import NULL
 from cdp.demo.vocab import Vocab
 
 REF = np.datetime64("2025-06-30", "D")
@@ -100,7 +101,7 @@ def _people(rng: np.random.Generator, hh: pd.DataFrame, words: Vocab) -> pd.Data
     _surnames(rng, p, words)
     _given_names(rng, p, words)
     _juniors(rng, p)
-    p["goes_by"] = np.where(rng.random(n) < NICKNAME_SHARE, words.nicknames.draw(rng, p["first"].to_numpy()), None)
+    p["goes_by"] = np.where(rng.random(n) < NICKNAME_SHARE, words.nicknames.draw(rng, p["first"].to_numpy()), NULL)
     p["ssn"] = _ssns(rng, n)
     return p
 
@@ -160,7 +161,7 @@ def _surnames(rng: np.random.Generator, p: pd.DataFrame, words: Vocab) -> None:
     last = np.where(kept | elder_own | (role == SHARER), own, family)
     last = np.where(joined, own + "-" + family, last)
     p["last"] = last
-    p["maiden"] = np.where(took | joined | ((role == ELDER) & female & ~elder_own), own, None)
+    p["maiden"] = np.where(took | joined | ((role == ELDER) & female & ~elder_own), own, NULL)
     p.loc[p["maiden"] == p["last"], "maiden"] = None
 
 
@@ -180,7 +181,7 @@ def _given_names(rng: np.random.Generator, p: pd.DataFrame, words: Vocab) -> Non
         first[clash] = draw(int(clash.sum()), male[clash])
     middle = draw(n, male)
     p["first"] = first
-    p["middle"] = np.where((rng.random(n) < 0.7) & (middle != first), middle, None)
+    p["middle"] = np.where((rng.random(n) < 0.7) & (middle != first), middle, NULL)
     p["suffix"] = None
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cdp.demo import mess
-from cdp.demo.mess import chance, pick
+from cdp.demo.mess import NULL, chance, pick
 from cdp.demo.population import REF, STREET_TYPES, YEAR, Population
 from cdp.demo.vocab import Vocab
 from ingestion.standardise.addresses import US_STATES
@@ -99,7 +99,19 @@ def _either(rng: np.random.Generator, first: pd.Series, second: pd.Series, prefe
 
 
 def _blank(rng: np.random.Generator, values: np.ndarray, present: float) -> np.ndarray:
-    return np.where(chance(rng, len(values), present), values, None)
+    return np.where(chance(rng, len(values), present), values, NULL)
+
+
+def _reachable(rng: np.random.Generator, p: pd.DataFrame, email: float, phone: float,
+               prefer_mobile: float) -> tuple[np.ndarray, np.ndarray]:
+    """Email and phone, each kept in its share of the records, but never both left out when the person has one:
+    a sales contact or a service requester always leaves a way to reach them."""
+    emails = p["email"].to_numpy(object)
+    phones = _either(rng, p["mobile"], p["landline"], prefer_mobile)
+    kept_email, kept_phone = _blank(rng, emails, email), _blank(rng, phones, phone)
+    neither = pd.isna(kept_email) & pd.isna(kept_phone)
+    kept_phone = np.where(neither, phones, kept_phone)
+    return np.where(neither & pd.isna(kept_phone), emails, kept_email), kept_phone
 
 
 def finance(rng: np.random.Generator, p: pd.DataFrame) -> pd.DataFrame:
@@ -133,6 +145,7 @@ def finance(rng: np.random.Generator, p: pd.DataFrame) -> pd.DataFrame:
 
 def sales(rng: np.random.Generator, p: pd.DataFrame) -> pd.DataFrame:
     n = len(p)
+    email, phone = _reachable(rng, p, 0.88, 0.8, 0.9)
     first = mess.typos(rng, _given(rng, p, 0.65), 0.03)
     first = np.where(p["middle"].notna() & chance(rng, n, 0.04), first + " " + p["middle"].str[0], first)
     last = mess.typos(rng, p["last"].to_numpy(object), 0.03)
@@ -147,14 +160,12 @@ def sales(rng: np.random.Generator, p: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "first_name": mess.case(rng, first, 0.04, 0.04),
         "last_name": mess.case(rng, last, 0.04, 0.04),
-        "email": mess.emails(rng, mess.typos(rng, _blank(rng, p["email"].to_numpy(object), 0.88), 0.01),
-                             0.05, 0.1, 0.2),
-        "mobile": mess.phones(rng, _blank(rng, _either(rng, p["mobile"], p["landline"], 0.9), 0.8),
-                              [3, 3, 2, 1, 1, 1, 1, 1, 1]),
-        "street": np.where(address, mess.streets(rng, p, 0.4, 0.05), None),
-        "city": np.where(address, p["city"], None),
-        "state": np.where(address, np.where(chance(rng, n, 0.25), p["state"].map(STATE_NAMES), p["state"]), None),
-        "zip": np.where(address, np.where(chance(rng, n, 0.08), p["zip4"], p["zip"]), None),
+        "email": mess.emails(rng, mess.typos(rng, email, 0.01), 0.05, 0.1, 0.2),
+        "mobile": mess.phones(rng, phone, [3, 3, 2, 1, 1, 1, 1, 1, 1]),
+        "street": np.where(address, mess.streets(rng, p, 0.4, 0.05), NULL),
+        "city": np.where(address, p["city"], NULL),
+        "state": np.where(address, np.where(chance(rng, n, 0.25), p["state"].map(STATE_NAMES), p["state"]), NULL),
+        "zip": np.where(address, np.where(chance(rng, n, 0.08), p["zip4"], p["zip"]), NULL),
         "birth_date": mess.us_dates(rng, _blank(rng, iso, 0.45), 0.3),
         "updated_at": timestamps(p["updated_at"].to_numpy()),
     })
@@ -162,6 +173,7 @@ def sales(rng: np.random.Generator, p: pd.DataFrame) -> pd.DataFrame:
 
 def service(rng: np.random.Generator, p: pd.DataFrame) -> pd.DataFrame:
     n = len(p)
+    email, phone = _reachable(rng, p, 0.95, 0.45, 0.8)
     first = mess.typos(rng, _given(rng, p, 0.75), 0.02)
     last = mess.typos(rng, p["last"].to_numpy(object), 0.02)
     middle = np.where(p["middle"].notna() & chance(rng, n, 0.05), " " + p["middle"].str[0] + ".", "")
@@ -170,9 +182,8 @@ def service(rng: np.random.Generator, p: pd.DataFrame) -> pd.DataFrame:
     name = np.where(formal, last + ", " + first, first + middle + " " + last + suffix)
     return pd.DataFrame({
         "name": mess.case(rng, name, 0.04, 0.08),
-        "email": mess.emails(rng, _blank(rng, p["email"].to_numpy(object), 0.95), 0.03, 0.1, 0.15),
-        "phone": mess.phones(rng, _blank(rng, _either(rng, p["mobile"], p["landline"], 0.8), 0.45),
-                             [2, 2, 1, 2, 2, 0, 1, 1, 1]),
+        "email": mess.emails(rng, email, 0.03, 0.1, 0.15),
+        "phone": mess.phones(rng, phone, [2, 2, 1, 2, 2, 0, 1, 1, 1]),
         "zip": _blank(rng, p["zip"].to_numpy(object), 0.4),
         "updated_at": timestamps(p["updated_at"].to_numpy(), "T", "Z"),
     })
