@@ -44,7 +44,7 @@ def queue_split_links(con: duckdb.DuckDBPyConnection, threshold: float) -> int:
 
 
 def import_decisions(con: duckdb.DuckDBPyConnection, decisions: pa.Table) -> int:
-    """Append the stewards' decisions not yet in `steward_decisions` and mark their candidates decided.
+    """Append the stewards' decisions not yet in `steward_decisions`; their candidates stay in the queue, decided.
 
     `decisions` has the table's columns (record_id_l, record_id_r, decision, who, note, at); a decision
     already imported (same pair, steward and time) is skipped, so importing twice changes nothing.
@@ -65,9 +65,21 @@ def import_decisions(con: duckdb.DuckDBPyConnection, decisions: pa.Table) -> int
     finally:
         con.unregister("incoming_decisions")
     if table_exists(con, REVIEW_CANDIDATES):
-        con.execute(f"""update {REVIEW_CANDIDATES} set status = 'decided' where status = 'open'
-            and candidate_id in (select {CANDIDATE_ID} from {STEWARD_DECISIONS})""")
+        _keep_decided(con)
     return con.execute(f"select count(*) from {STEWARD_DECISIONS}").fetchall()[0][0] - before
+
+
+def _keep_decided(con: duckdb.DuckDBPyConnection) -> None:
+    """Mark decided pairs' candidates decided, re-adding (from this run's scores) those this run's
+    refresh dropped, e.g. a link the guards refused, which is queued anew after each clustering."""
+    decided = f"select {CANDIDATE_ID} from {STEWARD_DECISIONS}"
+    con.execute(f"update {REVIEW_CANDIDATES} set status = 'decided' where status = 'open' "
+                f"and candidate_id in ({decided})")
+    if table_exists(con, MATCH_PAIRS):
+        con.execute(f"""insert into {REVIEW_CANDIDATES}
+            select {CANDIDATE_ID}, record_id_l, record_id_r, match_probability, explanation, 'decided'
+            from {MATCH_PAIRS} p where {CANDIDATE_ID} in ({decided})
+              and {CANDIDATE_ID} not in (select candidate_id from {REVIEW_CANDIDATES})""")
 
 
 def _check_decisions(con: duckdb.DuckDBPyConnection) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import duckdb
+import datetime as dt
 
+import duckdb
+import pyarrow as pa
+
+from cdp.serving.review import DECISION_SCHEMA
 from identity.cluster import cluster_records
-from identity.review import queue_split_links, refresh_candidates
+from identity.review import import_decisions, queue_split_links, refresh_candidates
 from tests.identity.test_cluster import write_pairs
 from tests.utils.staged import staged_row, write_staged
 
@@ -41,3 +45,27 @@ def test_links_the_guards_refused_are_queued_for_review() -> None:
     assert queue_split_links(con, 0.9) == 1
     assert con.execute("select record_id_l, record_id_r, status from review_candidates").fetchall() == [
         ("s:b", "s:c", "open")]
+
+
+def test_an_imported_decision_keeps_its_candidate_in_the_queue_as_decided() -> None:
+    con = duckdb.connect()
+    write_staged(con, [
+        staged_row("s", "a", first_name="ANNA", last_name="LEE", tax_id="111223333"),
+        staged_row("s", "b", first_name="ANNA", last_name="LEE"),
+        staged_row("s", "c", first_name="ANNA", last_name="LEE", tax_id="999887777"),
+        staged_row("s", "d", first_name="ANNE", last_name="LEE"),
+    ])
+    write_pairs(con, [("s:a", "s:b", 0.99), ("s:b", "s:c", 0.95), ("s:c", "s:d", 0.6)])
+    refresh_candidates(con, (0.5, 0.9))
+    cluster_records(con, threshold=0.9, max_size=30)
+    assert queue_split_links(con, 0.9) == 2  # the band pair c-d and the refused link b-c
+    assert refresh_candidates(con, (0.5, 0.9)) == 1  # the next run's matching rebuilds the open ones: b-c is gone
+    decided = pa.Table.from_pylist([
+        {"record_id_l": "s:b", "record_id_r": "s:c", "decision": "no_match", "who": "steward:1", "note": None,
+         "at": dt.datetime(2026, 1, 1)},
+        {"record_id_l": "s:c", "record_id_r": "s:d", "decision": "match", "who": "steward:1", "note": "same woman",
+         "at": dt.datetime(2026, 1, 2)}], DECISION_SCHEMA)
+    assert import_decisions(con, decided) == 2
+    assert import_decisions(con, decided) == 0
+    assert con.execute("select record_id_l, record_id_r, status from review_candidates order by all").fetchall() == [
+        ("s:b", "s:c", "decided"), ("s:c", "s:d", "decided")]
