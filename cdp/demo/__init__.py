@@ -27,7 +27,7 @@ import pandas as pd
 import yaml
 
 from cdp.config import DEFAULT_SERVING, DEFAULT_WAREHOUSE
-from cdp.demo import activity, files, flaws
+from cdp.demo import activity, files, flaws, mess
 from cdp.demo.contacts import contacts
 from cdp.demo.population import population
 from cdp.demo.silos import STALE, WRITERS, appearances, context
@@ -92,7 +92,7 @@ def _keys(source: str, n: int) -> np.ndarray:
     if source == "finance":
         return (np.arange(n) + 100_001).astype(object)
     prefix = "C" if source == "sales" else "R-"
-    return (prefix + pd.Series(np.arange(n) + 1).astype(str).str.zfill(7)).to_numpy(object)
+    return mess.numbered(prefix, n, 7)
 
 
 def _write(out: Path, silo: flaws.Silo, feed: activity.Events) -> None:

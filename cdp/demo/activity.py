@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cdp.demo.mess import chance, pick
+from cdp.demo.mess import chance, numbered, pick, strftime
 from cdp.demo.population import REF, YEAR
 from cdp.demo.silos import EPOCH
 
@@ -108,15 +108,9 @@ def events(rng: np.random.Generator, name: str, who: Customers, person: np.ndarr
     return FEEDS[name](rng, keys[record], at, spend, complaint)
 
 
-def _iso(at: np.ndarray) -> pd.Series:
-    return pd.Series(np.datetime_as_string(at, unit="s"), dtype=object)
-
-
 def _invoices(rng: np.random.Generator, account: np.ndarray, at: np.ndarray, spend: np.ndarray,
               _complaint: np.ndarray) -> Events:
     n = len(at)
-    day = np.asarray(at, dtype="datetime64[D]")
-    due = np.asarray(day + np.timedelta64(30, "D"), dtype="datetime64[D]")
     amount = np.round(spend * rng.lognormal(4.3, 0.35, n), 2)
     credit = chance(rng, n, 0.02)
     recent = (NOW - at) < 45 * DAY
@@ -124,8 +118,7 @@ def _invoices(rng: np.random.Generator, account: np.ndarray, at: np.ndarray, spe
     status = np.where(recent & chance(rng, n, 0.6), "open", status)
     rows = pd.DataFrame({
         "invoice_id": np.arange(n) + 500_001, "account_id": account,
-        "issued_on": np.datetime_as_string(day, unit="D").astype(object),
-        "due_on": np.datetime_as_string(due, unit="D").astype(object),
+        "issued_on": strftime(at, "%Y-%m-%d"), "due_on": strftime(at + 30 * DAY, "%Y-%m-%d"),
         "amount": np.where(credit, -np.round(amount / 4, 2), amount),
         "status": np.where(credit, "credit", status),
     })
@@ -147,10 +140,8 @@ def _orders(rng: np.random.Generator, contact: np.ndarray, at: np.ndarray, spend
     amount = np.round(spend * items * rng.lognormal(3.4, 0.7, n), 2)
     status = np.array(["completed", "cancelled", "returned"], dtype=object)[pick(rng, n, [0.93, 0.03, 0.04])]
     amount = np.where(status == "returned", -amount, np.where(status == "cancelled", 0.0, amount))
-    iso = _iso(at)
     rows = pd.DataFrame({
-        "order_id": "SO-" + pd.Series(np.arange(n) + 1).astype(str).str.zfill(8), "contact_id": contact,
-        "ordered_at": (iso.str[5:7] + "/" + iso.str[8:10] + "/" + iso.str[:4] + " " + iso.str[11:16]).to_numpy(),
+        "order_id": numbered("SO-", n, 8), "contact_id": contact, "ordered_at": strftime(at, "%m/%d/%Y %H:%M"),
         "amount": _money(rng, amount), "items": items,
         "channel": np.array(["web", "store", "app", "phone"], dtype=object)[pick(rng, n, [5, 3, 2, 1])],
         "status": status,
@@ -165,8 +156,8 @@ def _tickets(rng: np.random.Generator, requester: np.ndarray, at: np.ndarray, _s
     angry = np.array(list(COMPLAINTS), dtype=object)[pick(rng, n, list(COMPLAINTS.values()))]
     open_ = ((NOW - at) < 14 * DAY) & chance(rng, n, 0.7)
     rows = pd.DataFrame({
-        "ticket_id": "T-" + pd.Series(np.arange(n) + 1).astype(str).str.zfill(8), "requester_id": requester,
-        "opened_at": (_iso(at) + "Z").to_numpy(),
+        "ticket_id": numbered("T-", n, 8), "requester_id": requester,
+        "opened_at": strftime(at, "%Y-%m-%dT%H:%M:%SZ"),
         "category": np.where(complaint, angry, plain),
         "channel": np.array(["email", "phone", "chat", "web form"], dtype=object)[pick(rng, n, [4, 3, 2, 1])],
         "priority": np.where(complaint, "high", np.array(["low", "normal", "high"], dtype=object)[

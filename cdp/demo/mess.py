@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 KEYBOARD = {  # neighbouring keys, for substitution typos
     "a": "qswz", "b": "vghn", "c": "xdfv", "d": "serfcx", "e": "wsdr", "f": "drtgvc", "g": "ftyhbv", "h": "gyujnb",
@@ -92,6 +94,18 @@ def phones(rng: np.random.Generator, digits: np.ndarray, shares: Sequence[float]
     out = by_variant(len(s), pick(rng, len(s), shares), [layout(f) for f in PHONE_LAYOUTS])
     out[s.isna().to_numpy()] = None
     return out
+
+
+def strftime(times: np.ndarray, fmt: str) -> np.ndarray:
+    """datetime64 values as text in a strftime format, in one pass of Arrow's C++; None for NaT."""
+    stamps = pa.array(np.asarray(times, dtype="datetime64[s]"))
+    return np.asarray(pc.strftime(stamps, format=fmt).to_numpy(zero_copy_only=False), dtype=object)
+
+
+def numbered(prefix: str, n: int, width: int, first: int = 1) -> np.ndarray:
+    """n ids: prefix and running numbers from `first`, zero-padded to `width` digits (C0000001, ...)."""
+    digits = pc.utf8_lpad(pc.cast(pa.array(np.arange(first, first + n)), pa.string()), width, "0")
+    return np.asarray(pc.binary_join_element_wise(prefix, digits, "").to_numpy(zero_copy_only=False), dtype=object)
 
 
 def iso_dates(dates: np.ndarray) -> np.ndarray:

@@ -81,11 +81,6 @@ def _updated_at(rng: np.random.Generator, moved_at: np.ndarray, old_home: np.nda
     return since + (rng.random(len(since)) * span).astype("timedelta64[s]")
 
 
-def timestamps(values: np.ndarray, sep: str = " ", suffix: str = "") -> np.ndarray:
-    text = np.datetime_as_string(values.astype("datetime64[s]"), unit="s")
-    return (pd.Series(text, dtype=object).str.replace("T", sep) + suffix).to_numpy(object)
-
-
 def _given(rng: np.random.Generator, p: pd.DataFrame, nickname: float) -> np.ndarray:
     """The first name the record shows: the nickname the person goes by, in `nickname` of the records."""
     return np.where(p["goes_by"].notna() & chance(rng, len(p), nickname), p["goes_by"], p["first"])
@@ -139,7 +134,7 @@ def finance(rng: np.random.Generator, p: pd.DataFrame) -> pd.DataFrame:
         "billing_zip": np.where(chance(rng, n, 0.3), p["zip4"], p["zip"]),
         "tax_id": mess.ssns(rng, _blank(rng, mess.typos(rng, p["ssn"].to_numpy(object), 0.005), 0.8), [6, 3, 1]),
         "date_of_birth": _blank(rng, iso, 0.8),
-        "last_modified": timestamps(p["updated_at"].to_numpy()),
+        "last_modified": mess.strftime(p["updated_at"].to_numpy(), "%Y-%m-%d %H:%M:%S"),
     })
 
 
@@ -167,7 +162,7 @@ def sales(rng: np.random.Generator, p: pd.DataFrame) -> pd.DataFrame:
         "state": np.where(address, np.where(chance(rng, n, 0.25), p["state"].map(STATE_NAMES), p["state"]), NULL),
         "zip": np.where(address, np.where(chance(rng, n, 0.08), p["zip4"], p["zip"]), NULL),
         "birth_date": mess.us_dates(rng, _blank(rng, iso, 0.45), 0.3),
-        "updated_at": timestamps(p["updated_at"].to_numpy()),
+        "updated_at": mess.strftime(p["updated_at"].to_numpy(), "%Y-%m-%d %H:%M:%S"),
     })
 
 
@@ -185,7 +180,7 @@ def service(rng: np.random.Generator, p: pd.DataFrame) -> pd.DataFrame:
         "email": mess.emails(rng, email, 0.03, 0.1, 0.15),
         "phone": mess.phones(rng, phone, [2, 2, 1, 2, 2, 0, 1, 1, 1]),
         "zip": _blank(rng, p["zip"].to_numpy(object), 0.4),
-        "updated_at": timestamps(p["updated_at"].to_numpy(), "T", "Z"),
+        "updated_at": mess.strftime(p["updated_at"].to_numpy(), "%Y-%m-%dT%H:%M:%SZ"),
     })
 
 
