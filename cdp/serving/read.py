@@ -57,6 +57,15 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """A single-row statement compiled for the store's driver: its SQL and, for a positional
+    paramstyle, the order of its parameters (None: the driver takes them by name)."""
+
+    sql: str
+    order: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
 class Version:
     """The published version the store holds."""
 
@@ -109,18 +118,45 @@ class ServingReader:
         of_record = source_records.join(profiles, source_records.c.customer_id == profiles.c.customer_id)
         record = (source_records.c.source == sa.bindparam("source"),
                   source_records.c.source_id == sa.bindparam("source_id"))
-        self._profile = {m: sa.select(doc).where(profiles.c.customer_id == by_id) for m, doc in doc_of.items()}
-        self._by_source = {m: sa.select(doc).select_from(of_record).where(*record) for m, doc in doc_of.items()}
-        self._redirect = sa.select(redirects.c.to_id).where(redirects.c.from_id == by_id)
-        self._exists = sa.select(profiles.c.customer_id).where(profiles.c.customer_id == by_id)
+        lookup = self._lookup
+        self._profile = {m: lookup(sa.select(doc).where(profiles.c.customer_id == by_id)) for m, doc in doc_of.items()}
+        self._by_source = {m: lookup(sa.select(doc).select_from(of_record).where(*record))
+                           for m, doc in doc_of.items()}
+        self._redirect = lookup(sa.select(redirects.c.to_id).where(redirects.c.from_id == by_id))
+        self._exists = lookup(sa.select(profiles.c.customer_id).where(profiles.c.customer_id == by_id))
 
     def close(self) -> None:
         """Close the pooled connections."""
         self.engine.dispose()
 
-    def _scalar(self, statement: sa.Select[Any], params: dict[str, Any]) -> Any:
-        with self.engine.connect() as con:
-            return con.execute(statement, params).scalar()
+    def _lookup(self, statement: sa.Select[Any]) -> Lookup:
+        compiled = statement.compile(dialect=self.engine.dialect)
+        return Lookup(str(compiled), tuple(compiled.positiontup) if compiled.positional else None)  # type: ignore[arg-type]
+
+    def _scalar(self, lookup: Lookup, params: dict[str, Any]) -> Any:
+        """The first column of the lookup's first row, or None.
+
+        The API's hot path: SQLAlchemy's Connection and Result cost several times a primary-key read
+        (190 vs 60 us on SQLite), so the statement, compiled once, runs on a pooled connection's own
+        cursor. Driver errors are raised as SQLAlchemy's, a lost connection is dropped from the pool.
+        """
+        args = tuple(params[name] for name in lookup.order) if lookup.order is not None else params
+        dialect = self.engine.dialect
+        conn = self.engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(lookup.sql, args)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, conn.dbapi_connection, None):
+                conn.invalidate(exc)
+            raise sa.exc.DBAPIError.instance(lookup.sql, args, exc, dialect.loaded_dbapi.Error) from exc
+        finally:
+            conn.close()
+        return row[0] if row is not None else None
 
     def profile(self, customer_id: str, masked: bool) -> str | None:
         """The stored JSON text of a live customer's profile (masked or not), or None."""
