@@ -1,14 +1,16 @@
 """The frames the suites validate: a few narrow columns per record, selected in DuckDB.
 
-Only what an expectation reads leaves DuckDB, as Arrow-backed pandas columns (no copy into
-Python objects): a million records make a few tens of megabytes, and Great Expectations
-validates them in well under a second per stage.
+Only what an expectation reads leaves DuckDB. Strings stay Arrow-backed (no copy into Python
+objects; nulls, regexes and uniqueness run in Arrow compute); numbers and dates become NumPy
+columns, dates as datetime64[ns] (TIMESTAMP_NS in DuckDB): Great Expectations' pandas engine
+compares only those vectorised, and compares Arrow-backed dates one value at a time in Python.
 """
 
 from __future__ import annotations
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from cdp.config import SourceConfig
 from cdp.schema import CLUSTERS, GOLDEN, LOAD_LOG, RECORD_CUSTOMER, STAGED
@@ -22,22 +24,33 @@ CHECKED_FIELDS = ("email", "phone", "birth_date")
 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pd.DataFrame:
-    """A query's result as a pandas frame of Arrow-backed columns."""
-    return con.sql(sql, params=params or []).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+    """A query's result as a pandas frame: Arrow-backed strings, NumPy numbers and datetimes."""
+    return con.sql(sql, params=params or []).to_arrow_table().to_pandas(types_mapper=_arrow_strings)
+
+
+def _arrow_strings(kind: pa.DataType) -> pd.ArrowDtype | None:
+    stringy = pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    return pd.ArrowDtype(kind) if stringy else None
 
 
 def raw_frame(con: duckdb.DuckDBPyConnection, feed: Feed) -> pd.DataFrame:
-    """The published rows of a feed: `_key` and each mapped column the raw table has."""
+    """The published rows of a feed: `_key`, and a column for each mapped column the raw table has.
+
+    The raw suite reads the mapped columns' presence, never their values (the staged suite reads
+    those), so they leave DuckDB as NULLs: a million rows of ten columns would otherwise cost
+    seconds to copy.
+    """
     present = set(columns_of(con, feed.table))
     mapped = [c for c in dict.fromkeys(feed.columns.values()) if c in present]
-    return frame(con, f"select _key, {', '.join(map(ident, mapped))} from {ident(feed.table)}")
+    placeholders = "".join(f", NULL::VARCHAR as {ident(c)}" for c in mapped if c != "_key")
+    return frame(con, f"select _key{placeholders} from {ident(feed.table)}")
 
 
-def loads(con: duckdb.DuckDBPyConnection, feed: str) -> list[int]:
-    """Rows published by the feed's loads, latest first (load_log keeps every load)."""
-    rows = con.execute(f"select rows_published from {LOAD_LOG} where source = ? order by loaded_at desc limit 2",
+def published_rows(con: duckdb.DuckDBPyConnection, feed: str) -> int | None:
+    """Rows published by the feed's latest load (load_log keeps every load), None before the first."""
+    rows = con.execute(f"select rows_published from {LOAD_LOG} where source = ? order by loaded_at desc limit 1",
                        [feed]).fetchall()
-    return [n for (n,) in rows]
+    return rows[0][0] if rows else None
 
 
 def staged_frame(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> pd.DataFrame:
@@ -45,7 +58,8 @@ def staged_frame(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig)
     columns = ["source_id"]
     for attr in CHECKED_FIELDS:
         if attr in src.fields:
-            columns += [attr, f"nullif(trim({attr}_raw), '') as {attr}_raw"]
+            value = f"{attr}::TIMESTAMP_NS as {attr}" if attr == "birth_date" else attr
+            columns += [value, f"nullif(trim({attr}_raw), '') as {attr}_raw"]
     if any(attr in src.fields for attr in NAME_FIELDS):
         columns.append("nullif(concat_ws(' ', first_name, last_name), '') as name")
     return frame(con, f"select {', '.join(columns)} from {ident(staged_table(source))}")

@@ -35,19 +35,21 @@ def build_run_docs(cfg: Config, run_id: str) -> None:
     build_docs(Project(cfg, run_id).context)
 
 
-def _latest_two(loads: list[int]) -> tuple[int | None, int | None]:
-    """Rows published by the latest load and by the one before it (None where there is none)."""
-    return (loads[0] if loads else None), (loads[1] if len(loads) > 1 else None)
-
-
 def raw_gate(con: duckdb.DuckDBPyConnection, cfg: Config, run_id: str, source: str) -> Outcome:
-    """Every feed of the source (its records and each interaction feed): columns, keys, row counts."""
-    project, outcome = Project(cfg, run_id), Outcome()
+    """Every feed of the source (its records and each interaction feed): columns, keys, row counts.
+
+    Volume is compared with the last load a gate accepted, so retrying a blocked load blocks again
+    (to accept a real drop, raise quality.max_row_drop for one run).
+    """
+    project, outcome, accepted = Project(cfg, run_id), Outcome(), history.previous(con, run_id)
     for feed in feeds_of(source, cfg.sources[source]):
-        published, previous = _latest_two(frames.loads(con, feed.name))
-        suite = suites.raw_suite(feed.table, feed.key, list(feed.columns.values()), published, previous,
-                                 cfg.quality)
-        outcome = outcome.add(project.validate(frames.raw_frame(con, feed), suite, source))
+        published, metric = frames.published_rows(con, feed.name), f"rows:{feed.name}"
+        previous = int(accepted[metric]) if metric in accepted else None
+        suite = suites.raw_suite(feed.table, feed.key, list(feed.columns.values()), published, previous, cfg.quality)
+        checked = project.validate(frames.raw_frame(con, feed), suite, source)
+        if published is not None and not checked.blocking:
+            history.record(con, run_id, {metric: published})
+        outcome = outcome.add(checked)
     return outcome
 
 

@@ -1,4 +1,4 @@
-"""Identity figures of each run, kept in `quality_history`, so a run can be compared with the last one."""
+"""Figures of each run kept in `quality_history` (identity figures, rows per feed), to compare runs with."""
 
 from __future__ import annotations
 
@@ -15,11 +15,9 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def previous(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float]:
-    """The figures of the latest run other than `run_id`, by metric (empty on the first run)."""
+    """Each metric's latest value kept by a run other than `run_id` (empty on the first run)."""
     ensure_table(con)
-    rows = con.execute(f"""
-        select metric, value from {QUALITY_HISTORY}
-        where run_id = (select run_id from {QUALITY_HISTORY} where run_id <> ? order by "at" desc limit 1)""",
+    rows = con.execute(f'select metric, arg_max(value, "at") from {QUALITY_HISTORY} where run_id <> ? group by metric',
                        [run_id]).fetchall()
     return dict(rows)
 
@@ -33,9 +31,10 @@ def identity_figures(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
 
 
 def record(con: duckdb.DuckDBPyConnection, run_id: str, figures: dict[str, float]) -> None:
-    """Keep this run's figures (replacing any kept earlier for the same run)."""
+    """Keep this run's figures (replacing the same metrics kept earlier for the same run)."""
     ensure_table(con)
     at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.execute(f"delete from {QUALITY_HISTORY} where run_id = ?", [run_id])
+    con.execute(f"delete from {QUALITY_HISTORY} where run_id = ? and list_contains(?, metric)",
+                [run_id, list(figures)])
     con.executemany(f"insert into {QUALITY_HISTORY} values (?, ?, ?, ?)",
                     [[run_id, at, metric, float(value)] for metric, value in figures.items()])

@@ -20,7 +20,7 @@ from cdp.config import QualityConfig
 
 BLOCK, WARN = "critical", "warning"
 E164 = r"^\+[1-9][0-9]{6,14}$"
-FIRST_BIRTH_DATE = dt.date(1900, 1, 2)  # ingestion reads 1900-01-01 as a placeholder
+FIRST_BIRTH_DATE = dt.datetime(1900, 1, 2)  # ingestion reads 1900-01-01 as a placeholder
 
 
 def raw_suite(table: str, key: str, columns: list[str], published: int | None, previous: int | None,
@@ -41,7 +41,7 @@ def raw_suite(table: str, key: str, columns: list[str], published: int | None, p
         least = math.ceil(previous * (1 - q.max_row_drop))
         suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(
             min_value=least, severity=BLOCK,
-            notes=f"at least {1 - q.max_row_drop:.0%} of the previous load's {previous:,} rows"))
+            notes=f"at least {1 - q.max_row_drop:.0%} of the last accepted load's {previous:,} rows"))
     return suite
 
 
@@ -62,8 +62,9 @@ def staged_suite(table: str, fields: set[str], q: QualityConfig) -> gx.Expectati
         suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(
             column="phone", regex=E164, severity=BLOCK, notes="standardised phones are E.164"))
     if "birth_date" in fields:
-        suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
-            column="birth_date", min_value=FIRST_BIRTH_DATE, max_value=dt.date.today(), severity=BLOCK,
+        suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(  # datetime bounds: compared vectorised with datetime64
+            column="birth_date", min_value=FIRST_BIRTH_DATE, max_value=dt.datetime.combine(dt.date.today(), dt.time()),
+            severity=BLOCK,
             notes="standardised birth dates fall between 1900 and today"))
     if fields & {"first_name", "last_name", "full_name"}:
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(

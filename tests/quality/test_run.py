@@ -94,6 +94,8 @@ def test_messy_sales_export_completes_and_accounts_for_every_row(
         ("", "1", "blank key (column contact_id)"), ("", "2", "blank key (column contact_id)"),
         (rows[2][0], str(len(rows) - 1), "duplicate key: row 3 has the same contact_id and is kept"),
         (rows[3][0], str(len(rows)), "duplicate key: row 4 has the same contact_id and is kept")]
+    assert (deployment / "quarantine.csv").read_text().splitlines()[0] == \
+        "source,source_id,reason,row_number,batch_id,raw,at"
     unreadable = [q for q in quarantine if "unreadable" in q[2]]
     assert len(unreadable) == 1 and unreadable[0][1] == "5" and "surplus" in unreadable[0][3]
 
@@ -134,6 +136,7 @@ def test_collapsed_volume_blocks_the_run_naming_the_expectation(
     assert ("blocking check failed: raw_sales: critical_expectations: expect_table_row_count_to_be_between "
             "failed for source sales, table raw_sales: observed 10") in err
     assert "nothing was published" in err
+    assert run(deployment) == 1, "a retry compares with the last accepted load, not the blocked one"
     assert serving_digest(deployment) == digest
     assert export(deployment, "crosswalk") == crosswalk
 
