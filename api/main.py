@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import keys_of
 from api.routes import customers, health, review, sources
-from cdp.config import Config
+from cdp.config import Config, load_config
 from cdp.serving.read import BadQuery, ServingReader
 from cdp.serving.review import ReviewDesk
 
@@ -42,6 +42,12 @@ def create_app(cfg: Config) -> FastAPI:
     for module in (health, customers, sources, review):
         app.include_router(module.router)
     return app
+
+
+def from_environment() -> FastAPI:
+    """The API over the config of $CDP_CONFIG (else ./cdp.yaml): the factory for several worker processes,
+    `uvicorn --factory api.main:from_environment --workers 2` (each worker builds its own app and pool)."""
+    return create_app(load_config())
 
 
 async def _bad_query(request: Request, exc: Exception) -> JSONResponse:

@@ -38,7 +38,7 @@ from cdp.serving.tables import profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-reader"
-APPS = {"bare": "bench.api_load:bare_app", "api": "bench.api_load:api_app"}
+APPS = {"bare": "bench.api_load:bare_app", "api": "api.main:from_environment"}
 LUA = """
 local ids = {}
 for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
@@ -74,13 +74,6 @@ def bare_app() -> FastAPI:
         return {"ok": True}
 
     return app
-
-
-def api_app() -> FastAPI:
-    """The real API over the store of $CDP_CONFIG (the factory uvicorn's workers call)."""
-    from api.main import create_app
-
-    return create_app(load_config())
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from api.auth import Caller, Role, keys_of, parse_key
 from api.deps import AdminRole, StewardRole
-from api.main import create_app
+from api.main import create_app, from_environment
 from cdp.config import ConfigError
 from tests.api.conftest import JOHN, as_role, config
 from tests.utils.serving import ServingBuilder
@@ -65,3 +68,15 @@ def test_a_malformed_key_spec_is_a_config_error_without_the_key(spec: str) -> No
     with pytest.raises(ConfigError, match="api.keys") as info:
         parse_key(spec)
     assert "s3cret" not in str(info.value)
+
+
+def test_the_worker_factory_serves_the_config_named_by_cdp_config(world: ServingBuilder, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "crm.csv").write_text("id,email\n")
+    source = {"connector": "csv", "path": "crm.csv", "key": "id", "fields": {"email": "email"}}
+    (tmp_path / "cdp.yaml").write_text(yaml.safe_dump(
+        {"serving": world.url, "sources": {"crm": source}, "api": {"keys": ["file-reader:reader"]}}))
+    monkeypatch.setenv("CDP_CONFIG", str(tmp_path / "cdp.yaml"))
+    monkeypatch.delenv("CDP_API_KEYS", raising=False)
+    with TestClient(from_environment()) as client:
+        assert client.get(f"/customers/{JOHN}", headers={"X-API-Key": "file-reader"}).status_code == 200
