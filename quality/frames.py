@@ -20,7 +20,8 @@ from ingestion.standardise.records import staged_table
 
 NAME_FIELDS = ("first_name", "last_name", "full_name")
 CHECKED_FIELDS = ("email", "phone", "birth_date")
-"""Attributes whose share of usable values the staged suite measures (each beside its raw value)."""
+"""Attributes whose share of usable values the staged suite measures."""
+VALID = "valid"
 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pd.DataFrame:
@@ -54,15 +55,25 @@ def published_rows(con: duckdb.DuckDBPyConnection, feed: str) -> int | None:
 
 
 def staged_frame(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> pd.DataFrame:
-    """source_id; per mapped email, phone and birth date its standardised and its non-blank raw value; name."""
+    """source_id; per mapped email, phone and birth date its status (see `status`); phone and birth date; name."""
     columns = ["source_id"]
     for attr in CHECKED_FIELDS:
         if attr in src.fields:
-            value = f"{attr}::TIMESTAMP_NS as {attr}" if attr == "birth_date" else attr
-            columns += [value, f"nullif(trim({attr}_raw), '') as {attr}_raw"]
+            columns.append(status(attr))
+    columns += [f"{attr}{'::TIMESTAMP_NS as birth_date' if attr == 'birth_date' else ''}"
+                for attr in ("phone", "birth_date") if attr in src.fields]
     if any(attr in src.fields for attr in NAME_FIELDS):
         columns.append("nullif(concat_ws(' ', first_name, last_name), '') as name")
     return frame(con, f"select {', '.join(columns)} from {ident(staged_table(source))}")
+
+
+def status(attr: str) -> str:
+    """`<attr>_status`: NULL where the source sent nothing, VALID where the value standardised, else the value
+    as sent. Shares are measured over the non-null values without a row condition (which would copy the frame
+    per expectation), and the values listed as unexpected are the junk itself."""
+    raw = f"nullif(trim({attr}_raw), '')"
+    return (f"case when {raw} is null then null when {attr} is not null then '{VALID}' else {attr}_raw end "
+            f"as {attr}_status")
 
 
 def clusters_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

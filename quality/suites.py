@@ -14,9 +14,9 @@ import math
 
 import great_expectations as gx
 from great_expectations import expectations as gxe
-from great_expectations.expectations.row_conditions import Column
 
 from cdp.config import QualityConfig
+from quality.frames import VALID
 
 BLOCK, WARN = "critical", "warning"
 E164 = r"^\+[1-9][0-9]{6,14}$"
@@ -55,9 +55,9 @@ def staged_suite(table: str, fields: set[str], q: QualityConfig) -> gx.Expectati
               "birth_date": (q.min_valid_date_share, "readable, plausible dates")}
     for attr, (share, what) in shares.items():
         if attr in fields:
-            suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(
-                column=attr, mostly=share, row_condition=Column(f"{attr}_raw").is_not_null(), severity=WARN,
-                notes=f"at least {share:.0%} of the non-blank values are {what}"))
+            suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(
+                column=f"{attr}_status", value_set=[VALID], mostly=share, severity=WARN,
+                notes=f"at least {share:.0%} of the non-blank values are {what}; the others are listed as sent"))
     if "phone" in fields:
         suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(
             column="phone", regex=E164, severity=BLOCK, notes="standardised phones are E.164"))

@@ -86,8 +86,8 @@ def test_messy_sales_export_completes_and_accounts_for_every_row(
 
     assert run(deployment) == 0
     out = capsys.readouterr().out
-    assert ("warning: staged_sales: warning_expectations: expect_column_values_to_not_be_null failed for "
-            "source sales, table staged_sales, column email") in out
+    assert ("warning: staged_sales: warning_expectations: expect_column_values_to_be_in_set failed for "
+            "source sales, table staged_sales, column email_status") in out
 
     quarantine = [(r["source_id"], r["row_number"], r["reason"], r["raw"]) for r in export(deployment, "quarantine")]
     assert [q[:3] for q in quarantine if "unreadable" not in q[2]] == [
