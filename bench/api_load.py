@@ -13,6 +13,7 @@ a warm-up, so load from other processes falls on both alike.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -33,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from api.main import create_app
 from cdp.config import load_config
 from cdp.serving.tables import profiles
 
@@ -182,6 +184,42 @@ def _combined(app: str, clients: int, runs: list[dict[str, Any]]) -> Result:
                   requests / seconds, sum(r["errors"] for r in runs))
 
 
+def cpu_per_request(app: Any, ids: list[str], n: int = 5000) -> float:
+    """Microseconds of this process's CPU per GET /customers/{id}, calling the ASGI app directly (no socket).
+
+    CPU time, not wall time: other processes on a shared machine barely move it, unlike wrk's figures.
+    """
+    paths = [f"/customers/{random.Random(i).choice(ids)}" for i in range(n)]
+    headers = [(b"host", b"bench"), (b"x-api-key", KEY.encode())]
+
+    async def call(path: str) -> None:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+                 "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+        answer: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer.append(message["status"])
+
+        await app(scope, receive, send)
+        if answer != [200]:
+            raise SystemExit(f"{path} answered {answer}")
+
+    async def run() -> float:
+        for path in paths[:200]:  # warm-up
+            await call(path)
+        start = time.process_time()
+        for path in paths:
+            await call(path)
+        return (time.process_time() - start) / n * 1e6
+
+    return asyncio.run(run())
+
+
 def report(results: list[Result]) -> str:
     """A Markdown table: bare and API side by side per client count, with the API/bare ratios."""
     lines = ["| clients | app | p50 ms | p99 ms | p99 worst round | req/s | errors | p99 vs bare | req/s vs bare |",
@@ -224,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
           f"alternating rounds, uvicorn --workers {args.workers}, wrk -t{args.threads}, {os.cpu_count()} cores shared "
           f"by servers and wrk (load average {load:.1f} before, {os.getloadavg()[0]:.1f} after)")
     print(report(results))
+    os.environ["CDP_API_KEYS"] = f"{KEY}:reader"
+    cpu = {"bare": cpu_per_request(bare_app(), ids),
+           "api": cpu_per_request(create_app(load_config(config)), ids)}
+    print(f"\nin-process CPU per request (no socket, no wrk): bare {cpu['bare']:.0f} us, api {cpu['api']:.0f} us, "
+          f"the API's own work {cpu['api'] - cpu['bare']:.0f} us")
     return 1 if any(r.errors for r in results) else 0
 
 
