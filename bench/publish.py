@@ -41,18 +41,24 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--households", type=int, default=210_000, help="households to generate (~4.8 records each)")
     ap.add_argument("--postgres", default=POSTGRES, help="PostgreSQL URL ('' to skip)")
-    ap.add_argument("--work", help="folder for the warehouse and the SQLite store (default: a temp dir)")
+    ap.add_argument("--work", help="folder for the warehouse and the SQLite store (default: a temp dir); a warehouse already "
+                    "there is reused")
     args = ap.parse_args(argv)
     work = Path(args.work or tempfile.mkdtemp(prefix="cdp-publish-"))
     work.mkdir(parents=True, exist_ok=True)
     stores = {"SQLite file": f"sqlite:///{work / 'serving.db'}"}
     if args.postgres:
         stores["PostgreSQL (COPY)"] = postgres_url(args.postgres)
-    with duckdb.connect(str(work / "warehouse.duckdb")) as con:
-        stage(con, args.households)
-        assign_customer_ids(con, "r1")
-        build_golden(con, IdentityConfig())
-        build_traits(con)
+    warehouse = work / "warehouse.duckdb"
+    reuse = warehouse.exists()
+    with duckdb.connect(str(warehouse)) as con:
+        if reuse:
+            print(f"reusing {warehouse} (delete it to generate a new one)")
+        else:
+            stage(con, args.households)
+            assign_customer_ids(con, "r1")
+            build_golden(con, IdentityConfig())
+            build_traits(con)
         counts = con.execute("select (select count(*) from golden), (select count(*) from interactions)").fetchall()[0]
         print(f"customers {counts[0]:,}, interactions {counts[1]:,}\n")
         print("| store, run | seconds |\n| --- | ---: |")

@@ -14,6 +14,7 @@ from sqlalchemy import Table, inspect
 from cdp.config import ConfigError
 from cdp.serving import tables
 from cdp.serving.build import queries
+from cdp.serving.mask import macros_sql
 from cdp.serving.store import ServingStore
 
 BATCH_ROWS = 50_000
@@ -54,8 +55,11 @@ def warehouse_version(con: duckdb.DuckDBPyConnection) -> dict[Table, Iterator[pa
 
 
 def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pa.RecordBatch]:
-    """The query's rows as Arrow batches, run only when the store starts reading (one result open at a time)."""
-    yield from con.sql(sql).to_arrow_reader(BATCH_ROWS)
+    """The query's rows as Arrow batches, run when the store starts reading, on a cursor of its own
+    so that tables can load in parallel threads (a cursor is a connection: it needs the macros too)."""
+    with con.cursor() as cursor:
+        cursor.execute(macros_sql())
+        yield from cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
 
 
 def export_source_records(url: str, out: Path) -> int:

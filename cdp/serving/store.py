@@ -1,10 +1,12 @@
 """Serving store backends: one small base, one short subclass per engine (SQLite, PostgreSQL).
 
-A publish is one transaction: every table of a version is bulk-loaded into a shadow copy
-(`<table>__next`), then the shadows replace the live tables and publish_log gains a row. Both
-engines have transactional DDL, so a failed or killed publish rolls back whole and readers keep
-the previous version; readers never see half of one. The engines differ in how rows go in
-(executemany vs COPY), when secondary indexes are built and how CSV comes out.
+A publish loads every table of a version into a shadow copy (`<table>__next`), each in its own
+transaction, then swaps all shadows for the live tables and adds a publish_log row in one
+transaction. Readers never see a shadow, so a failed or killed publish leaves the previous version
+whole (at worst stale shadows, which the next publish drops first); both engines have
+transactional DDL, so the swap is all or nothing. The engines differ in how rows go in
+(executemany vs COPY), how many tables load at once, when secondary indexes are built and how CSV
+comes out.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import queue
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, final
 
@@ -56,6 +61,8 @@ class ServingStore(ABC):
     """SQLAlchemy backend name the subclass serves (the URL's scheme before any +driver)."""
     key_names_unique: ClassVar[bool] = False
     """Whether a primary key's name must be unique in the schema (so the shadow's gets a suffix)."""
+    parallel_loads: ClassVar[int] = 1
+    """Tables loaded at once, each on its own connection (a server engine parses rows in its own processes)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -87,8 +94,8 @@ class ServingStore(ABC):
         """Bulk-load the rows into the (empty) shadow table; return how many went in."""
 
     @abstractmethod
-    def _before_swap(self, conn: Connection, table: Table, shadow: Table) -> None:
-        """Called while the live table still stands (e.g. to index the shadow)."""
+    def _after_load(self, conn: Connection, table: Table, shadow: Table) -> None:
+        """Called in the load's transaction once the shadow is filled (e.g. to index it)."""
 
     @abstractmethod
     def _after_swap(self, conn: Connection, table: Table) -> None:
@@ -110,22 +117,28 @@ class ServingStore(ABC):
     def publish(self, data: Mapping[Table, Batches], run_id: str | None = None) -> tuple[int, dict[str, int]]:
         """Replace every table in `data` by its rows, atomically; return the new version and row counts."""
         self.migrate()
-        counts: dict[str, int] = {}
+        shadows = {table: shadow_of(table, self.key_names_unique) for table in data}
+        with ThreadPoolExecutor(self.parallel_loads, thread_name_prefix="publish") as pool:
+            loads = {table: pool.submit(self._load_shadow, table, shadows[table], data[table]) for table in data}
+            counts = {table.name: load.result() for table, load in loads.items()}
         with self.engine.begin() as conn:
-            shadows = {}
-            for table, batches in data.items():
-                shadow = shadows[table] = shadow_of(table, self.key_names_unique)
-                shadow.drop(conn, checkfirst=True)  # what an engine without transactional DDL would leave
-                shadow.create(conn)
-                counts[table.name] = self._load(conn, shadow, batches)
             for table, shadow in shadows.items():
                 self._swap(conn, table, shadow)
             version = self._log(conn, run_id, counts)
         return version, counts
 
     @final
+    def _load_shadow(self, table: Table, shadow: Table, batches: Batches) -> int:
+        """One table's rows into a fresh shadow, committed (readers never look at shadows)."""
+        with self.engine.begin() as conn:
+            shadow.drop(conn, checkfirst=True)  # left by a publish that failed before its swap
+            shadow.create(conn)
+            rows = self._load(conn, shadow, prefetched(batches))
+            self._after_load(conn, table, shadow)
+        return rows
+
+    @final
     def _swap(self, conn: Connection, table: Table, shadow: Table) -> None:
-        self._before_swap(conn, table, shadow)
         table.drop(conn)
         conn.exec_driver_sql(f"alter table {shadow.name} rename to {table.name}")
         self._after_swap(conn, table)
@@ -196,7 +209,7 @@ class SqliteStore(ServingStore):
     def _column(self, column: pa.Array) -> pa.Array:
         return pc.strftime(column, self.timestamp_text) if pa.types.is_timestamp(column.type) else column
 
-    def _before_swap(self, conn: Connection, table: Table, shadow: Table) -> None:
+    def _after_load(self, conn: Connection, table: Table, shadow: Table) -> None:
         pass
 
     def _after_swap(self, conn: Connection, table: Table) -> None:
@@ -219,6 +232,7 @@ class PostgresStore(ServingStore):
 
     backend = "postgresql"
     key_names_unique = True  # a primary key is an index, and index names are schema-wide
+    parallel_loads = 3
 
     def _create_engine(self, url: str) -> Engine:
         return create_engine(url)
@@ -237,8 +251,8 @@ class PostgresStore(ServingStore):
                 rows += batch.num_rows
         return rows
 
-    def _before_swap(self, conn: Connection, table: Table, shadow: Table) -> None:
-        # Built here, not after the rename: dropping the live table locks out its readers until commit.
+    def _after_load(self, conn: Connection, table: Table, shadow: Table) -> None:
+        # Built with the load, not after the rename: dropping the live table locks out its readers until commit.
         for index in table.indexes:
             _create_index(conn, index, shadow.name, shadow_name(str(index.name)))
 
@@ -258,3 +272,40 @@ class PostgresStore(ServingStore):
 def _create_index(conn: Connection, index: Index, table: str, name: str | None = None) -> None:
     columns = ", ".join(c.name for c in index.columns)
     conn.exec_driver_sql(f"create index {name or index.name} on {table} ({columns})")
+
+
+def prefetched(batches: Batches, depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """The batches, read ahead in a thread: the warehouse computes the next ones while the store writes."""
+    ahead: queue.Queue[tuple[pa.RecordBatch | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def offer(item: tuple[pa.RecordBatch | None, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False  # the writer stopped early
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not offer((batch, None)):
+                    return
+            offer((None, None))
+        except BaseException as exc:  # handed to the writer, which raises it in the publishing thread
+            offer((None, exc))
+
+    reader = threading.Thread(target=read, name="publish-read", daemon=True)
+    reader.start()
+    try:
+        while True:
+            batch, error = ahead.get()
+            if error is not None:
+                raise error
+            if batch is None:
+                return
+            yield batch
+    finally:
+        stop.set()  # the writer failed or stopped early: let the reader end
