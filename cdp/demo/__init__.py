@@ -19,6 +19,7 @@ way (silos.py, mess.py), with planted bad rows and values (flaws.py) and their e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,9 @@ import yaml
 from cdp.config import DEFAULT_SERVING, DEFAULT_WAREHOUSE
 from cdp.demo import activity, files, flaws, mess
 from cdp.demo.contacts import contacts
-from cdp.demo.population import population
+from cdp.demo.population import Population, population
 from cdp.demo.silos import STALE, WRITERS, appearances, context
-from cdp.demo.vocab import vocab
+from cdp.demo.vocab import Vocab, vocab
 
 KEYS = {"finance": "account_id", "sales": "contact_id", "service": "requester_id"}
 FEEDS = {"finance": "invoices", "sales": "orders", "service": "tickets"}
@@ -109,18 +110,27 @@ def _write(out: Path, silo: flaws.Silo, feed: activity.Events) -> None:
         files.write_csv(out / "service_tickets.csv", feed)
 
 
+@dataclass(frozen=True)
+class World:
+    """What every silo is drawn from: the people, the word lists, and what the people do."""
+
+    pop: Population
+    words: Vocab
+    who: activity.Customers
+
+
 def _silo(rng: np.random.Generator, out: Path, name: str, person: np.ndarray, second: np.ndarray,
-          make: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+          world: World) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write one silo and its feed; return its truth and its planted flaws."""
-    pop, words, who = make
     written, left_at = [], []
     for part in np.array_split(np.arange(len(person)), -(-len(person) // CHUNK)):  # bounds the scratch columns
-        ctx = context(rng, pop, words, person[part], second[part], STALE[name])
+        ctx = context(rng, world.pop, world.words, person[part], second[part], STALE[name])
         written.append(WRITERS[name](rng, ctx))
         left_at.append(ctx["left_at"].to_numpy())
     rows = pd.concat(written, ignore_index=True)
     silo = flaws.keyed(name, KEYS[name], rows, person, _keys(name, len(person)))
-    feed = activity.events(rng, FEEDS[name], who, person, silo.rows[KEYS[name]].to_numpy(), np.concatenate(left_at))
+    keys = silo.rows[KEYS[name]].to_numpy()
+    feed = activity.events(rng, FEEDS[name], world.who, person, keys, np.concatenate(left_at))
     flaws.plant(rng, silo, JUNK_COLUMNS[name])
     activity.plant(rng, feed, UNKNOWN_RECORD[name])
     if name == "sales":
@@ -142,10 +152,10 @@ def write_demo(out: Path, people: int = 2000, seed: int = 7) -> Path:
     words = vocab()
     pop = population(rng, people, words)
     contacts(rng, pop, words)
-    make = (pop, words, activity.customers(rng, people))
+    world = World(pop, words, activity.customers(rng, people))
     truth, planted = [], []
     for name, (person, second) in appearances(rng, people).items():
-        rows, issues = _silo(rng, out, name, person, second, make)
+        rows, issues = _silo(rng, out, name, person, second, world)
         truth.append(rows)
         planted.append(issues)
     pd.concat(truth).to_csv(out / "truth.csv", index=False)
