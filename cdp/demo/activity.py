@@ -63,6 +63,7 @@ class Events:
 
 
 def customers(rng: np.random.Generator, n: int) -> Customers:
+    """The n people's customer lives: since when, until when, whether they left, their pace and spend."""
     years = 12 * rng.beta(1.2, 1.8, n)
     since = NOW - (years * YEAR * 86_400).astype("timedelta64[s]")
     left = chance(rng, n, LEFT_SHARE)
