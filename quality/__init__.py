@@ -7,6 +7,8 @@ customers        every staged record has one customer id
 golden           completeness of the golden profiles
 
 `quality.gates` measures a stage in DuckDB and validates the frame with its suite; `quality.checks`
-wraps each gate in a Dagster asset check. Great Expectations takes seconds to import, so only the
-gates import it, inside the checks: importing `quality.checks` stays cheap for the CLI and the API.
+wraps each gate in Dagster asset checks (critical expectations blocking, warnings at WARN severity).
+Great Expectations takes seconds to import, so only the gates import it, inside the checks:
+importing `quality.checks` stays cheap for the CLI and the API. `quality.quarantine` writes the
+rows ingestion did not publish, and the attribute values it set aside, as CSV.
 """

@@ -14,11 +14,12 @@ import math
 
 import great_expectations as gx
 from great_expectations import expectations as gxe
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 from cdp.config import QualityConfig
 from quality.frames import VALID
 
-BLOCK, WARN = "critical", "warning"
+BLOCK, WARN = FailureSeverity.CRITICAL, FailureSeverity.WARNING
 E164 = r"^\+[1-9][0-9]{6,14}$"
 FIRST_BIRTH_DATE = dt.datetime(1900, 1, 2)  # ingestion reads 1900-01-01 as a placeholder
 

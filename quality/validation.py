@@ -11,23 +11,27 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import great_expectations as gx
 import pandas as pd
 from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
 from great_expectations.core.batch_definition import BatchDefinition
+from great_expectations.core.result_format import ResultFormat
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context import AbstractDataContext
 from great_expectations.data_context.data_context.context_factory import set_context
 from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.datasource.fluent import PandasDatasource
 from great_expectations.execution_engine import pandas_execution_engine
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 from quality.outcome import Finding, Outcome
 from quality.report import GX_FOLDER, RUN_MARKER
 
 DATASOURCE = "cdp"
-RESULT_FORMAT = "BASIC"  # counts plus up to 20 unexpected values, for Data Docs and the findings
+RESULT_FORMAT = ResultFormat.BASIC  # counts plus up to 20 unexpected values, for Data Docs and the findings
 # (SUMMARY adds counts per unexpected value: a hash of every column it checks, seconds per million rows)
 
 # Great Expectations fingerprints each in-memory batch by hashing every value of the frame (~1 s
@@ -87,7 +91,7 @@ def build_docs(context: AbstractDataContext) -> None:
 
 def _batch_definition(context: AbstractDataContext, table: str) -> BatchDefinition:
     try:
-        datasource = context.data_sources.get(DATASOURCE)
+        datasource = cast(PandasDatasource, context.data_sources.get(DATASOURCE))
     except KeyError:
         datasource = context.data_sources.add_pandas(DATASOURCE)
     try:
@@ -102,20 +106,24 @@ def _batch_definition(context: AbstractDataContext, table: str) -> BatchDefiniti
 
 def outcome_of(result: ExpectationSuiteValidationResult, table: str, source: str | None) -> Outcome:
     """The expectations evaluated and a Finding for each one not met (INFO severity is not a finding)."""
-    findings = [_finding(r, table, source) for r in result.results
-                if not r.success and str(r.expectation_config.severity.value) != "info"]
+    findings = [_finding(r, _config(r), table, source) for r in result.results
+                if not r.success and _config(r).severity != FailureSeverity.INFO]
     return Outcome(len(result.results), findings, [table])
 
 
-def _finding(r: ExpectationValidationResult, table: str, source: str | None) -> Finding:
-    config = r.expectation_config
+def _config(r: ExpectationValidationResult) -> ExpectationConfiguration:
+    if r.expectation_config is None:  # GX sets it on every result of a suite
+        raise ValueError("a validation result without its expectation")
+    return r.expectation_config
+
+
+def _finding(r: ExpectationValidationResult, config: ExpectationConfiguration, table: str,
+             source: str | None) -> Finding:
     kwargs: dict[str, Any] = config.kwargs
     expected = ", ".join(f"{k}={_short(kwargs[k])}" for k in BOUNDS if kwargs.get(k) is not None)
-    if kwargs.get("row_condition") is not None:
-        expected += f" where {kwargs['row_condition']!r}"
     notes = config.notes if isinstance(config.notes, str) else " ".join(config.notes or [])
     return Finding(expectation=config.type, source=source, table=table, column=kwargs.get("column"),
-                   blocking=str(config.severity.value) == "critical", observed=_observed(r), expected=expected,
+                   blocking=config.severity == FailureSeverity.CRITICAL, observed=_observed(r), expected=expected,
                    note=notes)
 
 
