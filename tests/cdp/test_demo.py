@@ -56,8 +56,9 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:  # type: igno
 def test_same_seed_writes_the_same_files(tmp_path: Path) -> None:
     one, two, other = (write_demo(tmp_path / name, people=150, seed=seed).parent
                        for name, seed in (("a", 3), ("b", 3), ("c", 4)))
-    for name in FILES:
-        assert (one / name).read_bytes() == (two / name).read_bytes(), name
+    for name in FILES:  # the config may name its folder: compare it with the folder left out
+        texts = [(folder / name).read_text().replace(str(folder.resolve()), "DIR") for folder in (one, two)]
+        assert texts[0] == texts[1], name
     assert (one / "truth.csv").read_bytes() != (other / "truth.csv").read_bytes()
 
     def tables(folder: Path) -> list[list[tuple]]:  # type: ignore[type-arg]
