@@ -104,7 +104,11 @@ class SqlLocation(Location):
         return self
 
     def resolve(self, base: Path) -> Location:
-        return self.model_copy(update={"url": resolve_sqlite_url(self.url, base)})
+        url = resolve_sqlite_url(self.url, base)
+        database = sqlite_file(url)
+        if database is not None and not database.exists():  # SQLite would create an empty one
+            raise ValueError(f"url: no SQLite database at {str(database)!r}")
+        return self.model_copy(update={"url": url})
 
 
 def resolve_sqlite_url(url: str, base: Path) -> str:
@@ -113,6 +117,14 @@ def resolve_sqlite_url(url: str, base: Path) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         return prefix + str(base / url[len(prefix):])
     return url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a `sqlite:///` URL, or None for other URLs and in-memory databases."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or ":memory:" in url:
+        return None
+    return Path(url[len(prefix):].split("?", 1)[0])
 
 
 class Located(Strict):
@@ -301,14 +313,23 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 
 def _resolve(cfg: Config, file: Path) -> Config:
-    sources = {}
+    """Paths and SQLite URLs made absolute and checked; every missing one is reported at once."""
+    sources, problems = {}, []
     for name, src in cfg.sources.items():
         try:
             loc = src.location.resolve(cfg.root)
-            inter = [i.model_copy(update={"location": i.location.resolve(cfg.root)}) for i in src.interactions]
         except ValueError as exc:
-            raise ConfigError(f"{file}: sources.{name}.{exc}") from None
+            problems.append(f"sources.{name}.{exc}")
+            continue
+        inter = []
+        for i, feed in enumerate(src.interactions):
+            try:
+                inter.append(feed.model_copy(update={"location": feed.location.resolve(cfg.root)}))
+            except ValueError as exc:
+                problems.append(f"sources.{name}.interactions.{i}.{exc}")
         sources[name] = src.model_copy(update={"location": loc, "interactions": inter})
+    if problems:
+        raise ConfigError(f"{file}: " + "; ".join(problems))
     return cfg.model_copy(update={"sources": sources, "serving": resolve_sqlite_url(cfg.serving, cfg.root)})
 
 

@@ -8,7 +8,7 @@ Writes into `out`:
 - `sales_contacts.csv` (nicknames, US dates, a line with surplus fields) and `sales_orders.csv`;
 - `service_requesters.jsonl` (one name field, an email, a line that is not JSON) and
   `service_tickets.csv` (categories, some of them complaints);
-- `cdp.yaml` reading them all, paths relative to itself;
+- `cdp.yaml` reading them all by absolute paths (a copy of it elsewhere still finds the data);
 - `truth.csv`: `source,source_id,person_id` for exactly the records ingestion publishes;
 - `flaws.csv`: `source,source_id,column,value,problem` for every planted flaw.
 
@@ -82,7 +82,7 @@ SOURCES: dict[str, dict[str, Any]] = {
         }],
     },
 }
-"""The demo's cdp.yaml sources: paths and the SQLite URL are relative to cdp.yaml's folder."""
+"""The demo's cdp.yaml sources, paths and the SQLite URL relative to the demo folder (see `_located`)."""
 CHUNK = 200_000
 """Records a silo writer formats at a time."""
 HEADER = "# Written by `cdp demo`: three silos of the same people. Run: cdp run --config <this file>\n"
@@ -142,6 +142,24 @@ def _silo(rng: np.random.Generator, out: Path, name: str, person: np.ndarray, se
     return silo.truth(), pd.DataFrame(issues, columns=["source", "source_id", "column", "value", "problem"])
 
 
+def _located(sources: dict[str, dict[str, Any]], out: Path) -> dict[str, dict[str, Any]]:
+    """The sources with their files named by absolute path, so the config can be copied elsewhere
+    (the warehouse and serving store stay relative: they belong to the config's own folder)."""
+    folder = out.resolve()
+
+    def locate(block: dict[str, Any]) -> dict[str, Any]:
+        block = dict(block)
+        if "path" in block:
+            block["path"] = str(folder / block["path"])
+        if "url" in block:
+            block["url"] = "sqlite:///" + str(folder / block["url"].removeprefix("sqlite:///"))
+        if "interactions" in block:
+            block["interactions"] = [locate(feed) for feed in block["interactions"]]
+        return block
+
+    return {name: locate(block) for name, block in sources.items()}
+
+
 def write_demo(out: Path, people: int = 2000, seed: int = 7) -> Path:
     """Write the demo silos, cdp.yaml, truth.csv and flaws.csv for `people` people into `out`."""
     if people < 1:
@@ -160,6 +178,6 @@ def write_demo(out: Path, people: int = 2000, seed: int = 7) -> Path:
         planted.append(issues)
     pd.concat(truth).to_csv(out / "truth.csv", index=False)
     pd.concat(planted).to_csv(out / "flaws.csv", index=False)
-    config = {"warehouse": DEFAULT_WAREHOUSE, "serving": DEFAULT_SERVING, "sources": SOURCES}
+    config = {"warehouse": DEFAULT_WAREHOUSE, "serving": DEFAULT_SERVING, "sources": _located(SOURCES, out)}
     (out / "cdp.yaml").write_text(HEADER + yaml.safe_dump(config, sort_keys=False, width=120))
     return out / "cdp.yaml"

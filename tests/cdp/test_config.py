@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from cdp.config import ConfigError, CsvLocation, SqlLocation, load_config
 
 def write(tmp_path: Path, text: str) -> Path:
     (tmp_path / "people.csv").write_text("id,name\n1,Ann\n")
+    with sqlite3.connect(tmp_path / "finance.db") as db:
+        db.execute("create table if not exists accounts (account_no integer, email text)")
     path = tmp_path / "cdp.yaml"
     path.write_text(text)
     return path
@@ -57,6 +60,7 @@ def test_config_found_through_environment(tmp_path: Path, monkeypatch: pytest.Mo
         (("    key: id\n", ""), "sources.sales.key: required key is missing"),
         (("full_name: name", "fullname: name"), "sources.sales.fields: unknown canonical attribute(s) ['fullname']"),
         (("path: people.csv", "path: nowhere.csv"), "sources.sales.path: no file matches"),
+        (("sqlite:///finance.db", "sqlite:///nowhere.db"), "sources.finance.url: no SQLite database at"),
         (("trust: 2", "trust: 2\n    colour: blue"), "sources.sales.colour: unknown key"),
         (("table: accounts", "table: accounts\n    query: select 1"), "give exactly one of table: or query:"),
     ],
@@ -78,3 +82,12 @@ def test_unknown_survivorship_rule(tmp_path: Path) -> None:
     text = GOOD + "identity:\n  survivorship: {email: [trust, loudest]}\n"
     with pytest.raises(ConfigError, match=r"identity.survivorship.email: unknown rule.*loudest"):
         load_config(write(tmp_path, text))
+
+
+def test_every_missing_path_is_reported_at_once(tmp_path: Path) -> None:
+    text = GOOD.replace("path: people.csv", "path: nowhere.csv").replace("finance.db", "nowhere.db")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    assert "sources.sales.path: no file matches" in str(err.value)
+    assert "sources.finance.url: no SQLite database at" in str(err.value)
+    assert not (tmp_path / "nowhere.db").exists()  # checking did not create it
