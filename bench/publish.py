@@ -10,12 +10,15 @@ times replacing a published version (shadow tables, one swap).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import sqlalchemy as sa
 
+import cdp.serving.store as store
 from bench.profiles import stage, timed
 from cdp.config import IdentityConfig
 from cdp.serving.publish import publish
@@ -37,12 +40,25 @@ def postgres_url(base: str) -> str:
     return f"{base}?options=-csearch_path%3D{SCHEMA}"
 
 
+@contextlib.contextmanager
+def one_at_a_time() -> Iterator[None]:
+    """Publish as before the parallel loads: one table at a time, no read-ahead (for --compare)."""
+    parallel, prefetched = store.PostgresStore.parallel_loads, store.prefetched
+    store.PostgresStore.parallel_loads, store.prefetched = 1, lambda batches, depth=2: iter(batches)
+    try:
+        yield
+    finally:
+        store.PostgresStore.parallel_loads, store.prefetched = parallel, prefetched
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--households", type=int, default=210_000, help="households to generate (~4.8 records each)")
     ap.add_argument("--postgres", default=POSTGRES, help="PostgreSQL URL ('' to skip)")
-    ap.add_argument("--work", help="folder for the warehouse and the SQLite store (default: a temp dir); a warehouse already "
-                    "there is reused")
+    ap.add_argument("--compare", action="store_true",
+                    help="also publish one table at a time without read-ahead, alternating with the normal way")
+    ap.add_argument("--work", help="folder for the warehouse and the SQLite store (default: a temp dir); "
+                    "a warehouse already there is reused")
     args = ap.parse_args(argv)
     work = Path(args.work or tempfile.mkdtemp(prefix="cdp-publish-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -65,6 +81,9 @@ def main(argv: list[str] | None = None) -> None:
         for label, url in stores.items():
             for run in ("first", "replacing"):
                 stats = timed(f"{label}, {run}", lambda url=url, run=run: publish(con, url, run))
+                if args.compare:
+                    with one_at_a_time():
+                        timed(f"{label}, {run}, one table at a time", lambda url=url, run=run: publish(con, url, run))
         print(f"\nrows per table: {stats.rows}")
 
 
