@@ -200,7 +200,9 @@ PREDICTION_RULES: list[str] = [
     "l.email = r.email",
     "l.phone = r.phone",
     "l.tax_id = r.tax_id",
-    "l.first_name_root = r.first_name_root AND l.last_name = r.last_name AND l.dob_year = r.dob_year",
+    # The full name alone: a service desk often records nothing else that survived (no birth date,
+    # another phone or email). Blocks stay small: a first name cuts even the commonest surname.
+    "l.first_name_root = r.first_name_root AND l.last_name = r.last_name",
     "l.last_name = r.last_name AND l.postcode = r.postcode",
     "l.last_name = r.last_name AND l.dob = r.dob",
     "l.first_name_root = r.first_name_root AND l.dob = r.dob",
