@@ -22,6 +22,7 @@ from identity import settings as model_settings
 # The Splink input: one row per staged record, with the few derived columns comparisons use.
 # Spaces go from names and places: "DE VOGA"/"DEVOGA" and "JERVOIS STREET"/"JERVOISSTREET" are
 # the same value typed twice, and a space is the commonest typo in both.
+# dob_year: no current rule uses it, but models saved before 26 Nov 2026 block on it.
 INPUT_SQL = """
 select record_id as unique_id, source,
        replace(first_name, ' ', '') as first_name, first_name_root, middle_name,
