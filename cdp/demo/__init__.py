@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from cdp.config import DEFAULT_SERVING, DEFAULT_WAREHOUSE
+from cdp.config import DEFAULT_SERVING, DEFAULT_WAREHOUSE, resolve_sqlite_url
 from cdp.demo import activity, files, flaws, mess
 from cdp.demo.contacts import contacts
 from cdp.demo.population import Population, population
@@ -152,7 +152,7 @@ def _located(sources: dict[str, dict[str, Any]], out: Path) -> dict[str, dict[st
         if "path" in block:
             block["path"] = str(folder / block["path"])
         if "url" in block:
-            block["url"] = "sqlite:///" + str(folder / block["url"].removeprefix("sqlite:///"))
+            block["url"] = resolve_sqlite_url(block["url"], folder)
         if "interactions" in block:
             block["interactions"] = [locate(feed) for feed in block["interactions"]]
         return block

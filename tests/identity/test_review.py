@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -32,16 +33,23 @@ def test_band_pairs_are_queued_with_stable_ids_and_decisions_survive_a_rerun() -
     assert rows[0][4] == 0.72  # open candidates carry this run's score
 
 
-def test_links_the_guards_refused_are_queued_for_review() -> None:
-    con = duckdb.connect()
+def two_annas_chained(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]],
+                      pairs: list[tuple[str, str, float]]) -> None:
+    """Records a and c carry different tax ids and b links both: the guards refuse b-c. Then cluster."""
     write_staged(con, [
         staged_row("s", "a", first_name="ANNA", last_name="LEE", tax_id="111223333"),
         staged_row("s", "b", first_name="ANNA", last_name="LEE"),
         staged_row("s", "c", first_name="ANNA", last_name="LEE", tax_id="999887777"),
+        *rows,
     ])
-    write_pairs(con, [("s:a", "s:b", 0.99), ("s:b", "s:c", 0.95)])
+    write_pairs(con, [("s:a", "s:b", 0.99), ("s:b", "s:c", 0.95), *pairs])
     refresh_candidates(con, (0.5, 0.9))
     cluster_records(con, threshold=0.9, max_size=30)
+
+
+def test_links_the_guards_refused_are_queued_for_review() -> None:
+    con = duckdb.connect()
+    two_annas_chained(con, [], [])
     assert queue_split_links(con, 0.9) == 1
     assert con.execute("select record_id_l, record_id_r, status from review_candidates").fetchall() == [
         ("s:b", "s:c", "open")]
@@ -49,15 +57,7 @@ def test_links_the_guards_refused_are_queued_for_review() -> None:
 
 def test_an_imported_decision_keeps_its_candidate_in_the_queue_as_decided() -> None:
     con = duckdb.connect()
-    write_staged(con, [
-        staged_row("s", "a", first_name="ANNA", last_name="LEE", tax_id="111223333"),
-        staged_row("s", "b", first_name="ANNA", last_name="LEE"),
-        staged_row("s", "c", first_name="ANNA", last_name="LEE", tax_id="999887777"),
-        staged_row("s", "d", first_name="ANNE", last_name="LEE"),
-    ])
-    write_pairs(con, [("s:a", "s:b", 0.99), ("s:b", "s:c", 0.95), ("s:c", "s:d", 0.6)])
-    refresh_candidates(con, (0.5, 0.9))
-    cluster_records(con, threshold=0.9, max_size=30)
+    two_annas_chained(con, [staged_row("s", "d", first_name="ANNE", last_name="LEE")], [("s:c", "s:d", 0.6)])
     assert queue_split_links(con, 0.9) == 2  # the band pair c-d and the refused link b-c
     assert refresh_candidates(con, (0.5, 0.9)) == 1  # the next run's matching rebuilds the open ones: b-c is gone
     decided = pa.Table.from_pylist([

@@ -7,13 +7,12 @@ problems in the rows before writing them (`write_sales`).
 
 from __future__ import annotations
 
-import csv
 import random
 from pathlib import Path
 from typing import Any
 
 from cdp.config import Config
-from tests.utils.sources import write_config
+from tests.utils.sources import write_config, write_csv
 
 FIRST = ["Olivia", "Noah", "Emma", "Liam", "Ava", "Mason", "Sophia", "Ethan", "Mia", "Lucas", "Grace", "Owen",
          "Chloe", "Henry", "Ella", "Jack", "Nora", "Leo", "Ruby", "Isaac"]
@@ -51,15 +50,6 @@ def sales_rows(persons: list[dict[str, Any]]) -> list[list[str]]:
              p["zip"]] for i, p in enumerate(persons) if i % 4 != 3]
 
 
-def write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    """A CSV file; a row may have more fields than the header (a surplus field the reader rejects)."""
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 def config(folder: Path, sales_key: str = "contact_id", **top: Any) -> Config:
     """cdp.yaml over crm.csv and sales.csv in `folder` (written by the test); warehouse and serving store in
     the default .cdp/ beside it, so a copied folder is a separate deployment."""
@@ -74,6 +64,6 @@ def config(folder: Path, sales_key: str = "contact_id", **top: Any) -> Config:
 
 def write_silos(folder: Path, persons: list[dict[str, Any]]) -> Config:
     """Both silos, clean, and their config."""
-    write_rows(folder / "crm.csv", CRM_HEADER, crm_rows(persons))
-    write_rows(folder / "sales.csv", SALES_HEADER, sales_rows(persons))
+    write_csv(folder / "crm.csv", CRM_HEADER, crm_rows(persons))
+    write_csv(folder / "sales.csv", SALES_HEADER, sales_rows(persons))
     return config(folder)

@@ -18,7 +18,8 @@ from cdp.resources import WarehouseResource
 from cdp.runner import run_pipeline
 from ingestion.assets import ingestion_assets
 from quality.checks import CRITICAL, WARNINGS, stage_check, stages
-from tests.quality.silos import SALES_HEADER, people, sales_rows, write_rows, write_silos
+from tests.quality.silos import SALES_HEADER, people, sales_rows, write_silos
+from tests.utils.sources import write_csv
 
 PEOPLE = people(40)
 
@@ -67,7 +68,7 @@ def test_junk_emails_warn_and_the_run_goes_on(tmp_path: Path) -> None:
     rows = sales_rows(PEOPLE)
     for row in rows[: len(rows) * 2 // 3]:
         row[2] = "nobody-at-example"
-    write_rows(tmp_path / "sales.csv", SALES_HEADER, rows)
+    write_csv(tmp_path / "sales.csv", SALES_HEADER, rows)
     result = materialise_sources(cfg)
     assert result.success
     warning = evaluations(result)[f"staged_sales:{WARNINGS}"]
@@ -87,7 +88,7 @@ def test_missing_names_block_everything_downstream(tmp_path: Path) -> None:
     rows = sales_rows(PEOPLE)
     for row in rows[::3]:
         row[1] = ""
-    write_rows(tmp_path / "sales.csv", SALES_HEADER, rows)
+    write_csv(tmp_path / "sales.csv", SALES_HEADER, rows)
     result = materialise_sources(cfg)
     assert not result.success
     block = evaluations(result)[f"staged_sales:{CRITICAL}"]
@@ -100,7 +101,7 @@ def test_missing_names_block_everything_downstream(tmp_path: Path) -> None:
 
 def test_renamed_key_column_stops_the_dagster_run_naming_source_and_column(tmp_path: Path) -> None:
     cfg = write_silos(tmp_path, PEOPLE)
-    write_rows(tmp_path / "sales.csv", ["id", *SALES_HEADER[1:]], sales_rows(PEOPLE))
+    write_csv(tmp_path / "sales.csv", ["id", *SALES_HEADER[1:]], sales_rows(PEOPLE))
     outcome = run_pipeline(cfg)
     assert not outcome.success and "published" not in outcome.materialized
     assert any(line.startswith("raw_sales: cdp.config.ConfigError: sources.sales.key") and "contact_id" in line

@@ -16,7 +16,8 @@ import pytest
 from cdp.cli import main
 from cdp.config import load_config
 from cdp.warehouse import open_warehouse
-from tests.quality.silos import SALES_HEADER, people, sales_rows, write_rows, write_silos
+from tests.quality.silos import SALES_HEADER, people, sales_rows, write_silos
+from tests.utils.sources import write_csv
 
 PEOPLE = people(160)
 
@@ -82,7 +83,7 @@ def test_messy_sales_export_completes_and_accounts_for_every_row(
         row[2] = "not-an-email"                       # junk emails in most rows: a warning, not a rejection
     for row in rows[5:10]:
         row[4] = "31/31/1999"                         # junk dates: the attribute is set aside
-    write_rows(deployment / "sales.csv", SALES_HEADER, rows)
+    write_csv(deployment / "sales.csv", SALES_HEADER, rows)
 
     assert run(deployment) == 0
     out = capsys.readouterr().out
@@ -116,7 +117,7 @@ def test_messy_sales_export_completes_and_accounts_for_every_row(
 
 def test_renamed_key_column_fails_before_publishing(deployment: Path, capsys: pytest.CaptureFixture[str]) -> None:
     crosswalk, digest = export(deployment, "crosswalk"), serving_digest(deployment)
-    write_rows(deployment / "sales.csv", ["id", *SALES_HEADER[1:]], sales_rows(PEOPLE))
+    write_csv(deployment / "sales.csv", ["id", *SALES_HEADER[1:]], sales_rows(PEOPLE))
 
     assert run(deployment) != 0
     err = capsys.readouterr().err
@@ -129,7 +130,7 @@ def test_collapsed_volume_blocks_the_run_naming_the_expectation(
     deployment: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     crosswalk, digest = export(deployment, "crosswalk"), serving_digest(deployment)
-    write_rows(deployment / "sales.csv", SALES_HEADER, sales_rows(PEOPLE)[:10])
+    write_csv(deployment / "sales.csv", SALES_HEADER, sales_rows(PEOPLE)[:10])
 
     assert run(deployment) == 1
     err = capsys.readouterr().err
