@@ -23,36 +23,24 @@ from cdp.schema import (
     TRAITS,
 )
 from cdp.serving import tables
-from cdp.serving.mask import MASKED, macros_sql
 from cdp.warehouse import table_exists
 
-TRAIT_NAMES = ("lifetime_value", "order_count", "invoice_count", "ticket_count", "first_seen", "last_seen",
-               "tickets_90d", "complaints_90d", "recency_tier", "frequency_tier", "monetary_tier", "loyalty",
-               "churn_risk")
-"""The traits of a profile document, in order."""
 ISO_SECOND = "'%Y-%m-%dT%H:%M:%S'"
-"""strftime format of the times in a document (ISO 8601, as the API answers them)."""
+"""strftime format of the trait times (ISO 8601, as the API answers them)."""
 
 
-def _attribute(attr: str, masked: bool) -> str:
+def _attribute(attr: str) -> str:
     """SQL: one `'name', value` pair of the golden attributes object."""
-    value = f"strftime(g.{attr}, '%Y-%m-%d')" if attr == "birth_date" else f"g.{attr}"
-    if masked and attr in MASKED:
-        value = f"mask_{attr}({value})"
-    return f"'{attr}', {value}"
+    return f"'{attr}', " + (f"strftime(g.{attr}, '%Y-%m-%d')" if attr == "birth_date" else f"g.{attr}")
 
 
 def _trait(name: str) -> str:
-    value = f"strftime(t.{name}, {ISO_SECOND})" if name in ("first_seen", "last_seen") else f"t.{name}"
-    return f"'{name}', {value}"
+    return f"strftime(t.{name}, {ISO_SECOND}) as {name}" if name in ("first_seen", "last_seen") else f"t.{name}"
 
 
 def _profiles() -> str:
-    """SQL: profiles. The document is spliced from JSON parts as text, so the parts that doc and
-    doc_masked share (lineage, sources, traits) are serialised once; objects and arrays over several
-    rows are string_agg of serialised members (DuckDB's json_group_* are macros without ORDER BY)."""
-    attributes = {m: "json_object(" + ", ".join(_attribute(a, m) for a in PROFILE_ATTRIBUTES) + ")"
-                  for m in (False, True)}
+    """SQL: profiles. Objects and arrays over several rows are string_agg of serialised members
+    (DuckDB's json_group_* are macros without ORDER BY)."""
     return f"""
         with lin as (
             select customer_id, '{{' || string_agg(to_json(attribute) || ':' || json_object(
@@ -62,20 +50,13 @@ def _profiles() -> str:
         src as (
             select customer_id, '[' || string_agg(json_object('source', source, 'source_id', source_id), ','
                                                   order by source, source_id) || ']' as sources
-            from {CROSSWALK} group by customer_id),
-        parts as (
-            select g.customer_id, g.first_name, g.last_name, t.recency_tier, t.frequency_tier, t.monetary_tier,
-                   t.loyalty, t.churn_risk, t.lifetime_value,
-                   '{{"customer_id":' || to_json(g.customer_id) || ',"attributes":' as head,
-                   {attributes[False]} as attributes, {attributes[True]} as attributes_masked,
-                   ',"lineage":' || coalesce(lin.lineage, '{{}}') || ',"sources":' || coalesce(src.sources, '[]')
-                   || ',"traits":' || json_object({', '.join(map(_trait, TRAIT_NAMES))}) || '}}' as tail
-            from {GOLDEN} g left join {TRAITS} t using (customer_id)
-            left join lin using (customer_id) left join src using (customer_id))
-        select customer_id, head || attributes || tail as doc, head || attributes_masked || tail as doc_masked,
-               first_name, last_name, recency_tier, frequency_tier, monetary_tier, loyalty, churn_risk,
-               lifetime_value
-        from parts order by customer_id"""
+            from {CROSSWALK} group by customer_id)
+        select g.customer_id, json_object({", ".join(map(_attribute, PROFILE_ATTRIBUTES))})::VARCHAR as attributes,
+               coalesce(lin.lineage, '{{}}') as lineage, coalesce(src.sources, '[]') as sources,
+               {", ".join(map(_trait, tables.TRAITS))}
+        from {GOLDEN} g left join {TRAITS} t using (customer_id)
+        left join lin using (customer_id) left join src using (customer_id)
+        order by g.customer_id"""
 
 
 SEARCH_KEYS = f"""
@@ -83,7 +64,8 @@ SEARCH_KEYS = f"""
         unpivot (select rc.customer_id, s.email, s.phone, s.first_name_root || ' ' || s.last_name as name,
                         s.last_name
                  from {STAGED} s join {RECORD_CUSTOMER} rc using (record_id))
-        on email, phone, name, last_name into name kind value value)"""
+        on email, phone, name, last_name into name kind value value)
+    order by kind, value, customer_id"""
 """Every staged record's standardised email, phone, '<FIRST_NAME_ROOT> <LAST_NAME>' and last name."""
 
 SOURCE_RECORDS = f"select source, source_id, customer_id from {CROSSWALK} order by source, source_id"
@@ -92,16 +74,34 @@ REDIRECTS = f"""select from_id, to_id from {ID_REDIRECTS}
                 where to_id in (select customer_id from {CUSTOMERS}) order by from_id"""
 """Merged-away ids to their survivors (identity keeps to_id live; the filter makes sure of it)."""
 
-INTERACTIONS_SQL = f"""
-    select rc.customer_id, i."at", i.source, i.name, i.interaction_id, i.amount, i.attributes::VARCHAR
-    from {INTERACTIONS} i join {RECORD_CUSTOMER} rc using (record_id)
-    order by rc.customer_id, i."at", i.source, i.name, i.interaction_id"""
+EVENTS = f"""
+    select rc.customer_id, i."at", i.source, i.name, i.interaction_id, i.amount, i.attributes
+    from {INTERACTIONS} i join {RECORD_CUSTOMER} rc using (record_id)"""
 """Every silo's events of a known record, with its customer (an event of an unknown record has none)."""
-NO_INTERACTIONS = """select NULL::VARCHAR as customer_id, NULL::TIMESTAMP as "at", NULL::VARCHAR as source,
-    NULL::VARCHAR as name, NULL::VARCHAR as interaction_id, NULL::DOUBLE as amount, NULL::VARCHAR as attributes
-    where false"""
-"""Stands in for INTERACTIONS_SQL in a warehouse without interactions (identity materialised without ingestion)."""
 
+
+def timeline_sql(events: str) -> str:
+    """SQL: the timeline rows of `events`, a relation of (customer_id, at, source, name, interaction_id,
+    amount, attributes JSON), in the order tables.EVENT_FIELDS describes."""
+    last = ", ".join(f"arg_max(\"{c}\", place) as last_{c}" for c in ("at", "source", "name", "interaction_id"))
+    return f"""
+        with placed as (
+            select customer_id, "at", source, name, interaction_id,
+                   row_number() over (partition by customer_id
+                                      order by "at" desc, source desc, name desc, interaction_id desc) - 1 as place,
+                   json_array(nullif("at", ''), source, name, interaction_id, amount,
+                              coalesce(attributes::JSON, '{{}}'::JSON)) as event
+            from (select * replace (coalesce(replace("at"::VARCHAR, ' ', 'T'), '') as "at") from {events}))
+        select customer_id, min(place) as position, {last},
+               '[' || string_agg(event, ',' order by place) || ']' as events
+        from placed group by customer_id, place // {tables.TIMELINE_CHUNK}
+        order by customer_id, position"""
+
+
+NO_EVENTS = """select NULL::VARCHAR as customer_id, NULL::TIMESTAMP as "at", NULL::VARCHAR as source,
+    NULL::VARCHAR as name, NULL::VARCHAR as interaction_id, NULL::DOUBLE as amount, NULL::JSON as attributes
+    where false"""
+"""Stands in for EVENTS in a warehouse without interactions (identity materialised without ingestion)."""
 
 
 def _record(alias: str) -> str:
@@ -126,9 +126,9 @@ NO_REVIEW = """select NULL::VARCHAR as candidate_id, NULL::VARCHAR as record_id_
 
 
 def queries(con: duckdb.DuckDBPyConnection) -> dict[Table, str]:
-    """Per serving table, the query that fills it; installs the masking macros on `con`."""
-    con.execute(macros_sql())
-    events = INTERACTIONS_SQL if table_exists(con, INTERACTIONS) else NO_INTERACTIONS
+    """Per serving table, the query that fills it."""
+    events = EVENTS if table_exists(con, INTERACTIONS) else NO_EVENTS
     review = REVIEW_SQL if table_exists(con, REVIEW_CANDIDATES) else NO_REVIEW
     return {tables.profiles: _profiles(), tables.search_keys: SEARCH_KEYS, tables.source_records: SOURCE_RECORDS,
-            tables.redirects: REDIRECTS, tables.interactions: events, tables.review_candidates: review}
+            tables.redirects: REDIRECTS, tables.timeline: timeline_sql(f"({events})"),
+            tables.review_candidates: review}

@@ -14,11 +14,10 @@ from sqlalchemy import Table, inspect
 from cdp.config import ConfigError
 from cdp.serving import tables
 from cdp.serving.build import queries
-from cdp.serving.mask import macros_sql
 from cdp.serving.store import ServingStore
 
 BATCH_ROWS = 50_000
-"""Rows per Arrow batch streamed from DuckDB into the store (a profile row is ~3 kB)."""
+"""Rows per Arrow batch streamed from DuckDB into the store (a profile or timeline row is ~1 kB)."""
 
 CROSSWALK_HEADER = ["source", "source_id", "customer_id"]
 
@@ -56,9 +55,8 @@ def warehouse_version(con: duckdb.DuckDBPyConnection) -> dict[Table, Iterator[pa
 
 def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pa.RecordBatch]:
     """The query's rows as Arrow batches, run when the store starts reading, on a cursor of its own
-    so that tables can load in parallel threads (a cursor is a connection: it needs the macros too)."""
+    so that tables can load in parallel threads."""
     with con.cursor() as cursor:
-        cursor.execute(macros_sql())
         yield from cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
 
 

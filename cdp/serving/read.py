@@ -2,7 +2,8 @@
 
 No web framework here: the API turns these answers into responses. Each answer comes from one
 SQL statement, so it reads one published version even while a publish swaps in the next.
-Profiles are handed out as the stored JSON text, never parsed: the API sends it as it is.
+A profile document is joined from the stored JSON parts of its row (parsed only to mask it), so the
+API sends it without building objects.
 
 Pages are keyset-paginated: a cursor is an opaque token naming the last row served, so a page
 costs the same at any depth and rows published between two pages are neither skipped nor repeated
@@ -20,7 +21,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cdp.serving.tables import interactions, profiles, publish_log, redirects, search_keys, source_records
+from cdp.serving.mask import masked as masked_attributes
+from cdp.serving.tables import (
+    EVENT_FIELDS,
+    TIMELINE_CHUNK,
+    TRAITS,
+    profiles,
+    publish_log,
+    redirects,
+    search_keys,
+    source_records,
+    timeline,
+)
 
 TIERS = ("recency", "frequency", "monetary")
 """Tier segments are named `<tier>:<level>`, e.g. `monetary:high`."""
@@ -31,8 +43,11 @@ CHURN_RISK = "churn_risk"
 SEGMENTS = (*(f"{tier}:{level}" for tier in TIERS for level in LEVELS), *LOYALTY, CHURN_RISK)
 """Every segment name GET /customers?segment= accepts."""
 SEARCH_KINDS = ("email", "phone", "name", "last_name")
-NO_TIME = dt.datetime(1, 1, 1)
-"""Sorts an interaction without a time after every dated one (newest first)."""
+DOCUMENT = (profiles.c.customer_id, profiles.c.attributes, profiles.c.lineage, profiles.c.sources,
+            *(profiles.c[name] for name in TRAITS))
+"""The profiles columns a document is made of, in the order `document` takes them."""
+CURSOR_SIZE = 4
+"""A timeline cursor holds an event's sort key: at ('' when unknown), source, name, interaction_id."""
 
 ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
     # psycopg prepares a statement after `prepare_threshold` uses on a connection; 0 prepares the
@@ -87,6 +102,29 @@ def segment_filter(name: str) -> sa.ColumnElement[bool]:
     raise BadQuery(f"unknown segment {name!r}; known: {', '.join(SEGMENTS)}")
 
 
+def document(row: Sequence[Any], masked: bool) -> str:
+    """The JSON text of GET /customers/{id} from a row of DOCUMENT; `masked` hides email, phone and tax id."""
+    customer_id, attributes, lineage, sources, *values = row
+    if masked:
+        attributes = _json(masked_attributes(json.loads(attributes)))
+    traits = dict(zip(TRAITS, values, strict=True))
+    if traits["churn_risk"] is not None:  # SQLite hands booleans back as 0 or 1
+        traits["churn_risk"] = bool(traits["churn_risk"])
+    return (f'{{"customer_id":{_json(customer_id)},"attributes":{attributes},"lineage":{lineage},'
+            f'"sources":{sources},"traits":{_json(traits)}}}')
+
+
+def _json(value: Any) -> str:
+    """Compact JSON, as DuckDB writes the stored parts."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _event_key(event: list[Any]) -> tuple[str, ...]:
+    """The sort key of an event (its EVENT_FIELDS values), as the timeline's last_* columns hold it."""
+    at, source, name, interaction_id = event[:CURSOR_SIZE]
+    return (at or "", source, name, interaction_id)
+
+
 def encode_cursor(values: Sequence[Any]) -> str:
     """An opaque token for the sort key of the last row served."""
     return base64.urlsafe_b64encode(json.dumps(list(values), separators=(",", ":")).encode()).decode().rstrip("=")
@@ -113,15 +151,13 @@ class ServingReader:
         # AUTOCOMMIT: one statement per answer needs no transaction, and a pooled connection
         # comes back without a rollback round trip.
         self.engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", **options)
-        doc_of = {False: profiles.c.doc, True: profiles.c.doc_masked}
         by_id: sa.BindParameter[str] = sa.bindparam("customer_id")
         of_record = source_records.join(profiles, source_records.c.customer_id == profiles.c.customer_id)
         record = (source_records.c.source == sa.bindparam("source"),
                   source_records.c.source_id == sa.bindparam("source_id"))
         lookup = self._lookup
-        self._profile = {m: lookup(sa.select(doc).where(profiles.c.customer_id == by_id)) for m, doc in doc_of.items()}
-        self._by_source = {m: lookup(sa.select(doc).select_from(of_record).where(*record))
-                           for m, doc in doc_of.items()}
+        self._profile = lookup(sa.select(*DOCUMENT).where(profiles.c.customer_id == by_id))
+        self._by_source = lookup(sa.select(*DOCUMENT).select_from(of_record).where(*record))
         self._redirect = lookup(sa.select(redirects.c.to_id).where(redirects.c.from_id == by_id))
         self._exists = lookup(sa.select(profiles.c.customer_id).where(profiles.c.customer_id == by_id))
 
@@ -133,8 +169,8 @@ class ServingReader:
         compiled = statement.compile(dialect=self.engine.dialect)
         return Lookup(str(compiled), tuple(compiled.positiontup) if compiled.positional else None)  # type: ignore[arg-type]
 
-    def _scalar(self, lookup: Lookup, params: dict[str, Any]) -> Any:
-        """The first column of the lookup's first row, or None.
+    def _first(self, lookup: Lookup, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The lookup's first row, or None.
 
         The API's hot path: SQLAlchemy's Connection and Result cost several times a primary-key read
         (190 vs 60 us on SQLite), so the statement, compiled once, runs on a pooled connection's own
@@ -156,29 +192,31 @@ class ServingReader:
             raise sa.exc.DBAPIError.instance(lookup.sql, args, exc, dialect.loaded_dbapi.Error) from exc
         finally:
             conn.close()
-        return row[0] if row is not None else None
+        return row
 
     def profile(self, customer_id: str, masked: bool) -> str | None:
-        """The stored JSON text of a live customer's profile (masked or not), or None."""
-        return self._scalar(self._profile[masked], {"customer_id": customer_id})
+        """The JSON text of a live customer's profile (masked or not), or None."""
+        row = self._first(self._profile, {"customer_id": customer_id})
+        return document(row, masked) if row is not None else None
 
     def redirect(self, customer_id: str) -> str | None:
         """The live id a merged-away customer id now points to, or None."""
-        return self._scalar(self._redirect, {"customer_id": customer_id})
+        row = self._first(self._redirect, {"customer_id": customer_id})
+        return row[0] if row is not None else None
 
     def exists(self, customer_id: str) -> bool:
         """Whether `customer_id` is a live customer."""
-        return self._scalar(self._exists, {"customer_id": customer_id}) is not None
+        return self._first(self._exists, {"customer_id": customer_id}) is not None
 
     def by_source(self, source: str, source_id: str, masked: bool) -> str | None:
         """The profile JSON text of the customer a source record belongs to, or None."""
-        return self._scalar(self._by_source[masked], {"source": source, "source_id": source_id})
+        row = self._first(self._by_source, {"source": source, "source_id": source_id})
+        return document(row, masked) if row is not None else None
 
     def search(self, keys: Sequence[tuple[str, str]], segments: Sequence[str], masked: bool, limit: int,
                cursor: str | None = None) -> Page:
         """Profiles (JSON texts) having every search key (kind, value) and in every segment, by customer id."""
-        doc = profiles.c.doc_masked if masked else profiles.c.doc
-        query = sa.select(profiles.c.customer_id, doc).order_by(profiles.c.customer_id).limit(limit + 1)
+        query = sa.select(*DOCUMENT).order_by(profiles.c.customer_id).limit(limit + 1)
         for kind, value in keys:
             if kind not in SEARCH_KINDS:
                 raise BadQuery(f"unknown search key kind {kind!r}; known: {', '.join(SEARCH_KINDS)}")
@@ -193,33 +231,32 @@ class ServingReader:
             rows = con.execute(query).all()
         more = len(rows) > limit
         rows = rows[:limit]
-        return Page([text for _, text in rows], encode_cursor([rows[-1][0]]) if more else None)
+        return Page([document(row, masked) for row in rows], encode_cursor([rows[-1][0]]) if more else None)
 
     def timeline(self, customer_id: str, limit: int, cursor: str | None = None) -> Page:
         """A customer's interactions from every silo, newest first, as dicts (attributes parsed).
 
-        Events whose time could not be read come last. Ties in time go by source, name and id, so
-        the order, and with it the cursor, is total.
+        Events whose time could not be read come last. A cursor is the sort key of the last event
+        served, so a page after a publish resumes where the reader was, not at a shifted offset.
         """
-        i = interactions.c
-        when = sa.func.coalesce(i.at, sa.literal(NO_TIME, sa.DateTime))
-        order = (when, i.source, i.name, i.interaction_id)
-        query = (sa.select(i.at, i.source, i.name, i.interaction_id, i.amount, i.attributes, when.label("sort_at"))
-                 .where(i.customer_id == customer_id).order_by(*(c.desc() for c in order)).limit(limit + 1))
+        t = timeline.c
+        # The first chunk read may hold events up to the cursor: one chunk more than the page needs.
+        chunks = -(-(limit + 1) // TIMELINE_CHUNK) + 1
+        query = sa.select(t.events).where(t.customer_id == customer_id).order_by(t.position).limit(chunks)
+        after: tuple[str, ...] | None = None
         if cursor is not None:
-            at, *rest = decode_cursor(cursor, len(order))
-            try:
-                after = [dt.datetime.fromisoformat(at), *map(str, rest)]
-            except (TypeError, ValueError):
-                raise BadQuery("cursor: not a cursor this API gave out") from None
-            query = query.where(sa.tuple_(*order) < sa.tuple_(*after))
+            after = tuple(decode_cursor(cursor, CURSOR_SIZE))
+            if not all(isinstance(v, str) for v in after):
+                raise BadQuery("cursor: not a cursor this API gave out")
+            last = (t.last_at, t.last_source, t.last_name, t.last_interaction_id)
+            query = query.where(sa.tuple_(*last) < sa.tuple_(*after))
         with self.engine.connect() as con:
-            rows = con.execute(query).all()
-        items = [{"at": r.at, "source": r.source, "name": r.name, "interaction_id": r.interaction_id,
-                  "amount": r.amount, "attributes": json.loads(r.attributes) if r.attributes else {}}
-                 for r in rows[:limit]]
-        last = rows[limit - 1] if len(rows) > limit else None
-        token = encode_cursor([last.sort_at.isoformat(), last.source, last.name, last.interaction_id]) if last else None
+            events = [e for text in con.execute(query).scalars() for e in json.loads(text)]
+        if after is not None:
+            events = [e for e in events if _event_key(e) < after]
+        more = len(events) > limit
+        items = [dict(zip(EVENT_FIELDS, e, strict=True)) for e in events[:limit]]
+        token = encode_cursor(_event_key(events[limit - 1])) if more else None
         return Page(items, token)
 
     def version(self) -> Version | None:

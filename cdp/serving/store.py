@@ -233,11 +233,15 @@ class PostgresStore(ServingStore):
     backend = "postgresql"
     key_names_unique = True  # a primary key is an index, and index names are schema-wide
     parallel_loads = 3
+    index_memory: ClassVar[str] = "256MB"
+    """maintenance_work_mem of each load's transaction."""
 
     def _create_engine(self, url: str) -> Engine:
         return create_engine(url)
 
     def _load(self, conn: Connection, shadow: Table, batches: Batches) -> int:
+        # Room to sort an index in memory rather than in temp files (the default is 64 MB).
+        conn.exec_driver_sql(f"set local maintenance_work_mem = '{self.index_memory}'")
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         columns = ", ".join(c.name for c in shadow.columns)
         options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")  # NULL unquoted, '' quoted
@@ -270,8 +274,11 @@ class PostgresStore(ServingStore):
 
 
 def _create_index(conn: Connection, index: Index, table: str, name: str | None = None) -> None:
+    """`index` (its columns and the WHERE of a partial index) built on `table`, named `name` or as it is."""
     columns = ", ".join(c.name for c in index.columns)
-    conn.exec_driver_sql(f"create index {name or index.name} on {table} ({columns})")
+    where = index.dialect_options[conn.dialect.name]["where"]
+    condition = f" where {where.compile(dialect=conn.dialect)}" if where is not None else ""
+    conn.exec_driver_sql(f"create index {name or index.name} on {table} ({columns}){condition}")
 
 
 def prefetched(batches: Batches, depth: int = 2) -> Iterator[pa.RecordBatch]:

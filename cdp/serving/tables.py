@@ -18,78 +18,106 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    text,
 )
+from sqlalchemy.dialects import postgresql
 
 metadata = MetaData()
+
+Key = Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
+"""Text matched byte for byte: ids and search keys. PostgreSQL's default collation would compare them
+by language rules, and builds their indexes several times slower."""
 
 profiles = Table(
     "profiles",
     metadata,
-    Column("customer_id", Text, nullable=False),
-    Column("doc", Text, nullable=False,
-           doc="JSON: the full GET /customers/{id} body (customer_id, attributes, lineage, sources, traits)."),
-    Column("doc_masked", Text, nullable=False,
-           doc="JSON: `doc` with email, phone and tax_id masked by cdp.serving.mask, for readers without pii."),
-    Column("first_name", Text),
-    Column("last_name", Text),
+    Column("customer_id", Key, nullable=False),
+    Column("attributes", Text, nullable=False, doc="JSON object: the golden values (the API masks it for readers "
+                                                   "without pii)."),
+    Column("lineage", Text, nullable=False, doc="JSON object: attribute -> {source, source_id, rule}."),
+    Column("sources", Text, nullable=False, doc="JSON array: [{source, source_id}] of every record."),
+    # The traits, typed: the segment filters read them and the API writes them out as the `traits` object.
+    Column("lifetime_value", Float),
+    Column("order_count", Integer),
+    Column("invoice_count", Integer),
+    Column("ticket_count", Integer),
+    Column("first_seen", Text, doc="ISO 8601 time of the first interaction."),
+    Column("last_seen", Text, doc="ISO 8601 time of the last interaction."),
+    Column("tickets_90d", Integer),
+    Column("complaints_90d", Integer),
     Column("recency_tier", Text),
     Column("frequency_tier", Text),
     Column("monetary_tier", Text),
     Column("loyalty", Text),
     Column("churn_risk", Boolean),
-    Column("lifetime_value", Float),
     PrimaryKeyConstraint("customer_id", name="pk_profiles"),
-    # Segment filters page by customer_id; churn_risk is rare, so a scan of the profiles would be slow.
-    Index("ix_profiles_recency_tier", "recency_tier", "customer_id"),
-    Index("ix_profiles_frequency_tier", "frequency_tier", "customer_id"),
-    Index("ix_profiles_monetary_tier", "monetary_tier", "customer_id"),
-    Index("ix_profiles_loyalty", "loyalty", "customer_id"),
-    Index("ix_profiles_churn_risk", "churn_risk", "customer_id"),
+    # Segment filters walk the primary key in order: every tier and loyalty class holds a good share of the
+    # customers, so a page fills after a short scan. Churn risk may be rare: it keeps an index of its own.
+    Index("ix_profiles_churn_risk", "customer_id", postgresql_where=text("churn_risk"),
+          sqlite_where=text("churn_risk")),
 )
+"""One row per live customer: the parts of the GET /customers/{id} document (cdp.serving.read joins them)."""
+
+TRAITS = ("lifetime_value", "order_count", "invoice_count", "ticket_count", "first_seen", "last_seen",
+          "tickets_90d", "complaints_90d", "recency_tier", "frequency_tier", "monetary_tier", "loyalty",
+          "churn_risk")
+"""The trait columns of profiles, in the order of the document's `traits` object."""
 
 search_keys = Table(
     "search_keys",
     metadata,
-    Column("kind", Text, nullable=False,
+    Column("kind", Key, nullable=False,
            doc="'email' | 'phone' | 'name' | 'last_name'."),
-    Column("value", Text, nullable=False,
+    Column("value", Key, nullable=False,
            doc="Standardised as ingestion does: email, phone E.164, name '<FIRST_NAME_ROOT> <LAST_NAME>', last_name."),
-    Column("customer_id", Text, nullable=False),
-    Index("ix_search_keys", "kind", "value", "customer_id"),
+    Column("customer_id", Key, nullable=False),
+    PrimaryKeyConstraint("kind", "value", "customer_id", name="pk_search_keys"),
+    sqlite_with_rowid=False,  # the key is the table: no second copy as an index
 )
 
 source_records = Table(
     "source_records",
     metadata,
-    Column("source", Text, nullable=False),
-    Column("source_id", Text, nullable=False),
-    Column("customer_id", Text, nullable=False),
+    Column("source", Key, nullable=False),
+    Column("source_id", Key, nullable=False),
+    Column("customer_id", Key, nullable=False),
     PrimaryKeyConstraint("source", "source_id", name="pk_source_records"),
-    Index("ix_source_records_customer_id", "customer_id"),
+    sqlite_with_rowid=False,
 )
 
 redirects = Table(
     "redirects",
     metadata,
-    Column("from_id", Text, nullable=False),
-    Column("to_id", Text, nullable=False,
+    Column("from_id", Key, nullable=False),
+    Column("to_id", Key, nullable=False,
            doc="Always a live customer id."),
     PrimaryKeyConstraint("from_id", name="pk_redirects"),
 )
 
-interactions = Table(
-    "interactions",
+timeline = Table(
+    "timeline",
     metadata,
-    Column("customer_id", Text, nullable=False),
-    Column("at", DateTime, doc="NULL when the silo's time could not be read (the event still counts)."),
-    Column("source", Text, nullable=False),
-    Column("name", Text, nullable=False),
-    Column("interaction_id", Text, nullable=False),
-    Column("amount", Float),
-    Column("attributes", Text,
-           doc="JSON object of the feed's kept attributes."),
-    Index("ix_interactions_timeline", "customer_id", "at", "source", "name", "interaction_id"),
+    Column("customer_id", Key, nullable=False),
+    Column("position", Integer, nullable=False,
+           doc="Place of the chunk's first event in the customer's timeline (0 = the newest)."),
+    # The sort key of the chunk's last (oldest) event: a cursor resumes at the first chunk older than it.
+    Column("last_at", Key, nullable=False, doc="ISO 8601, '' when the silo's time could not be read."),
+    Column("last_source", Key, nullable=False),
+    Column("last_name", Key, nullable=False),
+    Column("last_interaction_id", Key, nullable=False),
+    Column("events", Text, nullable=False,
+           doc="JSON array of up to TIMELINE_CHUNK events, newest first, each an array of EVENT_FIELDS."),
+    PrimaryKeyConstraint("customer_id", "position", name="pk_timeline"),
 )
+"""Every silo's interactions of a customer in chunks, newest first: a page reads one or two rows, and a
+publish writes about a row per customer rather than one per event (a load costs per row)."""
+
+EVENT_FIELDS = ("at", "source", "name", "interaction_id", "amount", "attributes")
+"""The values of a timeline event, in order. Newest first means by `at` (ISO text, unknown last), then
+source, name and interaction id, all descending: a total order, which the API's cursors rely on."""
+
+TIMELINE_CHUNK = 100
+"""Events per timeline row."""
 
 publish_log = Table(
     "publish_log",
@@ -137,5 +165,5 @@ review_decisions = Table(
 )
 """Stewards' decisions, written by the API and never replaced by a publish: the next run imports them."""
 
-PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects, interactions, review_candidates)
+PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects, timeline, review_candidates)
 """The tables a publish replaces as a whole (publish_log is appended to; review_decisions belongs to the API)."""

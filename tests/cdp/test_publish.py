@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from cdp.config import Config, ConfigError
 from cdp.publish import build_defs, export_crosswalk, published_asset
 from cdp.resources import WarehouseResource
 from cdp.serving.publish import PublishStats, publish
+from cdp.serving.read import ServingReader
 from cdp.warehouse import open_warehouse
 from tests.utils.publishing import ingest, postgres_schema, resolve
 
@@ -56,15 +58,27 @@ def rows(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
-def doc(url: str, customer_id: str, column: str = "doc") -> dict[str, Any]:
-    (text,), = rows(url, f"select {column} from profiles where customer_id = :c", c=customer_id)
+@contextmanager
+def reading(url: str) -> Iterator[ServingReader]:
+    reader = ServingReader(url)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def doc(url: str, customer_id: str, masked: bool = False) -> dict[str, Any]:
+    """The profile document as the API serves it."""
+    with reading(url) as reader:
+        text = reader.profile(customer_id, masked)
+    assert text is not None
     return json.loads(text)
 
 
 def test_publish_fills_every_table_and_logs_the_version(cfg: Config) -> None:
     stats = run_publish(cfg)
     assert stats.version == 1
-    assert stats.rows == {"profiles": 4, "search_keys": 12, "source_records": 5, "redirects": 0, "interactions": 4,
+    assert stats.rows == {"profiles": 4, "search_keys": 12, "source_records": 5, "redirects": 0, "timeline": 2,
                           "review_candidates": 0}  # identity built from given clusters: nothing was matched
     assert rows(cfg.serving, "select version, run_id, customers, records from publish_log") == [(1, "run-1", 4, 5)]
     assert run_publish(cfg, "run-2").version == 2
@@ -91,22 +105,22 @@ def test_profile_document_carries_golden_values_lineage_sources_and_traits(cfg: 
     assert bob["traits"]["lifetime_value"] == pytest.approx(1222.5)  # 1,234.50 and (12.00)
 
 
-def test_filter_columns_beside_the_document(cfg: Config) -> None:
+def test_traits_are_columns_for_the_segment_filters(cfg: Config) -> None:
     run_publish(cfg)
-    got = rows(cfg.serving, "select first_name, last_name, monetary_tier, loyalty, churn_risk, lifetime_value "
+    got = rows(cfg.serving, "select monetary_tier, loyalty, churn_risk, lifetime_value, last_seen "
                             "from profiles where customer_id = :c", c=BOB)
-    assert got == [("ROBERT", "SMITH", "high", "long_valuable", False, pytest.approx(1222.5))]
+    assert got == [("high", "long_valuable", False, pytest.approx(1222.5), "2024-03-01T09:00:00")]
 
 
 def test_masked_document_hides_email_phone_and_tax_id_only(cfg: Config) -> None:
     run_publish(cfg)
-    plain, masked = doc(cfg.serving, BOB), doc(cfg.serving, BOB, "doc_masked")
+    plain, masked = doc(cfg.serving, BOB), doc(cfg.serving, BOB, masked=True)
     assert (masked["attributes"]["email"], masked["attributes"]["phone"], masked["attributes"]["tax_id"]) == (
         "b***@gmail.com", "+1******0100", "*****9998")
     for attr in ("email", "phone", "tax_id"):
         plain["attributes"].pop(attr), masked["attributes"].pop(attr)
     assert masked == plain
-    assert doc(cfg.serving, JOSE, "doc_masked")["attributes"]["phone"] == "+4*******0958"
+    assert doc(cfg.serving, JOSE, masked=True)["attributes"]["phone"] == "+4*******0958"
 
 
 def test_search_keys_come_from_every_record_standardised(cfg: Config) -> None:
@@ -120,18 +134,20 @@ def test_search_keys_come_from_every_record_standardised(cfg: Config) -> None:
     assert both == [(MARGARET,), (PEGGY,)]  # Peggy O'Brien Jr. folds to MARGARET too
 
 
-def test_source_records_and_interactions_carry_the_customer(cfg: Config) -> None:
+def test_source_records_and_timelines_carry_the_customer(cfg: Config) -> None:
     run_publish(cfg)
     assert rows(cfg.serving, "select source, source_id, customer_id from source_records order by 1, 2") == [
         ("finance", "1", BOB), ("finance", "2", MARGARET), ("sales", "c1", BOB), ("sales", "c2", PEGGY),
         ("sales", "c4", JOSE)]
-    events = rows(cfg.serving, "select customer_id, source, name, interaction_id, amount, attributes, at is null "
-                               "from interactions order by interaction_id")
     # t3 belongs to record sales:c9, which was never published: no customer, not served
-    assert events == [(BOB, "finance", "invoices", "i1", 1234.5, '{"paid":"yes"}', False),
-                      (BOB, "finance", "invoices", "i2", -12.0, '{"paid":"no"}', True),
-                      (MARGARET, "finance", "invoices", "i3", None, '{"paid":"no"}', False),
-                      (BOB, "sales", "tickets", "t1", None, '{"topic":"billing"}', False)]
+    assert rows(cfg.serving, "select customer_id, position from timeline order by 1") == [(BOB, 0), (MARGARET, 0)]
+    with reading(cfg.serving) as reader:
+        bob, margaret = reader.timeline(BOB, 10).items, reader.timeline(MARGARET, 10).items
+    assert [(e["at"], e["source"], e["name"], e["interaction_id"], e["amount"], e["attributes"]) for e in bob] == [
+        ("2024-03-01T09:00:00", "sales", "tickets", "t1", None, {"topic": "billing"}),
+        ("2024-01-02T10:00:00", "finance", "invoices", "i1", 1234.5, {"paid": "yes"}),
+        (None, "finance", "invoices", "i2", -12.0, {"paid": "no"})]  # its time was unreadable: last
+    assert [(e["interaction_id"], e["amount"]) for e in margaret] == [("i3", None)]
 
 
 def test_a_merge_publishes_a_redirect_to_the_survivor(tmp_path: Path, store_url: str) -> None:

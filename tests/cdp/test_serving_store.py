@@ -107,7 +107,7 @@ def test_an_error_while_loading_keeps_the_previous_version(published: tuple[Conf
     try:
         with open_warehouse(cfg.warehouse_path) as con:
             data = warehouse_version(con)
-            data[tables.interactions] = broken(data[tables.interactions])  # the last table, after the others loaded
+            data[tables.timeline] = broken(data[tables.timeline])  # the last table, after the others loaded
             with pytest.raises(OSError, match="warehouse read failed"):
                 store.publish(data, "v2")
     finally:

@@ -1,7 +1,8 @@
 """Build a serving store (the tables of cdp/serving/tables.py) from a few hand-made customers, for API tests.
 
 Values are given as ingestion stores them (standardised), the way publish copies them; the
-search keys come from every record of a customer, as publish builds them from `staged`.
+search keys come from every record of a customer, as publish builds them from `staged`, and the
+timeline chunks are made by publish's own query (cdp.serving.build.timeline_sql).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import sqlalchemy as sa
 
 from cdp.schema import PROFILE_ATTRIBUTES
 from cdp.serving import tables
-from cdp.serving.mask import MASK
+from cdp.serving.build import timeline_sql
+from cdp.serving.mask import masked as masked_attributes
 
-SEGMENT_COLUMNS = ("recency_tier", "frequency_tier", "monetary_tier", "loyalty", "churn_risk", "lifetime_value")
 NO_TRAITS: dict[str, Any] = {"lifetime_value": 0.0, "order_count": 0, "invoice_count": 0, "ticket_count": 0,
                              "first_seen": None, "last_seen": None, "tickets_90d": 0, "complaints_90d": 0,
                              "recency_tier": "low", "frequency_tier": "low", "monetary_tier": "low",
@@ -38,6 +40,7 @@ class ServingBuilder:
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)
     rows: dict[sa.Table, list[dict[str, Any]]] = field(default_factory=lambda: {t: [] for t in tables.PUBLISHED})
     keys: set[tuple[str, str, str]] = field(default_factory=set)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
 
     def customer(self, customer_id: str, records: list[dict[str, Any]], **traits: Any) -> dict[str, Any]:
         """A customer of `records` (dicts from `record`); golden values are each attribute's first value."""
@@ -50,9 +53,8 @@ class ServingBuilder:
             "traits": {**NO_TRAITS, **traits}}
         self.docs[customer_id] = doc
         self.rows[tables.profiles].append({
-            "customer_id": customer_id, "doc": json.dumps(doc), "doc_masked": json.dumps(masked(doc)),
-            "first_name": attributes["first_name"], "last_name": attributes["last_name"],
-            **{c: doc["traits"][c] for c in SEGMENT_COLUMNS}})
+            "customer_id": customer_id,
+            **{part: json.dumps(doc[part]) for part in ("attributes", "lineage", "sources")}, **doc["traits"]})
         for r in records:
             self.rows[tables.source_records].append(
                 {"source": r["source"], "source_id": r["source_id"], "customer_id": customer_id})
@@ -74,9 +76,8 @@ class ServingBuilder:
     def interaction(self, customer_id: str, at: str | None, source: str, name: str, interaction_id: str,
                     amount: float | None = None, **attributes: Any) -> None:
         """One event of a customer at an ISO time (None: unreadable); keyword arguments are its attributes."""
-        self.rows[tables.interactions].append({
-            "customer_id": customer_id, "at": dt.datetime.fromisoformat(at) if at else None, "source": source,
-            "name": name, "interaction_id": interaction_id, "amount": amount, "attributes": json.dumps(attributes)})
+        self.events.append((customer_id, dt.datetime.fromisoformat(at) if at else None, source, name, interaction_id,
+                            amount, json.dumps(attributes)))
 
     def candidate(self, candidate_id: str, left: dict[str, Any], right: dict[str, Any], match_probability: float,
                   status: str = "open", **weights: float) -> None:
@@ -92,6 +93,7 @@ class ServingBuilder:
 
     def write(self, version: int = 1) -> None:
         """Drop and create the serving tables, insert everything collected and log it as `version`."""
+        self.rows[tables.timeline] = self._timeline()
         engine = sa.create_engine(self.url)
         try:
             tables.metadata.drop_all(engine)
@@ -107,6 +109,16 @@ class ServingBuilder:
             engine.dispose()
 
 
+    def _timeline(self) -> list[dict[str, Any]]:
+        """The timeline rows of the collected events, chunked by publish's query."""
+        with duckdb.connect() as con:
+            con.execute("""create table events (customer_id VARCHAR, "at" TIMESTAMP, source VARCHAR, name VARCHAR,
+                           interaction_id VARCHAR, amount DOUBLE, attributes JSON)""")
+            if self.events:
+                con.executemany("insert into events values (?, ?, ?, ?, ?, ?, ?)", self.events)
+            return con.sql(timeline_sql("events")).to_arrow_table().to_pylist()
+
+
 def _side(r: dict[str, Any]) -> dict[str, Any]:
     """A record as publish writes one side of a candidate: source, source_id and every profile attribute."""
     return {"source": r["source"], "source_id": r["source_id"], **{a: r.get(a) for a in PROFILE_ATTRIBUTES}}
@@ -114,5 +126,4 @@ def _side(r: dict[str, Any]) -> dict[str, Any]:
 
 def masked(doc: dict[str, Any]) -> dict[str, Any]:
     """`doc` as a reader without pii sees it."""
-    attributes = {a: MASK[a](v) if a in MASK else v for a, v in doc["attributes"].items()}
-    return {**doc, "attributes": attributes}
+    return {**doc, "attributes": masked_attributes(doc["attributes"])}
