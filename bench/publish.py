@@ -43,12 +43,12 @@ def postgres_url(base: str) -> str:
 @contextlib.contextmanager
 def one_at_a_time() -> Iterator[None]:
     """Publish as before the parallel loads: one table at a time, no read-ahead (for --compare)."""
-    parallel, prefetched = store.PostgresStore.parallel_loads, store.prefetched
-    store.PostgresStore.parallel_loads, store.prefetched = 1, lambda batches, depth=2: iter(batches)
+    parallel, ahead = store.PostgresStore.parallel_loads, store.ServingStore.read_ahead
+    store.PostgresStore.parallel_loads, store.ServingStore.read_ahead = 1, False
     try:
         yield
     finally:
-        store.PostgresStore.parallel_loads, store.prefetched = parallel, prefetched
+        store.PostgresStore.parallel_loads, store.ServingStore.read_ahead = parallel, ahead
 
 
 def main(argv: list[str] | None = None) -> None:

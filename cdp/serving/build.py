@@ -38,18 +38,24 @@ def _trait(name: str) -> str:
     return f"strftime(t.{name}, {ISO_SECOND}) as {name}" if name in ("first_seen", "last_seen") else f"t.{name}"
 
 
+def _lineage(attr: str) -> str:
+    """SQL: the `"attr":{source, source_id, rule}` member of the lineage object, NULL when no record gave a value."""
+    member = "to_json(attribute) || ':' || json_object('source', source, 'source_id', source_id, 'rule', rule)"
+    return f"any_value({member}) filter (where attribute = '{attr}')"
+
+
 def _profiles() -> str:
-    """SQL: profiles. Objects and arrays over several rows are string_agg of serialised members
-    (DuckDB's json_group_* are macros without ORDER BY)."""
+    """SQL: profiles. The lineage object is one member per attribute in profile order, joined with concat_ws
+    (which skips NULLs): a pivot, twice as fast as an ordered aggregate. Ordered arrays are joined from
+    an ordered list(), which DuckDB builds faster than an ordered string_agg."""
     return f"""
         with lin as (
-            select customer_id, '{{' || string_agg(to_json(attribute) || ':' || json_object(
-                       'source', source, 'source_id', source_id, 'rule', rule), ',' order by attribute) || '}}'
+            select customer_id, '{{' || concat_ws(',', {", ".join(map(_lineage, PROFILE_ATTRIBUTES))}) || '}}'
                    as lineage
             from {LINEAGE} group by customer_id),
         src as (
-            select customer_id, '[' || string_agg(json_object('source', source, 'source_id', source_id), ','
-                                                  order by source, source_id) || ']' as sources
+            select customer_id, '[' || array_to_string(list(json_object('source', source, 'source_id', source_id)
+                                                            order by source, source_id), ',') || ']' as sources
             from {CROSSWALK} group by customer_id)
         select g.customer_id, json_object({", ".join(map(_attribute, PROFILE_ATTRIBUTES))})::VARCHAR as attributes,
                coalesce(lin.lineage, '{{}}') as lineage, coalesce(src.sources, '[]') as sources,
@@ -86,14 +92,14 @@ def timeline_sql(events: str) -> str:
     last = ", ".join(f"arg_max(\"{c}\", place) as last_{c}" for c in ("at", "source", "name", "interaction_id"))
     return f"""
         with placed as (
-            select customer_id, "at", source, name, interaction_id,
-                   row_number() over (partition by customer_id
-                                      order by "at" desc, source desc, name desc, interaction_id desc) - 1 as place,
-                   json_array(nullif("at", ''), source, name, interaction_id, amount,
+            select customer_id, coalesce(replace("at"::VARCHAR, ' ', 'T'), '') as "at", source, name, interaction_id,
+                   row_number() over (partition by customer_id order by events."at" desc nulls last, source desc,
+                                                                        name desc, interaction_id desc) - 1 as place,
+                   json_array(replace(events."at"::VARCHAR, ' ', 'T'), source, name, interaction_id, amount,
                               coalesce(attributes::JSON, '{{}}'::JSON)) as event
-            from (select * replace (coalesce(replace("at"::VARCHAR, ' ', 'T'), '') as "at") from {events}))
+            from {events} events)
         select customer_id, min(place) as position, {last},
-               '[' || string_agg(event, ',' order by place) || ']' as events
+               '[' || array_to_string(list(event order by place), ',') || ']' as events
         from placed group by customer_id, place // {tables.TIMELINE_CHUNK}
         order by customer_id, position"""
 
@@ -126,9 +132,10 @@ NO_REVIEW = """select NULL::VARCHAR as candidate_id, NULL::VARCHAR as record_id_
 
 
 def queries(con: duckdb.DuckDBPyConnection) -> dict[Table, str]:
-    """Per serving table, the query that fills it."""
+    """Per serving table, the query that fills it; quick ones first, so that a store starts writing at once
+    while the warehouse computes the heavier ones."""
     events = EVENTS if table_exists(con, INTERACTIONS) else NO_EVENTS
     review = REVIEW_SQL if table_exists(con, REVIEW_CANDIDATES) else NO_REVIEW
-    return {tables.profiles: _profiles(), tables.search_keys: SEARCH_KEYS, tables.source_records: SOURCE_RECORDS,
-            tables.redirects: REDIRECTS, tables.timeline: timeline_sql(f"({events})"),
+    return {tables.source_records: SOURCE_RECORDS, tables.redirects: REDIRECTS, tables.search_keys: SEARCH_KEYS,
+            tables.profiles: _profiles(), tables.timeline: timeline_sql(f"({events})"),
             tables.review_candidates: review}
