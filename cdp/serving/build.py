@@ -88,20 +88,27 @@ EVENTS = f"""
 
 def timeline_sql(events: str) -> str:
     """SQL: the timeline rows of `events`, a relation of (customer_id, at, source, name, interaction_id,
-    amount, attributes JSON), in the order tables.EVENT_FIELDS describes."""
-    last = ", ".join(f"arg_max(\"{c}\", place) as last_{c}" for c in ("at", "source", "name", "interaction_id"))
+    amount, attributes JSON), in the order tables.EVENT_FIELDS describes.
+
+    One ordered list of serialised events per customer, sliced into chunks; a chunk's last_* columns are
+    read back from its last event.
+    """
+    size = tables.TIMELINE_CHUNK
+    last = ", ".join(f"chunk[-1]->>'$[{i}]' as last_{key}" for i, key in enumerate(("source", "name", "interaction_id"),
+                                                                                  start=1))
     return f"""
-        with placed as (
-            select customer_id, coalesce(replace("at"::VARCHAR, ' ', 'T'), '') as "at", source, name, interaction_id,
-                   row_number() over (partition by customer_id order by events."at" desc nulls last, source desc,
-                                                                        name desc, interaction_id desc) - 1 as place,
-                   json_array(replace(events."at"::VARCHAR, ' ', 'T'), source, name, interaction_id, amount,
-                              coalesce(attributes::JSON, '{{}}'::JSON)) as event
-            from {events} events)
-        select customer_id, min(place) as position, {last},
-               '[' || array_to_string(list(event order by place), ',') || ']' as events
-        from placed group by customer_id, place // {tables.TIMELINE_CHUNK}
-        order by customer_id, position"""
+        with listed as (
+            select customer_id,
+                   list(json_array(replace("at"::VARCHAR, ' ', 'T'), source, name, interaction_id, amount,
+                                   coalesce(attributes::JSON, '{{}}'::JSON))::VARCHAR
+                        order by "at" desc nulls last, source desc, name desc, interaction_id desc) as events
+            from {events} group by customer_id),
+        chunked as (
+            select customer_id, position, events[position + 1:position + {size}] as chunk
+            from (select customer_id, unnest(range(0, len(events), {size})) as position, events from listed))
+        select customer_id, position, coalesce(chunk[-1]->>'$[0]', '') as last_at, {last},
+               '[' || array_to_string(chunk, ',') || ']' as events
+        from chunked order by customer_id, position"""
 
 
 NO_EVENTS = """select NULL::VARCHAR as customer_id, NULL::TIMESTAMP as "at", NULL::VARCHAR as source,

@@ -26,6 +26,9 @@ CANDIDATES = ["cand-smith-1", "cand-smith-2", "cand-brown"]
 DECIDED = "cand-doe"
 TIMELINE = ["T1", "O2", "O1", "I1", "T0", "I2"]
 """John's interaction ids, newest first (O1 and O2 share a time; I2's time is unreadable)."""
+BUSY = FILLERS[0]
+BUSY_EVENTS = {f"E{n:03d}": f"2024-02-01T{n // 120:02d}:{n // 2 % 60:02d}:00" for n in range(250)}
+"""A customer with more events than a timeline chunk holds: id -> time, two events per minute."""
 
 
 def config(url: str, keys: list[str] = SPECS) -> Config:
@@ -78,6 +81,8 @@ def build_world(url: str) -> ServingBuilder:
     b.interaction(JOHN, None, "finance", "invoices", "I2", 0.0)
     b.interaction(JOHN, "2023-12-31T23:59:59", "service", "tickets", "T0", category="question")
     b.interaction(ROBERT, "2024-07-01T08:00:00", "service", "tickets", "T9", category="complaint")
+    for interaction_id, at in BUSY_EVENTS.items():
+        b.interaction(BUSY, at, "sales", "orders", interaction_id, 1.0)
     smith = record("sales", "S3", first_name="MARY", last_name="SMITH", email="mary.smith@example.com")
     b.candidate(CANDIDATES[0], record("finance", "F1", first_name="JOHN", last_name="SMITH"), smith, 0.72,
                 last_name=6.1, first_name=-4.2)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import JOHN, MARY, MERGED, TIMELINE, as_role
+from tests.api.conftest import BUSY, BUSY_EVENTS, JOHN, MARY, MERGED, TIMELINE, as_role
+from tests.utils.serving import ServingBuilder
 
 
 def timeline(client: TestClient, customer_id: str, **params: Any) -> dict[str, Any]:
@@ -43,6 +45,21 @@ def test_a_cursor_splits_events_that_share_a_time(client: TestClient) -> None:
     assert [e["interaction_id"] for e in first["items"]] == ["T1", "O2"]
     rest = timeline(client, JOHN, limit=10, cursor=first["next_cursor"])
     assert [e["interaction_id"] for e in rest["items"]] == TIMELINE[2:]
+
+
+def test_a_long_timeline_pages_across_its_chunks(client: TestClient, world: ServingBuilder) -> None:
+    engine = sa.create_engine(world.url)
+    with engine.connect() as con:
+        chunks = con.execute(sa.text("select position from timeline where customer_id = :c order by 1"), {"c": BUSY})
+        assert list(chunks.scalars()) == [0, 100, 200]
+    engine.dispose()
+    seen, cursor = [], None
+    while True:  # pages of 70 start and end inside chunks
+        body = timeline(client, BUSY, limit=70, **({"cursor": cursor} if cursor else {}))
+        seen += [e["interaction_id"] for e in body["items"]]
+        if (cursor := body["next_cursor"]) is None:
+            break
+    assert seen == sorted(BUSY_EVENTS, key=lambda i: (BUSY_EVENTS[i], i), reverse=True)
 
 
 def test_a_customer_without_events_has_an_empty_timeline(client: TestClient) -> None:
