@@ -6,14 +6,15 @@ johnsmith@gmail.com and '(555) 123-4567' finds +15551234567.
 
 from __future__ import annotations
 
+from cdp.serving.tables import name_key
 from ingestion.standardise import name_root, normalise_email, normalise_phone, parse_name
 
 
 def search_keys(email: str | None, phone: str | None, name: str | None, country: str) -> list[tuple[str, str]]:
     """(kind, value) pairs for the given values; ValueError naming the value that cannot be normalised.
 
-    A name with a first and a last part is looked up as '<FIRST_NAME_ROOT> <LAST_NAME>' (nicknames
-    folded: Bob Smith finds Robert Smith); a single word is taken as a surname, as ingestion reads it.
+    A name with a first and a last part is looked up by its name key (nicknames folded: Bob Smith finds
+    Robert Smith); a single word is taken as a surname, as ingestion reads it.
     """
     keys = []
     if email is not None:
@@ -25,7 +26,7 @@ def search_keys(email: str | None, phone: str | None, name: str | None, country:
         parts = parse_name(name)
         last = _required(parts.last, "name", "a name")
         root = name_root(parts.first)
-        keys.append(("name", f"{root} {last}") if root else ("last_name", last))
+        keys.append(("name", name_key(last, root)) if root else ("last_name", last))
     return keys
 
 

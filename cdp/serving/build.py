@@ -67,12 +67,12 @@ def _profiles() -> str:
 
 SEARCH_KEYS = f"""
     select distinct kind, value, customer_id from (
-        unpivot (select rc.customer_id, s.email, s.phone, s.first_name_root || ' ' || s.last_name as name,
-                        s.last_name
+        unpivot (select rc.customer_id, s.email, s.phone,
+                        s.last_name || '{tables.NAME_SEPARATOR}' || coalesce(s.first_name_root, '') as name
                  from {STAGED} s join {RECORD_CUSTOMER} rc using (record_id))
-        on email, phone, name, last_name into name kind value value)
+        on email, phone, name into name kind value value)
     order by kind, value, customer_id"""
-"""Every staged record's standardised email, phone, '<FIRST_NAME_ROOT> <LAST_NAME>' and last name."""
+"""Every staged record's standardised email, phone and name key (tables.name_key)."""
 
 SOURCE_RECORDS = f"select source, source_id, customer_id from {CROSSWALK} order by source, source_id"
 

@@ -24,8 +24,10 @@ import sqlalchemy as sa
 from cdp.serving.mask import masked as masked_attributes
 from cdp.serving.tables import (
     EVENT_FIELDS,
+    NAME_SEPARATOR,
     TIMELINE_CHUNK,
     TRAITS,
+    name_key,
     profiles,
     publish_log,
     redirects,
@@ -43,6 +45,7 @@ CHURN_RISK = "churn_risk"
 SEGMENTS = (*(f"{tier}:{level}" for tier in TIERS for level in LEVELS), *LOYALTY, CHURN_RISK)
 """Every segment name GET /customers?segment= accepts."""
 SEARCH_KINDS = ("email", "phone", "name", "last_name")
+"""What a search looks up: a full name is a name key (tables.name_key), a last name the range of its keys."""
 DOCUMENT = (profiles.c.customer_id, profiles.c.attributes, profiles.c.lineage, profiles.c.sources,
             *(profiles.c[name] for name in TRAITS))
 """The profiles columns a document is made of, in the order `document` takes them."""
@@ -117,6 +120,16 @@ def document(row: Sequence[Any], masked: bool) -> str:
 def _json(value: Any) -> str:
     """Compact JSON, as DuckDB writes the stored parts."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _key(kind: str, value: str) -> tuple[sa.ColumnElement[bool], ...]:
+    """The search_keys conditions of one (kind, value)."""
+    k = search_keys.c
+    if kind == "last_name":
+        start = name_key(value, None)
+        end = start[:-1] + chr(ord(NAME_SEPARATOR) + 1)
+        return k.kind == "name", k.value >= start, k.value < end
+    return k.kind == kind, k.value == value
 
 
 def _event_key(event: list[Any]) -> tuple[str, ...]:
@@ -220,8 +233,8 @@ class ServingReader:
         for kind, value in keys:
             if kind not in SEARCH_KINDS:
                 raise BadQuery(f"unknown search key kind {kind!r}; known: {', '.join(SEARCH_KINDS)}")
-            query = query.where(profiles.c.customer_id.in_(
-                sa.select(search_keys.c.customer_id).where(search_keys.c.kind == kind, search_keys.c.value == value)))
+            having = sa.select(search_keys.c.customer_id).where(*_key(kind, value))
+            query = query.where(profiles.c.customer_id.in_(having))
         for name in segments:
             query = query.where(segment_filter(name))
         if cursor is not None:

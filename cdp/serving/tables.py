@@ -67,13 +67,23 @@ search_keys = Table(
     "search_keys",
     metadata,
     Column("kind", Key, nullable=False,
-           doc="'email' | 'phone' | 'name' | 'last_name'."),
+           doc="'email' | 'phone' | 'name'."),
     Column("value", Key, nullable=False,
-           doc="Standardised as ingestion does: email, phone E.164, name '<FIRST_NAME_ROOT> <LAST_NAME>', last_name."),
+           doc="Standardised as ingestion does: email, phone E.164, name as `name_key` writes it."),
     Column("customer_id", Key, nullable=False),
     PrimaryKeyConstraint("kind", "value", "customer_id", name="pk_search_keys"),
     sqlite_with_rowid=False,  # the key is the table: no second copy as an index
 )
+
+NAME_SEPARATOR = "/"
+"""Ends the last name in a name key; no standardised name holds it."""
+
+
+def name_key(last_name: str, first_name_root: str | None) -> str:
+    """'<LAST_NAME>/<FIRST_NAME_ROOT>', or '<LAST_NAME>/' without a first name: surname first, so that a
+    surname search is a range of the same keys ('SMITH/' up to 'SMITH0') rather than keys of its own."""
+    return f"{last_name}{NAME_SEPARATOR}{first_name_root or ''}"
+
 
 source_records = Table(
     "source_records",

@@ -62,9 +62,8 @@ class ServingBuilder:
         return doc
 
     def _search_keys(self, customer_id: str, r: dict[str, Any]) -> None:
-        name = f"{r['first_name_root']} {r['last_name']}" if r.get("first_name_root") and r.get("last_name") else None
-        for kind, value in (("email", r.get("email")), ("phone", r.get("phone")), ("name", name),
-                            ("last_name", r.get("last_name"))):
+        name = tables.name_key(r["last_name"], r.get("first_name_root")) if r.get("last_name") else None
+        for kind, value in (("email", r.get("email")), ("phone", r.get("phone")), ("name", name)):
             if value is not None and (kind, value, customer_id) not in self.keys:
                 self.keys.add((kind, value, customer_id))
                 self.rows[tables.search_keys].append({"kind": kind, "value": value, "customer_id": customer_id})
