@@ -39,8 +39,8 @@ def _trait(name: str) -> str:
 
 
 def _lineage(attr: str) -> str:
-    """SQL: the `"attr":{source, source_id, rule}` member of the lineage object, NULL when no record gave a value."""
-    member = "to_json(attribute) || ':' || json_object('source', source, 'source_id', source_id, 'rule', rule)"
+    """SQL: the `"attr":[source, source_id, rule]` member of the lineage object, NULL when no record gave a value."""
+    member = "to_json(attribute) || ':' || json_array(source, source_id, rule)"
     return f"any_value({member}) filter (where attribute = '{attr}')"
 
 

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from cdp.serving.mask import masked as masked_attributes
 from cdp.serving.tables import (
     EVENT_FIELDS,
+    LINEAGE_FIELDS,
     NAME_SEPARATOR,
     TIMELINE_CHUNK,
     TRAITS,
@@ -110,6 +111,8 @@ def document(row: Sequence[Any], masked: bool) -> str:
     customer_id, attributes, lineage, sources, *values = row
     if masked:
         attributes = _json(masked_attributes(json.loads(attributes)))
+    entries = json.loads(lineage).items()
+    lineage = _json({attr: dict(zip(LINEAGE_FIELDS, entry, strict=True)) for attr, entry in entries})
     traits = dict(zip(TRAITS, values, strict=True))
     if traits["churn_risk"] is not None:  # SQLite hands booleans back as 0 or 1
         traits["churn_risk"] = bool(traits["churn_risk"])

@@ -54,7 +54,9 @@ class ServingBuilder:
         self.docs[customer_id] = doc
         self.rows[tables.profiles].append({
             "customer_id": customer_id,
-            **{part: json.dumps(doc[part]) for part in ("attributes", "lineage", "sources")}, **doc["traits"]})
+            "attributes": json.dumps(attributes), "sources": json.dumps(doc["sources"]),
+            "lineage": json.dumps({a: [e[f] for f in tables.LINEAGE_FIELDS] for a, e in doc["lineage"].items()}),
+            **doc["traits"]})
         for r in records:
             self.rows[tables.source_records].append(
                 {"source": r["source"], "source_id": r["source_id"], "customer_id": customer_id})
