@@ -1,6 +1,6 @@
 """Publishing at scale: the warehouse's golden side copied into the serving store, SQLite and PostgreSQL.
 
-    python -m bench.publish [--households 210000] [--postgres URL]     # ~1M records, ~450k customers
+    python -m bench.publish [--households 465000] [--postgres URL]     # ~1M customers, ~2.2M records
 
 The warehouse is bench/profiles.py's (true people as clusters, ids, golden, traits, ~3 interactions
 per record); the publish is timed twice into a fresh store of each kind, so the second run also
@@ -53,7 +53,8 @@ def one_at_a_time() -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--households", type=int, default=210_000, help="households to generate (~4.8 records each)")
+    ap.add_argument("--households", type=int, default=465_000,
+                    help="households to generate (~2.2 customers and ~4.8 records each)")
     ap.add_argument("--postgres", default=POSTGRES, help="PostgreSQL URL ('' to skip)")
     ap.add_argument("--compare", action="store_true",
                     help="also publish one table at a time without read-ahead, alternating with the normal way")
