@@ -54,9 +54,10 @@ profiles = Table(
     Column("churn_risk", Boolean),
     PrimaryKeyConstraint("customer_id", name="pk_profiles"),
     # Segment filters walk the primary key in order: every tier and loyalty class holds a good share of the
-    # customers, so a page fills after a short scan. Churn risk may be rare: it keeps an index of its own.
+    # customers, so a page fills after a short scan. Churn risk may be rare: it keeps an index of its own,
+    # whose condition is the filter as each dialect writes it (SQLite compares booleans with 1).
     Index("ix_profiles_churn_risk", "customer_id", postgresql_where=text("churn_risk"),
-          sqlite_where=text("churn_risk")),
+          sqlite_where=text("churn_risk = 1")),
 )
 """One row per live customer: the parts of the GET /customers/{id} document (cdp.serving.read joins them)."""
 

@@ -7,18 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from cdp.config import ApiConfig, Config, SourceConfig
-from tests.utils.services import require_postgres
+from tests.utils.publishing import postgres_schema
 from tests.utils.serving import ServingBuilder, record
 
 KEYS = {"reader": "k-reader", "reader_pii": "k-reader-pii", "steward": "k-steward", "admin": "k-admin"}
 SPECS = ["k-reader:reader", "k-reader-pii:reader:pii", "k-steward:steward", "k-admin:admin"]
-PG_SCHEMA = "cdp_api_test"
-
 JOHN, ROBERT, MARY, MERGED = "C000000001", "C000000002", "C000000003", "C000000004"
 FILLERS = [f"C0000000{n:02d}" for n in range(5, 13)]
 CANDIDATES = ["cand-smith-1", "cand-smith-2", "cand-brown"]
@@ -38,20 +35,14 @@ def config(url: str, keys: list[str] = SPECS) -> Config:
     return Config(sources={"crm": source}, serving=url, api=ApiConfig(keys=keys))
 
 
-def _postgres_url() -> str:
-    url = require_postgres()
-    engine = sa.create_engine(url)
-    with engine.begin() as con:
-        con.execute(sa.text(f"drop schema if exists {PG_SCHEMA} cascade"))
-        con.execute(sa.text(f"create schema {PG_SCHEMA}"))
-    engine.dispose()
-    return f"{url}?options=-csearch_path%3D{PG_SCHEMA}"  # its own schema: other suites share the database
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty serving store of each kind."""
-    return f"sqlite:///{tmp_path / 'serving.db'}" if request.param == "sqlite" else _postgres_url()
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty serving store of each kind (PostgreSQL: a schema of its own, dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'serving.db'}"
+    else:
+        with postgres_schema() as url:
+            yield url
 
 
 def build_world(url: str) -> ServingBuilder:

@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("customer_id", name="pk_profiles"),
     )
     op.create_index("ix_profiles_churn_risk", "profiles", ["customer_id"],
-                    postgresql_where=sa.text("churn_risk"), sqlite_where=sa.text("churn_risk"))
+                    postgresql_where=sa.text("churn_risk"), sqlite_where=sa.text("churn_risk = 1"))
     op.create_table(
         "search_keys",
         sa.Column("kind", KEY, nullable=False),
