@@ -13,9 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-MASKED = ("email", "phone", "tax_id")
-"""Attributes a reader without `pii` sees masked."""
-
 
 def mask_email(value: str | None) -> str | None:
     if value is None:
@@ -39,7 +36,7 @@ def mask_tax_id(value: str | None) -> str | None:
 
 
 MASK = {"email": mask_email, "phone": mask_phone, "tax_id": mask_tax_id}
-"""Attribute -> its masking function."""
+"""Attribute -> its masking function: the attributes a reader without `pii` sees masked."""
 
 
 def masked(attributes: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 No web framework here: the API turns these answers into responses. Each answer comes from one
 SQL statement, so it reads one published version even while a publish swaps in the next.
-A profile document is joined from the stored JSON parts of its row (parsed only to mask it), so the
-API sends it without building objects.
+A profile document is joined as text from the stored JSON parts of its row; only the attributes
+(to mask them) and the lineage (to write its entries out as objects) are parsed.
 
 Pages are keyset-paginated: a cursor is an opaque token naming the last row served, so a page
 costs the same at any depth and rows published between two pages are neither skipped nor repeated
@@ -120,9 +120,8 @@ def document(row: Sequence[Any], masked: bool) -> str:
             f'"sources":{sources},"traits":{_json(traits)}}}')
 
 
-def _json(value: Any) -> str:
-    """Compact JSON, as DuckDB writes the stored parts."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""Compact JSON, as DuckDB writes the stored parts (one encoder: `json.dumps` builds one per call)."""
 
 
 def _key(kind: str, value: str) -> tuple[sa.ColumnElement[bool], ...]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +10,6 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from cdp.config import ApiConfig, Config, SourceConfig
-from tests.utils.publishing import postgres_schema
 from tests.utils.serving import ServingBuilder, record
 
 KEYS = {"reader": "k-reader", "reader_pii": "k-reader-pii", "steward": "k-steward", "admin": "k-admin"}
@@ -33,16 +31,6 @@ def config(url: str, keys: list[str] = SPECS) -> Config:
     source = SourceConfig.model_validate(
         {"connector": "csv", "path": "unused.csv", "key": "id", "fields": {"email": "email"}})
     return Config(sources={"crm": source}, serving=url, api=ApiConfig(keys=keys))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty serving store of each kind (PostgreSQL: a schema of its own, dropped after)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'serving.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 def build_world(url: str) -> ServingBuilder:

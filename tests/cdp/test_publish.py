@@ -20,20 +20,10 @@ from cdp.resources import WarehouseResource
 from cdp.serving.publish import PublishStats, publish
 from cdp.serving.read import ServingReader
 from cdp.warehouse import open_warehouse
-from tests.utils.publishing import ingest, postgres_schema, resolve
+from tests.utils.publishing import ingest, resolve
 
 BOB, MARGARET, PEGGY, JOSE = "C000000001", "C000000002", "C000000003", "C000000004"
 """Customer ids of tests.utils.publishing.PEOPLE (issued in cluster order)."""
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty serving store of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'serving.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 @pytest.fixture

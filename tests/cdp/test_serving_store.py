@@ -27,20 +27,11 @@ from cdp.serving import tables
 from cdp.serving.publish import publish, warehouse_version
 from cdp.serving.store import ServingStore
 from cdp.warehouse import open_warehouse
-from tests.utils.publishing import ingest, postgres_schema, resolve
+from tests.utils.publishing import ingest, resolve
 
 APART = [["finance:1"], ["sales:c1"], ["finance:2"], ["sales:c2"], ["sales:c4"]]
 """Version 1: five customers. Version 2 (tests.utils.publishing.PEOPLE) merges the first two."""
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'serving.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
