@@ -4,22 +4,28 @@
 
 The warehouse is bench/profiles.py's (true people as clusters, ids, golden, traits, ~3 interactions
 per record); the publish is timed twice into a fresh store of each kind, so the second run also
-times replacing a published version (shadow tables, one swap).
+times replacing a published version (shadow tables, one swap). Beside the wall time: the CPU-seconds
+the whole machine was busy (the database server included) and those of this process (DuckDB, Arrow,
+the loader).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import sqlalchemy as sa
 
 import cdp.serving.store as store
-from bench.profiles import stage, timed
+from bench.profiles import stage
 from cdp.config import IdentityConfig
 from cdp.serving.publish import publish
 from identity.golden import build_golden
@@ -28,6 +34,7 @@ from identity.traits import build_traits
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA = "cdp_bench_publish"
+T = TypeVar("T")
 
 
 def postgres_url(base: str) -> str:
@@ -49,6 +56,21 @@ def one_at_a_time() -> Iterator[None]:
         yield
     finally:
         store.PostgresStore.parallel_loads, store.ServingStore.read_ahead = parallel, ahead
+
+
+def machine_cpu() -> float:
+    """CPU-seconds the machine's cores have been busy since boot (Linux /proc/stat: all but idle and iowait)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(label: str, step: Callable[[], T]) -> T:
+    """Run `step` and print a table row: wall seconds, the machine's busy CPU-s and this process's."""
+    machine, own, start = machine_cpu(), sum(os.times()[:2]), time.perf_counter()
+    result = step()
+    wall = time.perf_counter() - start
+    print(f"| {label} | {wall:.1f} | {machine_cpu() - machine:.1f} | {sum(os.times()[:2]) - own:.1f} |", flush=True)
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -78,13 +100,14 @@ def main(argv: list[str] | None = None) -> None:
             build_traits(con)
         counts = con.execute("select (select count(*) from golden), (select count(*) from interactions)").fetchall()[0]
         print(f"customers {counts[0]:,}, interactions {counts[1]:,}\n")
-        print("| store, run | seconds |\n| --- | ---: |")
+        print("| store, run | seconds | CPU-s, machine | CPU-s, this process |\n| --- | ---: | ---: | ---: |")
         for label, url in stores.items():
             for run in ("first", "replacing"):
-                stats = timed(f"{label}, {run}", lambda url=url, run=run: publish(con, url, run))
+                once = functools.partial(publish, con, url, run)
+                stats = measured(f"{label}, {run}", once)
                 if args.compare:
                     with one_at_a_time():
-                        timed(f"{label}, {run}, one table at a time", lambda url=url, run=run: publish(con, url, run))
+                        measured(f"{label}, {run}, one table at a time", once)
         print(f"\nrows per table: {stats.rows}")
 
 
