@@ -13,7 +13,7 @@ $(BIN)/cdp: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(BIN)/cdp
 
-.PHONY: install demo test lint
+.PHONY: install demo test lint check
 install: $(BIN)/cdp
 
 demo: install
@@ -25,4 +25,9 @@ test: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check cdp ingestion identity quality api tests bench
+	$(BIN)/ruff check cdp ingestion identity quality serving api tests bench
+
+# ruff, mypy, and the import contract in pyproject.toml (dependencies run one way along the data's path)
+check: lint
+	$(BIN)/mypy cdp ingestion identity quality serving api
+	$(BIN)/lint-imports

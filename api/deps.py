@@ -13,9 +13,9 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from api.auth import Caller, Role
+from api.reader import ServingReader
+from api.review_desk import ReviewDesk
 from cdp.config import Config
-from cdp.serving.read import ServingReader
-from cdp.serving.review import ReviewDesk
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (`key:role[:pii]`).")
 

@@ -10,10 +10,10 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from api.auth import keys_of
+from api.reader import BadQuery, ServingReader
+from api.review_desk import ReviewDesk
 from api.routes import customers, health, review, sources
 from cdp.config import Config, load_config
-from cdp.serving.read import BadQuery, ServingReader
-from cdp.serving.review import ReviewDesk
 
 DESCRIPTION = """Golden customer profiles and their 360° view, read from the last published version.
 

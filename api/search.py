@@ -6,8 +6,8 @@ johnsmith@gmail.com and '(555) 123-4567' finds +15551234567.
 
 from __future__ import annotations
 
-from cdp.serving.tables import name_key
 from ingestion.standardise import name_root, normalise_email, normalise_phone, parse_name
+from serving.tables import name_key
 
 
 def search_keys(email: str | None, phone: str | None, name: str | None, country: str) -> list[tuple[str, str]]:

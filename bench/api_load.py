@@ -36,7 +36,7 @@ from fastapi import FastAPI
 
 from api.main import create_app
 from cdp.config import load_config
-from cdp.serving.tables import profiles
+from serving.tables import profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-reader"

@@ -24,13 +24,13 @@ from typing import TypeVar
 import duckdb
 import sqlalchemy as sa
 
-import cdp.serving.store as store
+import serving.store as store
 from bench.profiles import stage
 from cdp.config import IdentityConfig
-from cdp.serving.publish import publish
 from identity.golden import build_golden
 from identity.ids import assign_customer_ids
 from identity.traits import build_traits
+from serving.publish import publish
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA = "cdp_bench_publish"

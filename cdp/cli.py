@@ -70,9 +70,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     cfg = _config(args)
     out = Path(args.out)
     if args.what == "crosswalk":
-        from cdp.publish import export_crosswalk
+        from serving.publish import export_source_records
 
-        rows = export_crosswalk(cfg, out)
+        rows = export_source_records(cfg.serving, out)
     else:
         from cdp.warehouse import open_warehouse
         from quality.quarantine import export_attribute_issues, export_quarantine

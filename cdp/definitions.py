@@ -1,6 +1,7 @@
 """The whole asset graph, built from cdp.yaml: `dagster dev -w workspace.yaml` loads `defs`.
 
-raw_<source> -> staged_<source> -> staged -> match_pairs -> customers -> golden -> traits -> published
+raw_<source> -> staged_<source> -> staged -> match_pairs -> steward_decisions -> clusters -> customers
+  -> golden -> traits -> published
 with quality checks on every stage; a new source in cdp.yaml is a new raw/staged branch.
 """
 
@@ -9,22 +10,23 @@ from __future__ import annotations
 import dagster as dg
 
 from cdp.config import Config, load_config
-from cdp.publish import build_defs as publish_defs
-from cdp.resources import WarehouseResource
+from cdp.resources import ServingResource, WarehouseResource
 from identity.assets import build_defs as identity_defs
 from ingestion.assets import build_defs as ingestion_defs
 from quality.checks import build_defs as quality_defs
+from serving.assets import build_defs as serving_defs
 
 
 def build_definitions(cfg: Config) -> dg.Definitions:
     """Definitions for one config; the CLI and the tests call this directly."""
     base = dg.Definitions(
-        resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path))},
+        resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path)),
+                   "serving": ServingResource(url=cfg.serving)},
         # One process writes the DuckDB file at a time, so steps run in-process, one after another.
         executor=dg.in_process_executor,
     )
     return dg.Definitions.merge(
-        base, ingestion_defs(cfg), identity_defs(cfg), quality_defs(cfg), publish_defs(cfg)
+        base, ingestion_defs(cfg), identity_defs(cfg), quality_defs(cfg), serving_defs(cfg)
     )
 
 

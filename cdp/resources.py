@@ -21,3 +21,9 @@ class WarehouseResource(dg.ConfigurableResource):
         """A connection for one asset; closed afterwards so other processes can open the file."""
         with open_warehouse(self.path) as con:
             yield con
+
+
+class ServingResource(dg.ConfigurableResource):
+    """The serving store named by `serving:` in cdp.yaml: a SQLAlchemy URL (SQLite by default)."""
+
+    url: str

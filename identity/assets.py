@@ -1,4 +1,7 @@
-"""Identity assets: staged -> match_pairs -> steward_decisions -> clusters -> customers -> golden -> traits.
+"""Identity assets: staged -> match_pairs -> clusters -> customers -> golden -> traits.
+
+Clustering also waits for `steward_decisions` (serving.assets), which brings the stewards' decisions into
+the warehouse.
 
 Thin wrappers: each opens the warehouse and calls a plain function of this package.
 """
@@ -9,13 +12,12 @@ import dagster as dg
 
 from cdp.config import Config
 from cdp.resources import WarehouseResource
-from cdp.serving.review import decisions
 from identity.cluster import cluster_records
 from identity.golden import build_golden
 from identity.ids import assign_customer_ids
 from identity.matching import match
 from identity.model import ModelStore
-from identity.review import import_decisions, queue_split_links
+from identity.review import queue_split_links
 from identity.traits import build_traits
 
 GROUP = "identity"
@@ -39,19 +41,6 @@ def match_pairs_asset(cfg: Config) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata=asdict(stats))
 
     return match_pairs
-
-
-def steward_decisions_asset(cfg: Config) -> dg.AssetsDefinition:
-    @dg.asset(name="steward_decisions", deps=["match_pairs"], group_name=GROUP, kinds={"duckdb", "sqlalchemy"})
-    def steward_decisions(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        """The stewards' match / no-match decisions, read back from the serving store (the API writes them
-        there), for clustering to honour as must-links and cannot-links; their candidates leave the queue."""
-        incoming = decisions(cfg.serving)
-        with warehouse.connect() as con:
-            added = import_decisions(con, incoming)
-        return dg.MaterializeResult(metadata={"in_store": incoming.num_rows, "added": added})
-
-    return steward_decisions
 
 
 def clusters_asset(cfg: Config) -> dg.AssetsDefinition:
@@ -98,5 +87,5 @@ def traits(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 def build_defs(cfg: Config) -> dg.Definitions:
     """The identity assets for one config; further identity assets are appended to this list."""
-    return dg.Definitions(assets=[match_pairs_asset(cfg), steward_decisions_asset(cfg), clusters_asset(cfg), customers,
+    return dg.Definitions(assets=[match_pairs_asset(cfg), clusters_asset(cfg), customers,
                                   golden_asset(cfg), traits])

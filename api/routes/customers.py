@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse
 
 from api.deps import ReaderRole, StoreDep
 from api.models import Profile, ProfilePage, TimelinePage
+from api.reader import CHURN_RISK, LEVELS, LOYALTY, TIERS, ServingReader
 from api.search import search_keys
-from cdp.serving.read import CHURN_RISK, LEVELS, LOYALTY, TIERS, ServingReader
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 

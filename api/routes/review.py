@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import ReviewDep, StewardRole
 from api.models import CandidatePage, DecisionIn, RecordedDecision
-from cdp.serving.review import Status
+from api.review_desk import Status
 
 router = APIRouter(prefix="/review", tags=["review"])
 

@@ -13,17 +13,19 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from cdp.config import Config, IdentityConfig
-from cdp.resources import WarehouseResource
-from cdp.serving.publish import publish
-from cdp.serving.review import decisions
-from cdp.serving.tables import metadata, review_decisions
+from cdp.resources import ServingResource, WarehouseResource
 from cdp.warehouse import open_warehouse
-from identity.assets import build_defs, steward_decisions_asset
+from identity.assets import build_defs
 from identity.cluster import cluster_records
 from identity.golden import build_golden
 from identity.ids import assign_customer_ids
 from identity.review import import_decisions, queue_split_links, refresh_candidates
 from identity.traits import build_traits
+from serving.assets import build_defs as serving_defs
+from serving.assets import steward_decisions
+from serving.decisions import decisions
+from serving.publish import publish
+from serving.tables import metadata, review_decisions
 from tests.api.conftest import CANDIDATES, DECIDED, as_role, config
 from tests.identity.test_cluster import write_pairs
 from tests.utils.publishing import ingest
@@ -112,8 +114,9 @@ def identity_run(cfg: Config, run_id: str) -> None:
     with open_warehouse(cfg.warehouse_path) as con:
         write_pairs(con, PAIRS)
         refresh_candidates(con, IdentityConfig().review_band)
-    resources = {"warehouse": WarehouseResource(path=str(cfg.warehouse_path))}
-    assert dg.materialize([steward_decisions_asset(cfg)], resources=resources).success
+    resources = {"warehouse": WarehouseResource(path=str(cfg.warehouse_path)),
+                 "serving": ServingResource(url=cfg.serving)}
+    assert dg.materialize([steward_decisions], resources=resources).success
     with open_warehouse(cfg.warehouse_path) as con:
         cluster_records(con, 0.9, 30)
         queue_split_links(con, 0.9)
@@ -173,8 +176,9 @@ def test_import_names_a_decision_it_cannot_honour(tmp_path: Path) -> None:
 
 
 def test_steward_decisions_run_between_matching_and_clustering(tmp_path: Path) -> None:
-    resources = dg.Definitions(resources={"warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb"))})
-    graph = dg.Definitions.merge(build_defs(config(f"sqlite:///{tmp_path / 'serving.db'}")),
-                                 resources).resolve_asset_graph()
+    cfg = config(f"sqlite:///{tmp_path / 'serving.db'}")
+    resources = dg.Definitions(resources={"warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
+                                          "serving": ServingResource(url=cfg.serving)})
+    graph = dg.Definitions.merge(build_defs(cfg), serving_defs(cfg), resources).resolve_asset_graph()
     assert {k.to_user_string() for k in graph.get(dg.AssetKey("steward_decisions")).parent_keys} == {"match_pairs"}
     assert dg.AssetKey("steward_decisions") in graph.get(dg.AssetKey("clusters")).parent_keys

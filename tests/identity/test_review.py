@@ -8,9 +8,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from cdp.serving.review import DECISION_SCHEMA
 from identity.cluster import cluster_records
 from identity.review import import_decisions, queue_split_links, refresh_candidates
+from serving.decisions import DECISION_SCHEMA
 from tests.identity.test_cluster import write_pairs
 from tests.utils.staged import staged_row, write_staged
 

@@ -1,8 +1,8 @@
-"""Build a serving store (the tables of cdp/serving/tables.py) from a few hand-made customers, for API tests.
+"""Build a serving store (the tables of serving/tables.py) from a few hand-made customers, for API tests.
 
 Values are given as ingestion stores them (standardised), the way publish copies them; the
 search keys come from every record of a customer, as publish builds them from `staged`, and the
-timeline chunks are made by publish's own query (cdp.serving.build.timeline_sql).
+timeline chunks are made by publish's own query (serving.build.timeline_sql).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 import duckdb
 import sqlalchemy as sa
 
+from api.mask import masked as masked_attributes
 from cdp.schema import PROFILE_ATTRIBUTES
-from cdp.serving import tables
-from cdp.serving.build import timeline_sql
-from cdp.serving.mask import masked as masked_attributes
+from serving import tables
+from serving.build import timeline_sql
 
 NO_TRAITS: dict[str, Any] = {"lifetime_value": 0.0, "order_count": 0, "invoice_count": 0, "ticket_count": 0,
                              "first_seen": None, "last_seen": None, "tickets_90d": 0, "complaints_90d": 0,

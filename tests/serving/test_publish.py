@@ -14,12 +14,12 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from api.reader import ServingReader
 from cdp.config import Config, ConfigError
-from cdp.publish import build_defs, export_crosswalk, published_asset
-from cdp.resources import WarehouseResource
-from cdp.serving.publish import PublishStats, publish
-from cdp.serving.read import ServingReader
+from cdp.resources import ServingResource, WarehouseResource
 from cdp.warehouse import open_warehouse
+from serving.assets import build_defs, published
+from serving.publish import PublishStats, export_source_records, publish
 from tests.utils.publishing import ingest, resolve
 
 BOB, MARGARET, PEGGY, JOSE = "C000000001", "C000000002", "C000000003", "C000000004"
@@ -157,9 +157,9 @@ def test_a_merge_publishes_a_redirect_to_the_survivor(tmp_path: Path, store_url:
 def test_export_crosswalk_reads_the_published_store(cfg: Config, tmp_path: Path) -> None:
     out = tmp_path / "out" / "crosswalk.csv"
     with pytest.raises(ConfigError, match="nothing has been published"):
-        export_crosswalk(cfg, out)
+        export_source_records(cfg.serving, out)
     run_publish(cfg)
-    assert export_crosswalk(cfg, out) == 5
+    assert export_source_records(cfg.serving, out) == 5
     with out.open(newline="") as f:
         lines = list(csv.reader(f))
     assert lines[0] == ["source", "source_id", "customer_id"]
@@ -167,18 +167,19 @@ def test_export_crosswalk_reads_the_published_store(cfg: Config, tmp_path: Path)
                          ["sales", "c2", PEGGY], ["sales", "c4", JOSE]]
     # the warehouse moves on (sales:c1 on its own) but nothing is published: the export stays as served
     resolve(cfg, [["finance:1"], ["sales:c1"], ["finance:2"], ["sales:c2"], ["sales:c4"]], run_id="r2")
-    assert export_crosswalk(cfg, out) == 5
+    assert export_source_records(cfg.serving, out) == 5
     with out.open(newline="") as f:
         assert list(csv.reader(f))[1:4] == lines[1:4]
 
 
 def test_published_asset_is_in_the_serving_group_and_reports_the_version(cfg: Config) -> None:
-    resources = {"warehouse": WarehouseResource(path=str(cfg.warehouse_path))}
+    resources = {"warehouse": WarehouseResource(path=str(cfg.warehouse_path)),
+                 "serving": ServingResource(url=cfg.serving)}
     graph = dg.Definitions.merge(build_defs(cfg), dg.Definitions(resources=resources)).resolve_asset_graph()
     node = graph.get(dg.AssetKey("published"))
     assert node.group_name == "serving"
     assert {k.to_user_string() for k in node.parent_keys} == {"golden", "traits"}
-    result = dg.materialize([published_asset(cfg)], resources=resources)
+    result = dg.materialize([published], resources=resources)
     assert result.success
     metadata = result.asset_materializations_for_node("published")[0].metadata
     assert metadata["version"].value == 1 and metadata["rows.profiles"].value == 4

@@ -2,7 +2,7 @@
 version in place and readable (SQLite and the real PostgreSQL).
 
 Run as a module, this file is the publishing process the kill tests stop:
-    python -m tests.cdp.test_serving_store URL WAREHOUSE MARKER {load,swap}
+    python -m tests.serving.test_store URL WAREHOUSE MARKER {load,swap}
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from cdp.config import Config
-from cdp.serving import tables
-from cdp.serving.publish import publish, warehouse_version
-from cdp.serving.store import ServingStore
 from cdp.warehouse import open_warehouse
+from serving import tables
+from serving.publish import publish, warehouse_version
+from serving.store import ServingStore
 from tests.utils.publishing import ingest, resolve
 
 APART = [["finance:1"], ["sales:c1"], ["finance:2"], ["sales:c2"], ["sales:c4"]]
@@ -128,7 +128,7 @@ def test_a_killed_publish_keeps_the_previous_version(published: tuple[Config, An
                                                      tmp_path: Path, moment: str) -> None:
     cfg, before = published
     marker = tmp_path / "marker"
-    child = subprocess.Popen([sys.executable, "-m", "tests.cdp.test_serving_store", store_url,
+    child = subprocess.Popen([sys.executable, "-m", "tests.serving.test_store", store_url,
                               str(cfg.warehouse_path), str(marker), moment], cwd=ROOT)
     try:
         deadline = time.monotonic() + 60

@@ -2,7 +2,7 @@
 
 `review_candidates` is replaced by every publish like the other published tables; `review_decisions`
 is written here, by the API, and no publish touches it. The next run reads every decision back
-(`decisions`) into the warehouse, where clustering honours it. No web framework here.
+(serving.decisions) into the warehouse, where clustering honours it. No web framework here.
 """
 
 from __future__ import annotations
@@ -10,21 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow as pa
 import sqlalchemy as sa
 
-from cdp.serving.read import BadQuery, Page, decode_cursor, encode_cursor
-from cdp.serving.tables import review_candidates, review_decisions
+from api.reader import BadQuery, Page, decode_cursor, encode_cursor
+from serving.tables import review_candidates, review_decisions
 
 Status = Literal["open", "decided", "all"]
 Decision = Literal["match", "no_match"]
-
-DECISION_SCHEMA = pa.schema([("record_id_l", pa.string()), ("record_id_r", pa.string()), ("decision", pa.string()),
-                             ("who", pa.string()), ("note", pa.string()), ("at", pa.timestamp("us"))])
-"""The columns of the warehouse's steward_decisions (cdp/schema.py), as `decisions` returns them."""
 
 
 @dataclass(frozen=True)
@@ -103,22 +97,4 @@ def _candidate(row: Any) -> dict[str, Any]:
             "match_probability": row.match_probability, "left": json.loads(row.left_record),
             "right": json.loads(row.right_record), "explanation": json.loads(row.explanation),
             "decision": {"decision": row.decision, "who": row.who, "note": row.note, "at": row.at} if decided else None}
-
-
-def decisions(url: str) -> pa.Table:
-    """Every decision in the store at `url`, oldest first, as steward_decisions rows; none before the first publish."""
-    target = sa.make_url(url)
-    if target.get_backend_name() == "sqlite" and not Path(target.database or "").is_file():
-        return DECISION_SCHEMA.empty_table()  # no file yet (connecting would create one), or in-memory
-    engine = sa.create_engine(target)
-    try:
-        if not sa.inspect(engine).has_table(review_decisions.name):
-            return DECISION_SCHEMA.empty_table()
-        d = review_decisions.c
-        with engine.connect() as con:
-            rows = con.execute(sa.select(d.record_id_l, d.record_id_r, d.decision, d.who, d.note, d.at)
-                               .order_by(d.decision_id)).all()
-    finally:
-        engine.dispose()
-    return pa.Table.from_pylist([r._asdict() for r in rows], DECISION_SCHEMA)
 

@@ -14,7 +14,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:
-    """An in-memory Alembic config over cdp/serving/migrations (no alembic.ini)."""
+    """An in-memory Alembic config over serving/migrations (no alembic.ini)."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection

@@ -1,4 +1,4 @@
-"""Alembic environment of the serving store, run programmatically by cdp.serving.migrate.
+"""Alembic environment of the serving store, run programmatically by serving.migrate.
 
 The caller hands over an open connection in `config.attributes["connection"]`; no alembic.ini.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from cdp.serving.tables import metadata
+from serving.tables import metadata
 
 connection = context.config.attributes["connection"]
 # SQLite alters a table by copying it (batch mode); PostgreSQL alters in place.

@@ -1,6 +1,6 @@
 """The serving tables as DuckDB queries over the warehouse: set-based, JSON built in SQL.
 
-Each query selects the columns of one table of cdp/serving/tables.py, in its column order, so
+Each query selects the columns of one table of serving/tables.py, in its column order, so
 a store can stream the result straight into the table's shadow copy.
 """
 
@@ -22,8 +22,8 @@ from cdp.schema import (
     STAGED,
     TRAITS,
 )
-from cdp.serving import tables
 from cdp.warehouse import table_exists
+from serving import tables
 
 ISO_SECOND = "'%Y-%m-%dT%H:%M:%S'"
 """strftime format of the trait times (ISO 8601, as the API answers them)."""

@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cdp.serving.mask import masked as masked_attributes
-from cdp.serving.tables import (
+from api.mask import masked as masked_attributes
+from serving.tables import (
     EVENT_FIELDS,
     LINEAGE_FIELDS,
     NAME_SEPARATOR,

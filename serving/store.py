@@ -29,8 +29,8 @@ import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, Engine, Index, MetaData, Table, create_engine, event, func, insert, select
 from sqlalchemy.engine import make_url
 
-from cdp.serving import tables
-from cdp.serving.migrate import upgrade
+from serving import tables
+from serving.migrate import upgrade
 
 SHADOW = "__next"
 """Suffix of the shadow copy a version is loaded into before the swap."""

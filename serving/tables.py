@@ -1,6 +1,6 @@
 """The serving store's schema: the one definition publish writes and the API reads.
 
-Changed only through Alembic migrations (cdp/serving/migrations/). Physical table names are fixed;
+Changed only through Alembic migrations (serving/migrations/). Physical table names are fixed;
 a publish loads every table except publish_log into a shadow copy and swaps the whole set in one
 transaction, so a reader sees one version or the next, never half of each. JSON is stored as TEXT.
 """
@@ -59,7 +59,7 @@ profiles = Table(
     Index("ix_profiles_churn_risk", "customer_id", postgresql_where=text("churn_risk"),
           sqlite_where=text("churn_risk = 1")),
 )
-"""One row per live customer: the parts of the GET /customers/{id} document (cdp.serving.read joins them)."""
+"""One row per live customer: the parts of the GET /customers/{id} document (api.reader joins them)."""
 
 LINEAGE_FIELDS = ("source", "source_id", "rule")
 """What a lineage entry holds, in order: the record that gave the value and the rule that chose it."""

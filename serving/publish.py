@@ -12,9 +12,9 @@ import pyarrow as pa
 from sqlalchemy import Table, inspect
 
 from cdp.config import ConfigError
-from cdp.serving import tables
-from cdp.serving.build import queries
-from cdp.serving.store import ServingStore
+from serving import tables
+from serving.build import queries
+from serving.store import ServingStore
 
 BATCH_ROWS = 50_000
 """Rows per Arrow batch streamed from DuckDB into the store (a profile or timeline row is ~1 kB)."""
