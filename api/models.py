@@ -42,6 +42,9 @@ class SourceRef(BaseModel):
 
     source: str
     source_id: str
+    values: dict[str, str] = Field(default_factory=dict,
+                                   description="the record's mapped attributes as the source sent them (empty ones "
+                                               "left out; emails, phones and tax ids masked for readers without pii)")
 
 
 class Traits(BaseModel):
@@ -66,7 +69,9 @@ class Profile(BaseModel):
     """A golden customer profile: the 360° view of one person."""
 
     customer_id: str
-    attributes: Attributes
+    attributes: Attributes = Field(description="the golden values in their standardised (match-key) form")
+    display: Attributes = Field(description="the same values as people write them: 'McDonald', '7323 E Chestnut St', "
+                                            "'+1 555-010-0100'")
     lineage: dict[str, Lineage] = Field(description="attribute -> the source record that gave its value")
     sources: list[SourceRef]
     traits: Traits

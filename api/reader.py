@@ -2,8 +2,8 @@
 
 No web framework here: the API turns these answers into responses. Each answer comes from one
 SQL statement, so it reads one published version even while a publish swaps in the next.
-A profile document is joined as text from the stored JSON parts of its row; only the attributes
-(to mask them) and the lineage (to write its entries out as objects) are parsed.
+A profile document is joined as text from the stored JSON parts of its row; only the lineage (to write
+its entries out as objects) is parsed, and for a reader without `pii` the parts holding personal values.
 
 Pages are keyset-paginated: a cursor is an opaque token naming the last row served, so a page
 costs the same at any depth and rows published between two pages are neither skipped nor repeated
@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from api.mask import masked as masked_attributes
+from cdp.schema import PROFILE_ATTRIBUTES
 from serving.tables import (
     EVENT_FIELDS,
     LINEAGE_FIELDS,
@@ -109,15 +110,21 @@ def segment_filter(name: str) -> sa.ColumnElement[bool]:
 def document(row: Sequence[Any], masked: bool) -> str:
     """The JSON text of GET /customers/{id} from a row of DOCUMENT; `masked` hides email, phone and tax id."""
     customer_id, attributes, lineage, sources, *values = row
+    entries = json.loads(lineage)
+    display: dict[str, Any] = dict.fromkeys(PROFILE_ATTRIBUTES)
+    for attr, entry in entries.items():  # a lineage entry published before display forms has three members
+        display[attr] = entry[3] if len(entry) > 3 else None
     if masked:
         attributes = _json(masked_attributes(json.loads(attributes)))
-    entries = json.loads(lineage).items()
-    lineage = _json({attr: dict(zip(LINEAGE_FIELDS, entry, strict=True)) for attr, entry in entries})
+        display = masked_attributes(display)
+        sources = _json([{**record, "values": masked_attributes(record.get("values", {}))}
+                        for record in json.loads(sources)])
+    lineage = _json({attr: dict(zip(LINEAGE_FIELDS, entry, strict=False)) for attr, entry in entries.items()})
     traits = dict(zip(TRAITS, values, strict=True))
     if traits["churn_risk"] is not None:  # SQLite hands booleans back as 0 or 1
         traits["churn_risk"] = bool(traits["churn_risk"])
-    return (f'{{"customer_id":{_json(customer_id)},"attributes":{attributes},"lineage":{lineage},'
-            f'"sources":{sources},"traits":{_json(traits)}}}')
+    return (f'{{"customer_id":{_json(customer_id)},"attributes":{attributes},"display":{_json(display)},'
+            f'"lineage":{lineage},"sources":{sources},"traits":{_json(traits)}}}')
 
 
 _json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode

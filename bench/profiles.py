@@ -37,6 +37,14 @@ def stage(con: duckdb.DuckDBPyConnection, households: int) -> None:
                if(hash(record_id) % 2 = 0, TIMESTAMP '2020-01-01' + to_days((hash(record_id) % 1800)::INTEGER),
                   NULL) as updated_at, 'IL' as state, 'US' as country
         from staged""")
+    # the values as sent: names in mixed case, phones formatted (the display form and sources.values read them)
+    con.execute("""create or replace table staged as
+        select *, upper(first_name[1]) || lower(first_name[2:]) as first_name_raw, NULL::VARCHAR as middle_name_raw,
+               upper(last_name[1]) || lower(last_name[2:]) as last_name_raw, NULL::VARCHAR as full_name_raw,
+               email as email_raw, phone[3:5] || '-' || phone[6:8] || '-' || phone[9:] as phone_raw,
+               street as street_raw, 'Springfield' as city_raw, state as state_raw, postcode as postcode_raw,
+               country as country_raw, strftime(birth_date, '%m/%d/%Y') as birth_date_raw, tax_id as tax_id_raw
+        from staged""")
     con.execute("create or replace table clusters as select record_id, min(record_id) over (partition by person_id) "
                 "as cluster_id from truth")
     con.execute("""create or replace table interactions as

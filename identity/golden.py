@@ -17,6 +17,11 @@ Address parts survive together: street, city, state and postcode compete as one 
 address as it was sent), under the rules configured for `street`, so a street is never paired with
 another record's postcode. The country comes with the winning address when that record has one (a
 postcode means nothing without its country); otherwise country survives on its own.
+
+Next to each value, `lineage.display` is the value as people write it, from the winning record: the
+source's own spelling when it is the same value ("McDonald", "José" for MCDONALD, JOSE), in title case
+when it came in one case (O'BRIEN: "O'Brien"), else the value in title case ("7323 E Chestnut St"); a North
+American phone as +1 555-010-0100.
 """
 
 from __future__ import annotations
@@ -126,18 +131,61 @@ def _rank(con: duckdb.DuckDBPyConnection, groups: dict[tuple[str, ...], list[str
 
 
 def _write_lineage(con: duckdb.DuckDBPyConnection) -> None:
-    """lineage: the single winners, the winning address's parts and country, else the country's own winner."""
+    """lineage: the single winners, the winning address's parts and country, else the country's own winner;
+    each with its display form."""
     parts = ", ".join((*ADDRESS, "country"))
+    displays = " ".join(f"when '{a}' then {_display(a)}" for a in PROFILE_ATTRIBUTES)
     con.execute(f"""create or replace table {LINEAGE} as
         with address as (unpivot (
-            select w.customer_id, w.source, w.source_id, w.rule, {', '.join(f's.{p}' for p in (*ADDRESS, 'country'))}
+            select w.customer_id, w.record_id, w.source, w.source_id, w.rule,
+                   {', '.join(f's.{p}' for p in (*ADDRESS, 'country'))}
             from _golden_winners w join {STAGED} s using (record_id) where w.attribute = '{ADDRESS_GROUP}')
-            on {parts} into name attribute value value)
-        select customer_id, attribute, value, source, source_id, rule from address
-        union all
-        select customer_id, attribute, value, source, source_id, rule from _golden_winners
-        where attribute <> '{ADDRESS_GROUP}' and (attribute <> 'country'
-            or customer_id not in (select customer_id from address where attribute = 'country'))""")
+            on {parts} into name attribute value value),
+        winners as (
+            select customer_id, record_id, attribute, value, source, source_id, rule from address
+            union all
+            select customer_id, record_id, attribute, value, source, source_id, rule from _golden_winners
+            where attribute <> '{ADDRESS_GROUP}' and (attribute <> 'country'
+                or customer_id not in (select customer_id from address where attribute = 'country')))
+        select w.customer_id, w.attribute, w.value, case w.attribute {displays} else w.value end as display,
+               w.source, w.source_id, w.rule
+        from winners w join {STAGED} s using (record_id)""")
+
+
+SPELLED = ("first_name", "middle_name", "last_name", "city", "street")
+"""Attributes whose display form may be the source's own spelling."""
+UPPER_WORDS = ("n", "s", "e", "w", "ne", "nw", "se", "sw", "po")
+"""Street words kept in capitals: directions and PO (a box)."""
+
+
+def _display(attr: str) -> str:
+    """SQL: the display form of lineage value `w.value` of `attr`, given the winning record `s`."""
+    if attr == "phone":
+        return ("case when w.value like '+1__________' then '+1 ' || w.value[3:5] || '-' || w.value[6:8] || '-' "
+                "|| w.value[9:] else w.value end")
+    if attr not in SPELLED:
+        return "w.value"
+    sent = rf"regexp_replace(trim(s.{attr}_raw), '\s+', ' ', 'g')"
+    same = rf"upper(strip_accents(regexp_replace({sent}, '[''.]', '', 'g'))) = w.value"
+    mixed = f"{sent} <> upper({sent}) and {sent} <> lower({sent})"
+    street = attr == "street"
+    return (f"case when {same} and {mixed} then {sent} when {same} then {_title(f'upper({sent})', street)} "
+            f"else {_title('w.value', street)} end")
+
+
+def _title(value: str, street: bool) -> str:
+    """SQL: `value` (upper case) in title case, word by word and after hyphens and apostrophes (O'Brien-Lee);
+    in a street, directions and PO stay in capitals, and so do words with digits but ordinals (4B, 21st)."""
+    def capitalised(word: str) -> str:
+        return (f"array_to_string(list_transform(string_split({word}, '-'), lambda p: array_to_string("
+                "list_transform(string_split(p, ''''), lambda q: upper(left(q, 1)) || substr(q, 2)), '''')), '-')")
+
+    word = capitalised("x")
+    if street:
+        upper = ", ".join(f"'{u}'" for u in UPPER_WORDS)
+        word = (f"case when x in ({upper}) or (regexp_matches(x, '[0-9]') "
+                f"and not regexp_full_match(x, '[0-9]+(st|nd|rd|th)')) then upper(x) else {word} end")
+    return f"array_to_string(list_transform(string_split(lower({value}), ' '), lambda x: {word}), ' ')"
 
 
 def _write_golden(con: duckdb.DuckDBPyConnection) -> None:

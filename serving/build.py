@@ -10,6 +10,7 @@ import duckdb
 from sqlalchemy import Table
 
 from cdp.schema import (
+    ATTRIBUTES,
     CROSSWALK,
     CUSTOMERS,
     GOLDEN,
@@ -39,9 +40,15 @@ def _trait(name: str) -> str:
 
 
 def _lineage(attr: str) -> str:
-    """SQL: the `"attr":[source, source_id, rule]` member of the lineage object, NULL when no record gave a value."""
-    member = "to_json(attribute) || ':' || json_array(source, source_id, rule)"
+    """SQL: the `"attr":[source, source_id, rule, display]` member of the lineage object, NULL when no record gave
+    a value."""
+    member = "to_json(attribute) || ':' || json_array(source, source_id, rule, display)"
     return f"any_value({member}) filter (where attribute = '{attr}')"
+
+
+SENT = "'{' || concat_ws(',', " + ", ".join(f"'\"{a}\":' || to_json(s.{a}_raw)" for a in ATTRIBUTES) + ") || '}'"
+"""SQL: a staged record `s`'s mapped values as the source sent them, a JSON object without the empty ones
+(concat_ws skips the NULL members, as in the lineage object)."""
 
 
 def _profiles() -> str:
@@ -54,9 +61,11 @@ def _profiles() -> str:
                    as lineage
             from {LINEAGE} group by customer_id),
         src as (
-            select customer_id, '[' || array_to_string(list(json_object('source', source, 'source_id', source_id)
-                                                            order by source, source_id), ',') || ']' as sources
-            from {CROSSWALK} group by customer_id)
+            select rc.customer_id,
+                   '[' || array_to_string(list(json_object('source', s.source, 'source_id', s.source_id,
+                                                           'values', ({SENT})::JSON)
+                                               order by s.source, s.source_id), ',') || ']' as sources
+            from {RECORD_CUSTOMER} rc join {STAGED} s using (record_id) group by rc.customer_id)
         select g.customer_id, json_object({", ".join(map(_attribute, PROFILE_ATTRIBUTES))})::VARCHAR as attributes,
                coalesce(lin.lineage, '{{}}') as lineage, coalesce(src.sources, '[]') as sources,
                {", ".join(map(_trait, tables.TRAITS))}

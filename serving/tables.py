@@ -35,9 +35,11 @@ profiles = Table(
     Column("attributes", Text, nullable=False, doc="JSON object: the golden values (the API masks it for readers "
                                                    "without pii)."),
     Column("lineage", Text, nullable=False,
-           doc="JSON object: attribute -> [source, source_id, rule] (the API writes each as an object of "
-               "LINEAGE_FIELDS; the arrays keep a quarter of the profile bytes out of every publish)."),
-    Column("sources", Text, nullable=False, doc="JSON array: [{source, source_id}] of every record."),
+           doc="JSON object: attribute -> [source, source_id, rule, display] (the API writes the first three as "
+               "an object of LINEAGE_FIELDS and the display forms as the `display` object; the arrays keep a "
+               "quarter of the profile bytes out of every publish)."),
+    Column("sources", Text, nullable=False,
+           doc="JSON array: [{source, source_id, values}] of every record, values as the source sent them."),
     # The traits, typed: the segment filters read them and the API writes them out as the `traits` object.
     Column("lifetime_value", Float),
     Column("order_count", Integer),

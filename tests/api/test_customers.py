@@ -29,7 +29,7 @@ def test_profile_is_the_published_document(client: TestClient, world: ServingBui
     assert body == world.docs[JOHN]
     assert body["attributes"]["email"] == "john.smith@work.com"
     assert body["lineage"]["email"] == {"source": "finance", "source_id": "F1", "rule": "trust"}
-    assert body["sources"] == [{"source": "finance", "source_id": "F1"}, {"source": "sales", "source_id": "S1"}]
+    assert [(r["source"], r["source_id"]) for r in body["sources"]] == [("finance", "F1"), ("sales", "S1")]
     assert body["traits"]["monetary_tier"] == "high" and body["traits"]["lifetime_value"] == 850.5
 
 

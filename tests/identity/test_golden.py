@@ -129,3 +129,18 @@ def test_address_follows_the_rules_of_street_and_country_alone_its_own() -> None
     assert lineage(con, "street") == ("9 ELM RD", "sales", "a2", "recent")
     assert lineage(con, "postcode") == ("97301", "sales", "a2", "recent")
     assert con.execute("select country from golden where customer_id = 'C000000002'").fetchall() == [("CA",)]
+
+
+def test_display_is_the_winning_records_own_spelling_or_title_case() -> None:
+    con = build([
+        staged_row("crm", "a1", trust=2, first_name="JOSE", first_name_raw=" José ", last_name="OBRIEN-LEE",
+                   last_name_raw="O'BRIEN-LEE", street="7323 E CHESTNUT ST APT 4B", street_raw="7323 East Chestnut",
+                   city="MCALLEN", city_raw="McAllen", phone="+15125550100", email="jose@x.com"),
+        staged_row("shop", "a2", trust=1, first_name="JOE", first_name_raw="Joe", phone="+447700900123"),
+    ])
+    display = dict(con.execute("select attribute, display from lineage where customer_id = 'C000000001'").fetchall())
+    assert display == {
+        "first_name": "José",  # the winner's own spelling of JOSE, trimmed
+        "last_name": "O'Brien-Lee",  # sent in capitals: title case, after the apostrophe and the hyphen too
+        "street": "7323 E Chestnut St Apt 4B",  # the standardised street in title case, E and 4B kept
+        "city": "McAllen", "phone": "+1 512-555-0100", "email": "jose@x.com"}

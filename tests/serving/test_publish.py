@@ -86,7 +86,15 @@ def test_profile_document_carries_golden_values_lineage_sources_and_traits(cfg: 
     assert bob["lineage"]["email"] == {"source": "sales", "source_id": "c1", "rule": "only"}
     assert bob["lineage"]["first_name"] == {"source": "finance", "source_id": "1", "rule": "trust"}
     assert "city" not in bob["lineage"]  # no record gave a city
-    assert bob["sources"] == [{"source": "finance", "source_id": "1"}, {"source": "sales", "source_id": "c1"}]
+    # display: the source's own spelling where it is the same value in mixed case, else title case
+    assert bob["display"] == {
+        "first_name": "Robert", "middle_name": "A", "last_name": "Smith", "email": "bobsmith@gmail.com",
+        "phone": "+1 212-555-0100", "street": "123 N Main St Unit 4", "city": None, "state": None, "postcode": None,
+        "country": "US", "birth_date": "1980-03-04", "tax_id": "219099998"}
+    assert [(r["source"], r["source_id"]) for r in bob["sources"]] == [("finance", "1"), ("sales", "c1")]
+    assert bob["sources"][0]["values"] == {"full_name": "SMITH, ROBERT A", "phone": "212-555-0100",
+                                           "street": "123 North Main Street Apt 4", "country": "USA",
+                                           "tax_id": "219-09-9998"}
     assert bob["traits"] | {"lifetime_value": None} == {
         "lifetime_value": None, "order_count": 0, "invoice_count": 2, "ticket_count": 1,
         "first_seen": "2024-01-02T10:00:00", "last_seen": "2024-03-01T09:00:00", "tickets_90d": 1,
@@ -107,8 +115,12 @@ def test_masked_document_hides_email_phone_and_tax_id_only(cfg: Config) -> None:
     plain, masked = doc(cfg.serving, BOB), doc(cfg.serving, BOB, masked=True)
     assert (masked["attributes"]["email"], masked["attributes"]["phone"], masked["attributes"]["tax_id"]) == (
         "b***@gmail.com", "+1******0100", "*****9998")
+    assert masked["display"]["phone"] == "+1*********0100"
+    assert masked["sources"][0]["values"]["tax_id"] == "*******9998"
     for attr in ("email", "phone", "tax_id"):
-        plain["attributes"].pop(attr), masked["attributes"].pop(attr)
+        for part in (plain["attributes"], masked["attributes"], plain["display"], masked["display"],
+                     *(r["values"] for r in plain["sources"]), *(r["values"] for r in masked["sources"])):
+            part.pop(attr, None)
     assert masked == plain
     assert doc(cfg.serving, JOSE, masked=True)["attributes"]["phone"] == "+4*******0958"
 
@@ -150,8 +162,8 @@ def test_a_merge_publishes_a_redirect_to_the_survivor(tmp_path: Path, store_url:
     assert survivor != sales_c1
     assert rows(cfg.serving, "select from_id, to_id from redirects") == [(sales_c1, survivor)]
     assert rows(cfg.serving, "select count(*) from profiles where customer_id = :c", c=sales_c1) == [(0,)]
-    assert doc(cfg.serving, survivor)["sources"] == [{"source": "finance", "source_id": "1"},
-                                                     {"source": "sales", "source_id": "c1"}]
+    assert [(r["source"], r["source_id"]) for r in doc(cfg.serving, survivor)["sources"]] == [("finance", "1"),
+                                                                                              ("sales", "c1")]
 
 
 def test_export_crosswalk_reads_the_published_store(cfg: Config, tmp_path: Path) -> None:

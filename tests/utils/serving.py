@@ -47,15 +47,20 @@ class ServingBuilder:
         attributes = {a: next((r[a] for r in records if r.get(a) is not None), None) for a in PROFILE_ATTRIBUTES}
         lineage = {a: {"source": r["source"], "source_id": r["source_id"], "rule": "trust"}
                    for a in reversed(PROFILE_ATTRIBUTES) for r in reversed(records) if r.get(a) is not None}
+        display = {a: v.title() if a in ("first_name", "last_name") and v else v for a, v in attributes.items()}
+        # as the document shows it: an attribute no record gave has no lineage and no display form
+        display = {a: display[a] if a in lineage else None for a in PROFILE_ATTRIBUTES}
         doc: dict[str, Any] = {
-            "customer_id": customer_id, "attributes": attributes, "lineage": dict(sorted(lineage.items())),
-            "sources": [{"source": r["source"], "source_id": r["source_id"]} for r in records],
+            "customer_id": customer_id, "attributes": attributes, "display": display,
+            "lineage": dict(sorted(lineage.items())),
+            "sources": [{"source": r["source"], "source_id": r["source_id"],
+                         "values": {a: r[a] for a in PROFILE_ATTRIBUTES if r.get(a) is not None}} for r in records],
             "traits": {**NO_TRAITS, **traits}}
         self.docs[customer_id] = doc
         self.rows[tables.profiles].append({
-            "customer_id": customer_id,
-            "attributes": json.dumps(attributes), "sources": json.dumps(doc["sources"]),
-            "lineage": json.dumps({a: [e[f] for f in tables.LINEAGE_FIELDS] for a, e in doc["lineage"].items()}),
+            "customer_id": customer_id, "attributes": json.dumps(attributes), "sources": json.dumps(doc["sources"]),
+            "lineage": json.dumps({a: [*(e[f] for f in tables.LINEAGE_FIELDS), display[a]]
+                                   for a, e in doc["lineage"].items()}),
             **doc["traits"]})
         for r in records:
             self.rows[tables.source_records].append(
@@ -127,4 +132,5 @@ def _side(r: dict[str, Any]) -> dict[str, Any]:
 
 def masked(doc: dict[str, Any]) -> dict[str, Any]:
     """`doc` as a reader without pii sees it."""
-    return {**doc, "attributes": masked_attributes(doc["attributes"])}
+    return {**doc, "attributes": masked_attributes(doc["attributes"]), "display": masked_attributes(doc["display"]),
+            "sources": [{**r, "values": masked_attributes(r["values"])} for r in doc["sources"]]}

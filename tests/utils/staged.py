@@ -6,6 +6,8 @@ from typing import Any
 
 import duckdb
 
+from cdp.schema import ATTRIBUTES
+
 STAGED_COLUMNS: dict[str, str] = {
     "record_id": "VARCHAR", "source": "VARCHAR", "source_id": "VARCHAR", "trust": "INTEGER",
     "batch_id": "VARCHAR", "row_hash": "VARCHAR", "loaded_at": "TIMESTAMP", "updated_at": "TIMESTAMP",
@@ -13,11 +15,13 @@ STAGED_COLUMNS: dict[str, str] = {
     "first_name_root": "VARCHAR",
     "email": "VARCHAR", "phone": "VARCHAR", "street": "VARCHAR", "city": "VARCHAR", "state": "VARCHAR",
     "postcode": "VARCHAR", "country": "VARCHAR", "tax_id": "VARCHAR", "birth_date": "DATE",
+    **{f"{a}_raw": "VARCHAR" for a in ATTRIBUTES},
 }
 
 
 def staged_row(source: str, source_id: str, **attrs: Any) -> dict[str, Any]:
-    """One staged record; `first_name_root` defaults to the first name (no nickname folding)."""
+    """One staged record; `first_name_root` defaults to the first name (no nickname folding), and each
+    attribute's value as sent (`<attr>_raw`) is NULL unless given."""
     row: dict[str, Any] = dict.fromkeys(STAGED_COLUMNS)
     row.update(source=source, source_id=source_id, record_id=f"{source}:{source_id}", trust=1, batch_id="b1")
     row.update(attrs)
