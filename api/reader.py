@@ -22,13 +22,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from api.mask import masked as masked_attributes
-from cdp.schema import PROFILE_ATTRIBUTES
+from cdp.schema import PROFILE_ATTRIBUTES, TRAITS
 from serving.tables import (
     EVENT_FIELDS,
     LINEAGE_FIELDS,
     NAME_SEPARATOR,
     TIMELINE_CHUNK,
-    TRAITS,
     name_key,
     profiles,
     publish_log,

@@ -1,11 +1,19 @@
-"""The canonical attributes and the warehouse tables every stage reads and writes.
+"""The canonical attributes, and the registry of the warehouse tables every stage reads and writes.
 
 This module is the contract between the packages: ingestion writes `raw_*`, `staged`,
 `interactions`, `quarantine` and `attribute_issues`; identity reads `staged` and writes the
 identity tables; quality reads them all; publishing copies the golden side to the serving store.
+Every table name is built here, and every table whose columns are fixed is registered in `TABLES`
+with its DDL (`create_table` creates one from it), so no other module writes a table's columns out.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the API imports the trait list without loading DuckDB
+    import duckdb
 
 ATTRIBUTES: tuple[str, ...] = (
     "first_name", "middle_name", "last_name", "full_name",
@@ -18,80 +26,205 @@ ATTRIBUTES: tuple[str, ...] = (
 PROFILE_ATTRIBUTES: tuple[str, ...] = tuple(a for a in ATTRIBUTES if a != "full_name")
 """Attributes of a golden profile (full_name is split into its parts during staging)."""
 
-# Every raw_<source> and raw_<source>__<interaction> table carries the source's own columns
-# (as VARCHAR) plus these bookkeeping columns.
-RAW_META = ("_source", "_key", "_batch", "_row_number", "_row_hash", "_loaded_at")
 
-# staged: one row per published source record, all sources unioned.
-#   record_id VARCHAR          '<source>:<source_id>', unique
-#   source VARCHAR, source_id VARCHAR, trust INTEGER, batch_id VARCHAR, row_hash VARCHAR,
-#   loaded_at TIMESTAMP, updated_at TIMESTAMP (source's own, may be NULL)
-#   first_name, middle_name, last_name        cleaned: upper-case ASCII letters, spaces, hyphens
-#   name_suffix                               generational suffix kept apart: JR, SR, II, III, IV
-#   first_name_root                           nickname folded to its canonical form (BOB -> ROBERT)
-#   email, phone (E.164), street, city, state, postcode, country (ISO-2), tax_id (digits)
-#   birth_date DATE
-#   <attr>_raw VARCHAR for every attribute in ATTRIBUTES: the value as the source sent it (NULL if unmapped)
-# staged_<source> has the same columns, for one source; `staged` is a view: their union.
-STAGED = "staged"
+@dataclass(frozen=True)
+class Table:
+    """A warehouse table whose columns are fixed."""
 
-# interactions (view over interactions_<source>): source, name, interaction_id, source_id, record_id,
-#   at TIMESTAMP, amount DOUBLE, attributes JSON
-INTERACTIONS = "interactions"
+    name: str
+    doc: str
+    """One line: what a row is."""
+    columns: tuple[tuple[str, str], ...]
+    """(name, DuckDB type) of every column, in order."""
+    primary_key: tuple[str, ...] = ()
 
-# quarantine, attribute_issues and load_log name a feed in `source`: the source ('sales') for its
-# records, '<source>__<interaction>' ('sales__orders') for an interaction feed, as in raw_table().
-# quarantine: source, source_id (NULL when blank), row_number, batch_id, reason, raw JSON, at TIMESTAMP
-#   (the latest load of each feed; an unreadable row's raw is {"_line": <its text>})
-QUARANTINE = "quarantine"
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
 
-# attribute_issues: source, source_id, field, value, reason, batch_id   (latest staging of each feed)
-ATTRIBUTE_ISSUES = "attribute_issues"
+    @property
+    def ddl(self) -> str:
+        """The column definitions of a CREATE TABLE (names quoted: `at` is a keyword)."""
+        columns = [f'"{name}" {kind}' for name, kind in self.columns]
+        key = [f"primary key ({', '.join(self.primary_key)})"] if self.primary_key else []
+        return ", ".join(columns + key)
 
-# load_log: source, batch_id, rows_in, rows_published, rows_quarantined, rows_new, rows_changed,
-#   rows_vanished, loaded_at TIMESTAMP          (one row per feed and load, kept; new/changed/vanished
-#   compare keys and row hashes with the snapshot the load replaced)
-LOAD_LOG = "load_log"
 
-# Identity (see identity/):
-#   match_pairs: record_id_l, record_id_r, match_probability, match_weight, explanation JSON
-#       (record_id_l < record_id_r; explanation: [{comparison, level, weight}, ...] in model order)
-#   clusters: record_id, cluster_id       (every staged record; cluster_id = smallest record_id in it)
-#   record_customer: record_id, customer_id           (the crosswalk, by record)
-#   customers: customer_id, created_run, size
-#   id_history: run_id, at, event ('new'|'merge'|'split'|'gone'), customer_id, other_id, detail
-#       (merge: customer_id absorbed other_id; split: records of customer_id moved to other_id;
-#        gone: customer_id has no records left)
-#   id_redirects: from_id, to_id, run_id     (to_id is always a live customer id)
-#   id_counter: last_number               (one row: the last number issued; ids are never reused)
-#   golden: customer_id, <PROFILE_ATTRIBUTES...>
-#   lineage: customer_id, attribute, value, source, source_id, rule
-#   crosswalk (view): source, source_id, customer_id
-#   review_candidates: candidate_id, record_id_l, record_id_r, match_probability, explanation JSON,
-#       status ('open'|'decided')
-#   steward_decisions: record_id_l, record_id_r, decision ('match'|'no_match'), who, note, at
-MATCH_PAIRS = "match_pairs"
-CLUSTERS = "clusters"
-RECORD_CUSTOMER = "record_customer"
-CUSTOMERS = "customers"
-ID_HISTORY = "id_history"
-ID_REDIRECTS = "id_redirects"
-ID_COUNTER = "id_counter"
-GOLDEN = "golden"
-LINEAGE = "lineage"
-CROSSWALK = "crosswalk"
-REVIEW_CANDIDATES = "review_candidates"
-STEWARD_DECISIONS = "steward_decisions"
+TABLES: dict[str, Table] = {}
+"""Every registered table of a fixed name, by name."""
 
-# traits: customer_id, lifetime_value, order_count, invoice_count, ticket_count, first_seen, last_seen,
-#   tickets_90d, complaints_90d, recency_tier, frequency_tier, monetary_tier, loyalty, churn_risk
-TRAITS = "traits"
 
-# quality_history: run_id, at TIMESTAMP, metric VARCHAR, value DOUBLE   (written by quality/: the identity
-#   figures of each run, kept; a run compares its customer count and match rate with the latest other run)
-QUALITY_HISTORY = "quality_history"
+def _register(table: Table) -> str:
+    """Register `table`; its name is the module constant callers build their SQL with."""
+    TABLES[table.name] = table
+    return table.name
+
+
+def create_table(con: duckdb.DuckDBPyConnection, table: Table, name: str | None = None,
+                 replace: bool = False) -> None:
+    """Create `table` (under `name`: a per-source table) from its registered DDL, if it is missing;
+    with `replace`, create it empty even if it exists."""
+    create = "create or replace table" if replace else "create table if not exists"
+    con.execute(f"{create} {name or table.name} ({table.ddl})")
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    """Create each of these registered tables that does not exist yet (existing ones keep their rows)."""
+    for name in names:
+        create_table(con, TABLES[name])
+
+
+# --- Names built per source and feed -------------------------------------------------------------
+
+def feed_name(source: str, interaction: str | None = None) -> str:
+    """A feed's name: the source ('sales') for its records, '<source>__<interaction>' ('sales__orders') for
+    one of its interaction feeds. quarantine, attribute_issues and load_log name a feed in `source`."""
+    return f"{source}__{interaction}" if interaction else source
 
 
 def raw_table(source: str, interaction: str | None = None) -> str:
     """Name of the raw table of a source, or of one of its interaction feeds."""
-    return f"raw_{source}" + (f"__{interaction}" if interaction else "")
+    return f"raw_{feed_name(source, interaction)}"
+
+
+def staged_table(source: str) -> str:
+    """Name of a source's standardised records (columns: see STAGED)."""
+    return f"staged_{source}"
+
+
+def interactions_table(source: str) -> str:
+    """Name of a source's standardised events (columns: SOURCE_INTERACTIONS)."""
+    return f"interactions_{source}"
+
+
+RAW_META = ("_source", "_key", "_batch", "_row_number", "_row_hash", "_loaded_at")
+"""Bookkeeping columns of every raw table, beside the source's own columns (as VARCHAR)."""
+
+# --- Ingestion ------------------------------------------------------------------------------------
+
+STAGED = "staged"
+"""View: the union of every staged_<source>, one row per published source record. Columns:
+record_id VARCHAR ('<source>:<source_id>', unique); source, source_id VARCHAR; trust INTEGER; batch_id,
+row_hash VARCHAR; loaded_at TIMESTAMP; updated_at TIMESTAMP (the source's own, may be NULL);
+first_name, middle_name, last_name (cleaned: upper-case ASCII letters, spaces, hyphens); name_suffix
+(generational suffix kept apart: JR, SR, II, III, IV); first_name_root (nickname folded to its canonical
+form, BOB -> ROBERT); email, phone (E.164), street, city, state, postcode, country (ISO-2), tax_id (digits);
+birth_date DATE; and <attr>_raw VARCHAR for every attribute in ATTRIBUTES: the value as the source sent
+it (NULL if unmapped). Its columns follow ATTRIBUTES, so it is not registered as a fixed table."""
+
+INTERACTIONS = "interactions"
+"""View: the union of every interactions_<source> (columns: SOURCE_INTERACTIONS)."""
+
+SOURCE_INTERACTIONS = Table(
+    "interactions_<source>", "One event of one of a source's interaction feeds.", (
+        ("source", "VARCHAR"), ("name", "VARCHAR"), ("interaction_id", "VARCHAR"), ("source_id", "VARCHAR"),
+        ("record_id", "VARCHAR"), ("at", "TIMESTAMP"), ("amount", "DOUBLE"), ("attributes", "JSON")))
+"""One table per source (interactions_table); `name` is the feed's interaction name, `attributes` a JSON
+object of the feed's listed columns as sent."""
+
+QUARANTINE = _register(Table(
+    "quarantine", "A row a load refused, from the latest load of each feed.", (
+        ("source", "VARCHAR"), ("source_id", "VARCHAR"), ("row_number", "BIGINT"), ("batch_id", "VARCHAR"),
+        ("reason", "VARCHAR"), ("raw", "JSON"), ("at", "TIMESTAMP"))))
+"""`source` names the feed (feed_name); source_id is NULL when blank; an unreadable row's raw is
+{"_line": <its text>}."""
+
+ATTRIBUTE_ISSUES = _register(Table(
+    "attribute_issues", "A value staging could not standardise, from the latest staging of each feed.", (
+        ("source", "VARCHAR"), ("source_id", "VARCHAR"), ("field", "VARCHAR"), ("value", "VARCHAR"),
+        ("reason", "VARCHAR"), ("batch_id", "VARCHAR"))))
+"""`source` names the feed (feed_name)."""
+
+LOAD_LOG = _register(Table(
+    "load_log", "One load of one feed; kept.", (
+        ("source", "VARCHAR"), ("batch_id", "VARCHAR"), ("rows_in", "BIGINT"), ("rows_published", "BIGINT"),
+        ("rows_quarantined", "BIGINT"), ("rows_new", "BIGINT"), ("rows_changed", "BIGINT"),
+        ("rows_vanished", "BIGINT"), ("loaded_at", "TIMESTAMP"))))
+"""`source` names the feed (feed_name); new, changed and vanished compare keys and row hashes with the
+snapshot the load replaced."""
+
+# --- Identity (see identity/) ---------------------------------------------------------------------
+
+MATCH_PAIRS = _register(Table(
+    "match_pairs", "A scored pair of records.", (
+        ("record_id_l", "VARCHAR"), ("record_id_r", "VARCHAR"), ("match_probability", "DOUBLE"),
+        ("match_weight", "DOUBLE"), ("explanation", "JSON"))))
+"""record_id_l < record_id_r; explanation: [{comparison, level, weight}, ...] in model order."""
+
+CLUSTERS = _register(Table(
+    "clusters", "Every staged record and its cluster.", (("record_id", "VARCHAR"), ("cluster_id", "VARCHAR"))))
+"""cluster_id is the smallest record_id in the cluster."""
+
+RECORD_CUSTOMER = _register(Table(
+    "record_customer", "The crosswalk, by record: each record's customer id.",
+    (("record_id", "VARCHAR"), ("customer_id", "VARCHAR"))))
+
+CUSTOMERS = _register(Table(
+    "customers", "One live customer id: the run that issued it and its number of records.",
+    (("customer_id", "VARCHAR"), ("created_run", "VARCHAR"), ("size", "BIGINT"))))
+
+ID_HISTORY = _register(Table(
+    "id_history", "One event in the life of a customer id; kept.", (
+        ("run_id", "VARCHAR"), ("at", "TIMESTAMP"), ("event", "VARCHAR"), ("customer_id", "VARCHAR"),
+        ("other_id", "VARCHAR"), ("detail", "VARCHAR"))))
+"""event: 'new' | 'merge' (customer_id absorbed other_id) | 'split' (records of customer_id moved to
+other_id) | 'gone' (customer_id has no records left)."""
+
+ID_REDIRECTS = _register(Table(
+    "id_redirects", "A customer id merged away, and the live id it now points to.",
+    (("from_id", "VARCHAR"), ("to_id", "VARCHAR"), ("run_id", "VARCHAR"))))
+"""to_id is always a live customer id."""
+
+ID_COUNTER = _register(Table(
+    "id_counter", "One row: the number of the last customer id issued.", (("last_number", "BIGINT"),)))
+"""Ids are never reused."""
+
+GOLDEN = _register(Table(
+    "golden", "One golden profile per customer: the surviving value of each attribute.",
+    (("customer_id", "VARCHAR"),
+     *((attr, "DATE" if attr == "birth_date" else "VARCHAR") for attr in PROFILE_ATTRIBUTES))))
+
+LINEAGE = _register(Table(
+    "lineage", "Which record gave a golden value, the value as people write it (display), and the survivorship "
+    "rule that chose it.", (
+        ("customer_id", "VARCHAR"), ("attribute", "VARCHAR"), ("value", "VARCHAR"), ("display", "VARCHAR"),
+        ("source", "VARCHAR"), ("source_id", "VARCHAR"), ("rule", "VARCHAR"))))
+
+CROSSWALK = "crosswalk"
+"""View: source, source_id, customer_id of every staged record."""
+
+REVIEW_CANDIDATES = _register(Table(
+    "review_candidates", "A pair queued for the stewards.", (
+        ("candidate_id", "VARCHAR"), ("record_id_l", "VARCHAR"), ("record_id_r", "VARCHAR"),
+        ("match_probability", "DOUBLE"), ("explanation", "JSON"), ("status", "VARCHAR")),
+    primary_key=("candidate_id",)))
+"""status: 'open' | 'decided'."""
+
+STEWARD_DECISIONS = _register(Table(
+    "steward_decisions", "A steward's decision on a pair; kept.", (
+        ("record_id_l", "VARCHAR"), ("record_id_r", "VARCHAR"), ("decision", "VARCHAR"), ("who", "VARCHAR"),
+        ("note", "VARCHAR"), ("at", "TIMESTAMP"))))
+"""decision: 'match' | 'no_match'."""
+
+TRAIT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("lifetime_value", "DOUBLE"), ("order_count", "BIGINT"), ("invoice_count", "BIGINT"),
+    ("ticket_count", "BIGINT"), ("first_seen", "TIMESTAMP"), ("last_seen", "TIMESTAMP"),
+    ("tickets_90d", "BIGINT"), ("complaints_90d", "BIGINT"), ("recency_tier", "VARCHAR"),
+    ("frequency_tier", "VARCHAR"), ("monetary_tier", "VARCHAR"), ("loyalty", "VARCHAR"), ("churn_risk", "BOOLEAN"),
+)
+"""The traits of a customer and their DuckDB types, in the order of the profile's `traits` object
+(identity/traits.py says what each is)."""
+
+TRAITS: tuple[str, ...] = tuple(name for name, _ in TRAIT_COLUMNS)
+"""The trait names: the one list the warehouse, the serving store and the API take them from."""
+
+TRAITS_TABLE = _register(Table(
+    "traits", "The traits of one customer.", (("customer_id", "VARCHAR"), *TRAIT_COLUMNS)))
+
+# --- Quality (see quality/) -----------------------------------------------------------------------
+
+QUALITY_HISTORY = _register(Table(
+    "quality_history", "One figure of one run; kept.",
+    (("run_id", "VARCHAR"), ("at", "TIMESTAMP"), ("metric", "VARCHAR"), ("value", "DOUBLE"))))
+"""The identity figures and rows per feed of each run: a run compares its customer count and match rate
+with the latest other run's."""

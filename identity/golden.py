@@ -1,15 +1,15 @@
 """Golden profiles: per customer and attribute, one value chosen by survivorship, with its lineage.
 
-Every non-null value of a customer's records competes. The attribute's rules from
-`identity.survivorship` (default trust, recent, frequent) order the candidates:
+Every non-null value of a customer's records competes. The attribute's rules, configured in cdp.yaml
+under `identity: survivorship:` (default trust, recent, frequent), order the candidates:
 
 - trust: the source's `trust` (higher wins);
 - recent: the record's `updated_at` (newer wins; a record without one comes after those with one),
   then its `loaded_at`;
 - frequent: how many of the customer's records carry that value.
 
-A value is as good as its best record; a tie on every rule goes to the value of the smallest
-record id, so a run is repeatable. `lineage.rule` names the rule that decided: the first one on
+A value is as good as its best record; a tie on every rule goes to the value whose best record
+has the smallest record id, so a run is repeatable. `lineage.rule` names the rule that decided: the first one on
 which the winning value beats the runner-up value; `only` when the records agree on one value,
 `tiebreak` when no rule separates them.
 

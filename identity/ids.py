@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import duckdb
 
-from cdp.schema import CLUSTERS, CUSTOMERS, ID_COUNTER, ID_HISTORY, ID_REDIRECTS, RECORD_CUSTOMER
+from cdp.schema import CLUSTERS, CUSTOMERS, ID_COUNTER, ID_HISTORY, ID_REDIRECTS, RECORD_CUSTOMER, ensure_tables
 
 ID_FORMAT = "C%09d"
 """printf format of a customer id; more than 9 digits simply widen it (order by length, then text)."""
@@ -29,14 +29,8 @@ ID_FORMAT = "C%09d"
 OLDEST_FIRST = "length(customer_id), customer_id"
 """SQL order: ids issued earlier first (they are issued in sequence, zero-padded)."""
 
-TABLES = {
-    RECORD_CUSTOMER: "record_id VARCHAR, customer_id VARCHAR",
-    CUSTOMERS: "customer_id VARCHAR, created_run VARCHAR, size BIGINT",
-    ID_HISTORY: 'run_id VARCHAR, "at" TIMESTAMP, event VARCHAR, customer_id VARCHAR, other_id VARCHAR, '
-                "detail VARCHAR",
-    ID_REDIRECTS: "from_id VARCHAR, to_id VARCHAR, run_id VARCHAR",
-    ID_COUNTER: "last_number BIGINT",
-}
+ID_TABLES = (RECORD_CUSTOMER, CUSTOMERS, ID_HISTORY, ID_REDIRECTS, ID_COUNTER)
+"""The tables an assignment reads from the previous run and writes."""
 
 
 @dataclass(frozen=True)
@@ -64,17 +58,16 @@ class IdStats:
         return asdict(self) | {"kept_share": round(self.kept_share, 6)}
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_id_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the id tables (empty) and the counter (at 0) on first use."""
-    for table, columns in TABLES.items():
-        con.execute(f"create table if not exists {table} ({columns})")
+    ensure_tables(con, *ID_TABLES)
     con.execute(f"insert into {ID_COUNTER} select 0 where not exists (select 1 from {ID_COUNTER})")
 
 
 def assign_customer_ids(con: duckdb.DuckDBPyConnection, run_id: str, at: dt.datetime | None = None) -> IdStats:
     """Map every record in `clusters` to a stable customer id; write the id tables in one transaction."""
     at = at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    ensure_tables(con)
+    ensure_id_tables(con)
     con.execute("begin transaction")
     try:
         _match_old_ids(con)

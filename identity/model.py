@@ -17,6 +17,7 @@ import pyarrow as pa
 from splink import DuckDBAPI, Linker
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 
+from cdp.schema import STAGED
 from identity import settings as model_settings
 
 # The Splink input: one row per staged record, with the few derived columns comparisons use.
@@ -42,15 +43,14 @@ SEED = 42
 log = logging.getLogger(__name__)
 
 
-def read_input(con: duckdb.DuckDBPyConnection, table: str = "staged") -> pa.Table:
+def read_input(con: duckdb.DuckDBPyConnection, table: str = STAGED) -> pa.Table:
     """Records of a staged-shaped table in the shape the model compares."""
     return con.sql(INPUT_SQL.format(table=table)).to_arrow_table()
 
 
-def make_linker(records: pa.Table, model: dict[str, Any], db_api: DuckDBAPI | None = None) -> Linker:
+def make_linker(records: pa.Table, model: dict[str, Any]) -> Linker:
     """A Linker over `records` in its own in-memory DuckDB, so Splink's work tables stay out of the warehouse."""
-    db_api = db_api or DuckDBAPI()
-    frame = db_api.register(records, table_name="cdp_records")
+    frame = DuckDBAPI().register(records, table_name="cdp_records")
     # Splink warns per untrained level ("not observed in dataset"): noise in a `cdp run`, so errors only.
     return Linker(frame, model, log_level=logging.ERROR)
 

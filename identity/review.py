@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from cdp.schema import CLUSTERS, MATCH_PAIRS, REVIEW_CANDIDATES, STEWARD_DECISIONS
+from cdp.schema import CLUSTERS, MATCH_PAIRS, REVIEW_CANDIDATES, STEWARD_DECISIONS, ensure_tables
 from cdp.warehouse import table_exists
 
 CANDIDATE_ID = "substr(md5(record_id_l || '|' || record_id_r), 1, 16)"
@@ -17,9 +17,7 @@ def refresh_candidates(con: duckdb.DuckDBPyConnection, band: tuple[float, float]
 
     Returns the number of open candidates.
     """
-    con.execute(f"""create table if not exists {REVIEW_CANDIDATES} (
-        candidate_id VARCHAR primary key, record_id_l VARCHAR, record_id_r VARCHAR,
-        match_probability DOUBLE, explanation JSON, status VARCHAR)""")
+    ensure_tables(con, REVIEW_CANDIDATES)
     con.execute(f"delete from {REVIEW_CANDIDATES} where status = 'open'")
     con.execute(f"""insert into {REVIEW_CANDIDATES}
         select {CANDIDATE_ID}, record_id_l, record_id_r, match_probability, explanation, 'open'
@@ -51,8 +49,7 @@ def import_decisions(con: duckdb.DuckDBPyConnection, decisions: pa.Table) -> int
     Clustering then takes each pair's latest decision as a must-link or a cannot-link.
     Returns the number of decisions added.
     """
-    con.execute(f"""create table if not exists {STEWARD_DECISIONS} (record_id_l VARCHAR, record_id_r VARCHAR,
-        decision VARCHAR, who VARCHAR, note VARCHAR, "at" TIMESTAMP)""")
+    ensure_tables(con, STEWARD_DECISIONS)
     before = con.execute(f"select count(*) from {STEWARD_DECISIONS}").fetchall()[0][0]
     con.register("incoming_decisions", decisions)
     try:

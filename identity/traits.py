@@ -30,7 +30,7 @@ from typing import Any
 
 import duckdb
 
-from cdp.schema import CUSTOMERS, INTERACTIONS, RECORD_CUSTOMER, TRAITS
+from cdp.schema import CUSTOMERS, INTERACTIONS, RECORD_CUSTOMER, TRAITS, TRAITS_TABLE
 from cdp.warehouse import table_exists
 
 COMPLAINT = "i.name = 'tickets' and lower(i.attributes->>'category') like '%complaint%'"
@@ -47,20 +47,15 @@ def build_traits(con: duckdb.DuckDBPyConnection, now: dt.datetime | None = None)
     """Write `traits` (one row per customer) and return counts for asset metadata."""
     events = INTERACTIONS if table_exists(con, INTERACTIONS) else NO_INTERACTIONS
     as_of = now or con.execute(f'select max("at") from {events}').fetchall()[0][0]
-    con.execute(f"""create or replace table {TRAITS} as
+    con.execute(f"""create or replace table {TRAITS_TABLE} as
         with activity as ({_activity(events)}),
         totals as ({_totals()}),
-        ranked as ({_ranked()})
-        select customer_id, lifetime_value, order_count, invoice_count, ticket_count, first_seen, last_seen,
-               tickets_90d, complaints_90d,
-               {_tier('recency_rank')} as recency_tier, {_tier('frequency_rank')} as frequency_tier,
-               {_tier('monetary_rank')} as monetary_tier,
-               if(relationship > median_relationship, 'long', 'short')
-                   || if(monetary_rank >= 0.5, '_valuable', '_low_value') as loyalty,
-               churn_risk
-        from ranked order by length(customer_id), customer_id""", {"now": as_of})
+        ranked as ({_ranked()}),
+        segmented as ({_segmented()})
+        select customer_id, {", ".join(TRAITS)} from segmented
+        order by length(customer_id), customer_id""", {"now": as_of})
     rows = con.execute(f"""select count(*), count(last_seen), count(*) filter (where churn_risk)
-                           from {TRAITS}""").fetchall()
+                           from {TRAITS_TABLE}""").fetchall()
     customers, active, at_risk = map(int, rows[0])
     return {"customers": customers, "with_interactions": active, "churn_risk": at_risk,
             "as_of": as_of.isoformat() if as_of else "no interactions"}
@@ -105,6 +100,16 @@ def _ranked() -> str:
                percent_rank() over (order by lifetime_value) as monetary_rank,
                median(relationship) over () as median_relationship
         from totals"""
+
+
+def _segmented() -> str:
+    """SQL: the ranked customers with their tiers and loyalty class."""
+    return f"""
+        select *, {_tier('recency_rank')} as recency_tier, {_tier('frequency_rank')} as frequency_tier,
+               {_tier('monetary_rank')} as monetary_tier,
+               if(relationship > median_relationship, 'long', 'short')
+                   || if(monetary_rank >= 0.5, '_valuable', '_low_value') as loyalty
+        from ranked"""
 
 
 def _tier(rank: str) -> str:

@@ -1,4 +1,4 @@
-"""Ingestion assets: per source S, raw_S -> staged_S; then `staged` over all of them.
+"""Ingestion assets: per source S, raw_S -> staged_S; then the `staged` view over all of them.
 
 A new source in cdp.yaml is a new raw/staged branch. The assets are thin: they open the
 warehouse and call the plain functions of ingestion.load and ingestion.stage.
@@ -12,6 +12,7 @@ import dagster as dg
 
 from cdp.config import Config, SourceConfig
 from cdp.resources import WarehouseResource
+from cdp.schema import STAGED, raw_table, staged_table
 from ingestion.load import load_source
 from ingestion.stage import build_unions, stage_source
 
@@ -21,7 +22,7 @@ GROUP = "ingestion"
 def raw_asset(name: str, src: SourceConfig) -> dg.AssetsDefinition:
     kind = src.location.connector
 
-    @dg.asset(name=f"raw_{name}", group_name=GROUP, kinds={"duckdb", kind},
+    @dg.asset(name=raw_table(name), group_name=GROUP, kinds={"duckdb", kind},
               description=f"Rows of source {name!r} ({kind}) and its interaction feeds as sent; "
                           "unreadable, blank-key and duplicate-key rows quarantined.")
     def raw(warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -35,8 +36,8 @@ def raw_asset(name: str, src: SourceConfig) -> dg.AssetsDefinition:
 
 
 def staged_source_asset(name: str, src: SourceConfig) -> dg.AssetsDefinition:
-    @dg.asset(name=f"staged_{name}", deps=[f"raw_{name}"], group_name=GROUP, kinds={"duckdb"},
-              description=f"Standardised records of {name!r} (table staged_{name}) and its interactions.")
+    @dg.asset(name=staged_table(name), deps=[raw_table(name)], group_name=GROUP, kinds={"duckdb"},
+              description=f"Standardised records of {name!r} (table {staged_table(name)}) and its interactions.")
     def staged_source(warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             stats = stage_source(con, name, src)
@@ -46,10 +47,11 @@ def staged_source_asset(name: str, src: SourceConfig) -> dg.AssetsDefinition:
 
 
 def staged_asset(cfg: Config) -> dg.AssetsDefinition:
-    @dg.asset(name="staged", deps=[f"staged_{name}" for name in cfg.sources], group_name=GROUP,
+    @dg.asset(name=STAGED, deps=[staged_table(name) for name in cfg.sources], group_name=GROUP,
               kinds={"duckdb"})
     def staged(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        """Every source's standardised records in table `staged`, their events in `interactions`."""
+        """Every source's standardised records in the view `staged`, their events in the view `interactions`:
+        each the union of the sources' tables."""
         with warehouse.connect() as con:
             counts = build_unions(con, cfg)
         return dg.MaterializeResult(metadata=counts)

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 import duckdb
 
 from cdp.config import ConfigError, InteractionConfig, Location, SourceConfig
-from cdp.schema import LOAD_LOG, QUARANTINE, raw_table
+from cdp.schema import LOAD_LOG, QUARANTINE, ensure_tables, feed_name, raw_table
 from cdp.warehouse import table_exists
 from ingestion.connectors import connector_for, describe_missing
 from ingestion.duck import drop, ident, literal
-from ingestion.tables import ensure_tables
 
 LANDING = "_cdp_landing"
 CLASSIFIED = "_cdp_classified"
@@ -32,7 +31,8 @@ class Feed:
     """One thing to load: a source's records, or one of its interaction feeds."""
 
     name: str
-    """`<source>` or `<source>__<interaction>`: the raw table's suffix and the `source` in bookkeeping."""
+    """`<source>` or `<source>__<interaction>` (cdp.schema.feed_name): the raw table's suffix and the `source`
+    in bookkeeping."""
     location: Location
     key: str
     """Column holding the row's key: unique and never blank in what is published."""
@@ -43,7 +43,7 @@ class Feed:
 
     @property
     def table(self) -> str:
-        return f"raw_{self.name}"
+        return raw_table(self.name)
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,7 @@ def _interaction_feed(source: str, event: InteractionConfig) -> Feed:
     columns = {f"{where}.key": event.key, f"{where}.record_key": event.record_key, f"{where}.at": event.at}
     columns |= {f"{where}.amount": event.amount} if event.amount else {}
     columns |= {f"{where}.attributes.{c}": c for c in event.attributes}
-    name = raw_table(source, event.name).removeprefix("raw_")
-    return Feed(name, event.location, event.key, columns, (event.record_key,))
+    return Feed(feed_name(source, event.name), event.location, event.key, columns, (event.record_key,))
 
 
 def new_batch_id(source: str) -> str:
@@ -86,7 +85,7 @@ def new_batch_id(source: str) -> str:
 
 def load_source(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> list[LoadStats]:
     """Load the source's records and interaction feeds under one batch id; return one LoadStats per feed."""
-    ensure_tables(con)
+    ensure_tables(con, QUARANTINE, LOAD_LOG)
     batch = new_batch_id(source)
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     return [load_feed(con, feed, batch, loaded_at) for feed in feeds_of(source, src)]

@@ -7,12 +7,19 @@ from dataclasses import dataclass
 import duckdb
 
 from cdp.config import Config, SourceConfig
-from cdp.schema import INTERACTIONS, STAGED
+from cdp.schema import (
+    ATTRIBUTE_ISSUES,
+    INTERACTIONS,
+    STAGED,
+    ensure_tables,
+    feed_name,
+    interactions_table,
+    staged_table,
+)
 from cdp.warehouse import table_exists
 from ingestion.duck import count
-from ingestion.standardise.interactions import interactions_table, stage_interactions
-from ingestion.standardise.records import stage_records, staged_table
-from ingestion.tables import ensure_tables
+from ingestion.standardise.interactions import stage_interactions
+from ingestion.standardise.records import stage_records
 
 
 @dataclass(frozen=True)
@@ -26,11 +33,11 @@ class StageStats:
 
 def stage_source(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> StageStats:
     """Standardise the source's raw records and interaction feeds."""
-    ensure_tables(con)
+    ensure_tables(con, ATTRIBUTE_ISSUES)
     records = stage_records(con, source, src)
     events = stage_interactions(con, source, src)
-    feeds = [source, *(f"{source}__{i.name}" for i in src.interactions)]
-    issues = count(con, "select count(*) from attribute_issues where list_contains(?, source)", [feeds])
+    feeds = [source, *(feed_name(source, i.name) for i in src.interactions)]
+    issues = count(con, f"select count(*) from {ATTRIBUTE_ISSUES} where list_contains(?, source)", [feeds])
     return StageStats(records, events, issues)
 
 

@@ -23,6 +23,7 @@ import dagster as dg
 
 from cdp.config import Config
 from cdp.resources import WarehouseResource
+from cdp.schema import raw_table, staged_table
 from quality.outcome import Finding, Outcome
 from quality.report import INDEX, quality_dir
 
@@ -45,8 +46,8 @@ class Stage:
 
 def stages(cfg: Config) -> list[Stage]:
     """Per source its raw and staged stage, then the identity stages."""
-    per_source = [s for name in cfg.sources for s in (Stage(f"raw_{name}", "raw_gate", name, warns=False),
-                                                         Stage(f"staged_{name}", "staged_gate", name))]
+    per_source = [s for name in cfg.sources for s in (Stage(raw_table(name), "raw_gate", name, warns=False),
+                                                         Stage(staged_table(name), "staged_gate", name))]
     return [*per_source, Stage("clusters", "clusters_gate"), Stage("customers", "customers_gate", warns=False),
             Stage("golden", "golden_gate", last=True)]
 

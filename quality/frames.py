@@ -13,10 +13,9 @@ import pandas as pd
 import pyarrow as pa
 
 from cdp.config import SourceConfig
-from cdp.schema import CLUSTERS, GOLDEN, LOAD_LOG, RECORD_CUSTOMER, STAGED
+from cdp.schema import CLUSTERS, GOLDEN, LOAD_LOG, RECORD_CUSTOMER, STAGED, staged_table
 from ingestion.duck import columns_of, ident
 from ingestion.load import Feed
-from ingestion.standardise.records import staged_table
 
 NAME_FIELDS = ("first_name", "last_name", "full_name")
 CHECKED_FIELDS = ("email", "phone", "birth_date")

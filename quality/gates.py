@@ -12,8 +12,8 @@ import great_expectations as gx
 import pandas as pd
 
 from cdp.config import Config
+from cdp.schema import staged_table
 from ingestion.load import feeds_of
-from ingestion.standardise.records import staged_table
 from quality import frames, history, suites
 from quality.outcome import Outcome
 from quality.report import quality_dir

@@ -6,17 +6,12 @@ import datetime as dt
 
 import duckdb
 
-from cdp.schema import CLUSTERS, QUALITY_HISTORY
-
-
-def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f'create table if not exists {QUALITY_HISTORY} (run_id VARCHAR, "at" TIMESTAMP, '
-                "metric VARCHAR, value DOUBLE)")
+from cdp.schema import CLUSTERS, QUALITY_HISTORY, ensure_tables
 
 
 def previous(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float]:
     """Each metric's latest value kept by a run other than `run_id` (empty on the first run)."""
-    ensure_table(con)
+    ensure_tables(con, QUALITY_HISTORY)
     rows = con.execute(f'select metric, arg_max(value, "at") from {QUALITY_HISTORY} where run_id <> ? group by metric',
                        [run_id]).fetchall()
     return dict(rows)
@@ -32,7 +27,7 @@ def identity_figures(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
 
 def record(con: duckdb.DuckDBPyConnection, run_id: str, figures: dict[str, float]) -> None:
     """Keep this run's figures (replacing the same metrics kept earlier for the same run)."""
-    ensure_table(con)
+    ensure_tables(con, QUALITY_HISTORY)
     at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.execute(f"delete from {QUALITY_HISTORY} where run_id = ? and list_contains(?, metric)",
                 [run_id, list(figures)])

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from cdp.schema import ATTRIBUTE_ISSUES, QUARANTINE
+from cdp.schema import ATTRIBUTE_ISSUES, QUARANTINE, ensure_tables
 from ingestion.duck import count, literal
-from ingestion.tables import ensure_tables
 
 QUARANTINE_COLUMNS = ("source", "source_id", "reason", "row_number", "batch_id", "raw", '"at"')
 ISSUE_COLUMNS = ("source", "source_id", "field", "value", "reason", "batch_id")
@@ -35,7 +34,7 @@ def export_attribute_issues(con: duckdb.DuckDBPyConnection, out: Path) -> int:
 
 
 def _export(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], order: str, out: Path) -> int:
-    ensure_tables(con)  # a warehouse before its first run exports just the header
+    ensure_tables(con, table)  # a warehouse before its first run exports just the header
     out.parent.mkdir(parents=True, exist_ok=True)
     con.execute(f"copy (select {', '.join(columns)} from {table} order by {order}) "
                 f"to {literal(str(out))} (format csv, header)")

@@ -21,7 +21,8 @@ from cdp.schema import (
     RECORD_CUSTOMER,
     REVIEW_CANDIDATES,
     STAGED,
-    TRAITS,
+    TRAIT_COLUMNS,
+    TRAITS_TABLE,
 )
 from cdp.warehouse import table_exists
 from serving import tables
@@ -35,8 +36,8 @@ def _attribute(attr: str) -> str:
     return f"'{attr}', " + (f"strftime(g.{attr}, '%Y-%m-%d')" if attr == "birth_date" else f"g.{attr}")
 
 
-def _trait(name: str) -> str:
-    return f"strftime(t.{name}, {ISO_SECOND}) as {name}" if name in ("first_seen", "last_seen") else f"t.{name}"
+def _trait(name: str, kind: str) -> str:
+    return f"strftime(t.{name}, {ISO_SECOND}) as {name}" if kind == "TIMESTAMP" else f"t.{name}"
 
 
 def _lineage(attr: str) -> str:
@@ -68,8 +69,8 @@ def _profiles() -> str:
             from {RECORD_CUSTOMER} rc join {STAGED} s using (record_id) group by rc.customer_id)
         select g.customer_id, json_object({", ".join(map(_attribute, PROFILE_ATTRIBUTES))})::VARCHAR as attributes,
                coalesce(lin.lineage, '{{}}') as lineage, coalesce(src.sources, '[]') as sources,
-               {", ".join(map(_trait, tables.TRAITS))}
-        from {GOLDEN} g left join {TRAITS} t using (customer_id)
+               {", ".join(_trait(name, kind) for name, kind in TRAIT_COLUMNS)}
+        from {GOLDEN} g left join {TRAITS_TABLE} t using (customer_id)
         left join lin using (customer_id) left join src using (customer_id)
         order by g.customer_id"""
 

@@ -7,6 +7,8 @@ transaction, so a reader sees one version or the next, never half of each. JSON 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -21,8 +23,17 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeEngine
+
+from cdp.schema import TRAIT_COLUMNS
 
 metadata = MetaData()
+
+TRAIT_TYPES: dict[str, type[TypeEngine[Any]]] = {
+    "DOUBLE": Float, "BIGINT": Integer, "VARCHAR": Text, "BOOLEAN": Boolean,
+    "TIMESTAMP": Text,  # ISO 8601 text, as the API answers it (serving.build formats it)
+}
+"""The serving type of each DuckDB type of cdp.schema.TRAIT_COLUMNS."""
 
 Key = Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
 """Text matched byte for byte: ids and search keys. PostgreSQL's default collation would compare them
@@ -41,19 +52,7 @@ profiles = Table(
     Column("sources", Text, nullable=False,
            doc="JSON array: [{source, source_id, values}] of every record, values as the source sent them."),
     # The traits, typed: the segment filters read them and the API writes them out as the `traits` object.
-    Column("lifetime_value", Float),
-    Column("order_count", Integer),
-    Column("invoice_count", Integer),
-    Column("ticket_count", Integer),
-    Column("first_seen", Text, doc="ISO 8601 time of the first interaction."),
-    Column("last_seen", Text, doc="ISO 8601 time of the last interaction."),
-    Column("tickets_90d", Integer),
-    Column("complaints_90d", Integer),
-    Column("recency_tier", Text),
-    Column("frequency_tier", Text),
-    Column("monetary_tier", Text),
-    Column("loyalty", Text),
-    Column("churn_risk", Boolean),
+    *(Column(name, TRAIT_TYPES[kind]) for name, kind in TRAIT_COLUMNS),
     PrimaryKeyConstraint("customer_id", name="pk_profiles"),
     # Segment filters walk the primary key in order: every tier and loyalty class holds a good share of the
     # customers, so a page fills after a short scan. Churn risk may be rare: it keeps an index of its own,
@@ -65,11 +64,6 @@ profiles = Table(
 
 LINEAGE_FIELDS = ("source", "source_id", "rule")
 """What a lineage entry holds, in order: the record that gave the value and the rule that chose it."""
-
-TRAITS = ("lifetime_value", "order_count", "invoice_count", "ticket_count", "first_seen", "last_seen",
-          "tickets_90d", "complaints_90d", "recency_tier", "frequency_tier", "monetary_tier", "loyalty",
-          "churn_risk")
-"""The trait columns of profiles, in the order of the document's `traits` object."""
 
 search_keys = Table(
     "search_keys",

@@ -33,6 +33,7 @@ from cdp.demo.contacts import contacts
 from cdp.demo.population import Population, population
 from cdp.demo.silos import STALE, WRITERS, appearances, context
 from cdp.demo.vocab import Vocab, vocab
+from cdp.schema import feed_name
 
 KEYS = {"finance": "account_id", "sales": "contact_id", "service": "requester_id"}
 FEEDS = {"finance": "invoices", "sales": "orders", "service": "tickets"}
@@ -138,7 +139,7 @@ def _silo(rng: np.random.Generator, out: Path, name: str, person: np.ndarray, se
     elif name == "service":
         flaws.break_line(rng, silo, flaws.NOT_JSON_LINE, "line that is not JSON")
     _write(out, silo, feed)
-    issues = [(name, *i) for i in silo.issues] + [(f"{name}__{feed.name}", *i) for i in feed.issues]
+    issues = [(name, *i) for i in silo.issues] + [(feed_name(name, feed.name), *i) for i in feed.issues]
     return silo.truth(), pd.DataFrame(issues, columns=["source", "source_id", "column", "value", "problem"])
 
 

@@ -52,9 +52,6 @@ class Silo:
         return pd.DataFrame({"source": self.name, "source_id": pd.Series(keys).astype(str),
                              "person_id": self.person[self.published]})
 
-    def published_keys(self) -> np.ndarray:
-        return self.rows[self.key].to_numpy()[self.published]
-
 
 def keyed(name: str, key: str, rows: pd.DataFrame, person: np.ndarray, keys: np.ndarray) -> Silo:
     rows.insert(0, key, keys)

@@ -12,15 +12,20 @@ from __future__ import annotations
 import duckdb
 
 from cdp.config import InteractionConfig, SourceConfig
-from cdp.schema import ATTRIBUTE_ISSUES, raw_table
+from cdp.schema import (
+    ATTRIBUTE_ISSUES,
+    SOURCE_INTERACTIONS,
+    create_table,
+    feed_name,
+    interactions_table,
+    raw_table,
+    staged_table,
+)
 from ingestion.duck import count, drop, ident, literal
 from ingestion.standardise import dates
 from ingestion.standardise.macros import install, register
-from ingestion.standardise.records import staged_table
 
 TIMES = "_cdp_times"
-COLUMNS = ("source VARCHAR, name VARCHAR, interaction_id VARCHAR, source_id VARCHAR, record_id VARCHAR, "
-           '"at" TIMESTAMP, amount DOUBLE, attributes JSON')
 
 register(
     r"create or replace temp macro cdp_amount(x) as case when regexp_full_match(trim(x), '\(.*\)') then -1 else 1 end"
@@ -28,15 +33,11 @@ register(
 )
 
 
-def interactions_table(source: str) -> str:
-    return f"interactions_{source}"
-
-
 def stage_interactions(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> int:
     """Build interactions_<source> from the source's raw interaction tables; return the row count."""
     install(con)
     table = interactions_table(source)
-    con.execute(f"create or replace table {table} ({COLUMNS})")
+    create_table(con, SOURCE_INTERACTIONS, table, replace=True)
     for feed in src.interactions:
         _stage_feed(con, source, src, feed, table)
     return count(con, f"select count(*) from {table}")
@@ -62,7 +63,7 @@ def _stage_feed(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig, 
 
 def _issues(con: duckdb.DuckDBPyConnection, source: str, feed: InteractionConfig, raw: str, table: str) -> None:
     """Replace the feed's attribute issues: unreadable times and amounts, unknown record keys."""
-    name = f"{source}__{feed.name}"
+    name = feed_name(source, feed.name)
     con.execute(f"delete from {ATTRIBUTE_ISSUES} where source = ?", [name])
     events = (f'(select e.interaction_id as _id, e."at" as _at, e.amount as _amount, e.source_id as _record_key, r.* '
               f"from {table} e join {raw} r on r._key = e.interaction_id where e.name = {literal(feed.name)})")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 
 from cdp.config import SourceConfig
-from cdp.schema import ATTRIBUTE_ISSUES, ATTRIBUTES, raw_table
+from cdp.schema import ATTRIBUTE_ISSUES, ATTRIBUTES, raw_table, staged_table
 from ingestion.duck import count, drop, ident, literal
 from ingestion.standardise import dates, names, phones
 from ingestion.standardise.macros import install
@@ -51,10 +51,6 @@ ISSUES = {
 }
 # field -> SQL: is the standardised value missing? (a full name is missing when it gave no part)
 MISSING = {"full_name": "s.first_name is null and s.last_name is null"}
-
-
-def staged_table(source: str) -> str:
-    return f"staged_{source}"
 
 
 def stage_records(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> int:

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.models import Traits
+from cdp.schema import TRAITS
 from tests.api.conftest import FILLERS, JOHN, MARY, MERGED, ROBERT, as_role
 from tests.utils.serving import ServingBuilder, masked
 
@@ -142,3 +144,7 @@ def test_pages_of_a_search(client: TestClient) -> None:
 @pytest.mark.parametrize("params", [{"cursor": "garbage"}, {"limit": 0}, {"limit": 1001}])
 def test_bad_paging_is_422(client: TestClient, params: dict[str, Any]) -> None:
     assert client.get("/customers", params=params, headers=as_role("reader")).status_code == 422
+
+
+def test_the_documented_traits_are_the_registry_traits_in_order() -> None:
+    assert tuple(Traits.model_fields) == TRAITS

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from cdp.config import IdentityConfig
+from cdp.schema import MATCH_PAIRS, STEWARD_DECISIONS, TABLES, create_table, ensure_tables
 from identity.cluster import cluster_records
 from identity.matching import match
 from identity.model import ModelStore
@@ -21,15 +22,13 @@ def clusters_of(con: duckdb.DuckDBPyConnection) -> list[set[str]]:
 
 
 def write_pairs(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str, float]]) -> None:
-    con.execute("create or replace table match_pairs (record_id_l VARCHAR, record_id_r VARCHAR, "
-                "match_probability DOUBLE, match_weight DOUBLE, explanation JSON)")
+    create_table(con, TABLES[MATCH_PAIRS], replace=True)
     for pair in pairs:
         con.execute("insert into match_pairs values (?, ?, ?, 0, '[]')", list(pair))
 
 
 def decide(con: duckdb.DuckDBPyConnection, left: str, right: str, decision: str) -> None:
-    con.execute("create table if not exists steward_decisions (record_id_l VARCHAR, record_id_r VARCHAR, "
-                "decision VARCHAR, who VARCHAR, note VARCHAR, \"at\" TIMESTAMP)")
+    ensure_tables(con, STEWARD_DECISIONS)
     con.execute("insert into steward_decisions values (?, ?, ?, 'steward', '', now())", [left, right, decision])
 
 

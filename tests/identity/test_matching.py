@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,6 @@ from cdp.warehouse import open_warehouse
 from identity.assets import build_defs
 from identity.matching import match
 from identity.model import ModelStore
-from identity.resolve import resolve
 from tests.identity.population import hard_cases, population
 from tests.utils.staged import write_staged
 
@@ -107,16 +105,3 @@ def test_each_save_is_a_new_version_and_becomes_current(tmp_path: Path) -> None:
     assert store.save({"v": 1}).name == "model-1.json"
     assert store.save({"v": 2}).name == "model-2.json"
     assert store.load() == {"v": 2} and (store.folder / "model-1.json").exists()
-
-
-def test_resolve_scores_a_new_record_against_staged_ones_without_writing(resolved: tuple) -> None:
-    con, _, cfg = resolved
-    model = ModelStore(cfg.state_dir / "models").load()
-    tables = con.execute("select count(*) from information_schema.tables").fetchall()
-    record = {"first_name": "ROBBIE", "first_name_root": "ROBERT", "last_name": "SMITH",
-              "email": "bob.smith@mail.example", "birth_date": dt.date(1975, 2, 3)}
-    matches = resolve(con, model, record)
-    assert {m["record_id"] for m in matches[:2]} == {"case:bob", "case:robert"}
-    assert matches[0]["match_probability"] > 0.9 and json.loads(matches[0]["explanation"])[0]["comparison"]
-    assert resolve(con, model, {"first_name": "NOBODY", "email": "no@where.example"}) == []
-    assert con.execute("select count(*) from information_schema.tables").fetchall() == tables

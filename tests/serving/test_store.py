@@ -23,6 +23,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from cdp.config import Config
+from cdp.schema import TRAITS
 from cdp.warehouse import open_warehouse
 from serving import tables
 from serving.publish import publish, warehouse_version
@@ -183,3 +184,8 @@ def _publish_until_killed(url: str, warehouse: str, marker: Path, moment: str) -
 
 if __name__ == "__main__":
     _publish_until_killed(sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4])
+
+
+def test_profiles_carry_the_registry_traits_after_the_document_parts() -> None:
+    assert tuple(c.name for c in tables.profiles.columns) == ("customer_id", "attributes", "lineage", "sources",
+                                                              *TRAITS)

@@ -12,13 +12,13 @@ from typing import Any
 
 import duckdb
 
-from cdp.schema import CLUSTERS, INTERACTIONS
+from cdp.schema import CLUSTERS, INTERACTIONS, SOURCE_INTERACTIONS, TABLES, create_table
 
 
 def write_clusters(con: duckdb.DuckDBPyConnection, groups: Iterable[Iterable[str]]) -> None:
     """(Re)create `clusters` from groups of record ids; cluster_id is the smallest record_id of each group."""
     rows = [(record, min(group)) for group in map(list, groups) for record in group]
-    con.execute(f"create or replace table {CLUSTERS} (record_id VARCHAR, cluster_id VARCHAR)")
+    create_table(con, TABLES[CLUSTERS], replace=True)
     if rows:
         con.executemany(f"insert into {CLUSTERS} values (?, ?)", rows)
 
@@ -32,8 +32,7 @@ def event(record_id: str, name: str, at: str, amount: float | None = None, **att
 
 def write_interactions(con: duckdb.DuckDBPyConnection, events: list[dict[str, Any]]) -> None:
     """(Re)create `interactions` from dicts made by `event`; interaction ids are numbered in order."""
-    con.execute(f"""create or replace table {INTERACTIONS} (source VARCHAR, name VARCHAR, interaction_id VARCHAR,
-        source_id VARCHAR, record_id VARCHAR, "at" TIMESTAMP, amount DOUBLE, attributes JSON)""")
+    create_table(con, SOURCE_INTERACTIONS, INTERACTIONS, replace=True)
     rows = [[e["source"], e["name"], str(i), e["source_id"], e["record_id"], e["at"], e["amount"], e["attributes"]]
             for i, e in enumerate(events, 1)]
     if rows:
