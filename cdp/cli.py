@@ -50,19 +50,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import copy
     import os
 
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from api.main import create_app
+    from api.startup import startup_lines
 
     cfg = _config(args)  # a bad config fails here, before any worker starts
+    print("\n".join(startup_lines(cfg, args.host, args.port)), flush=True)
+    # uvicorn's access log (a line per request), but only warnings from the server itself: the
+    # lines above already say where it listens.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    options = {"host": args.host, "port": args.port, "log_config": log_config, "log_level": None,
+               "access_log": args.access_log}
     if args.workers == 1:
-        uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(create_app(cfg), **options)
     else:  # each worker process builds its own app from the same config file
         os.environ["CDP_CONFIG"] = str(config_path(args.config).resolve())
-        uvicorn.run("api.main:from_environment", factory=True, workers=args.workers, host=args.host,
-                    port=args.port, log_level="warning")
+        uvicorn.run("api.main:from_environment", factory=True, workers=args.workers, **options)
     return 0
 
 
@@ -104,8 +113,11 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("serve", parents=[config], help="serve the read API over the published store")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port to listen on (default 8000)")
+    p.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
+                   help="print a line per request (default); --no-access-log saves its ~40 us of CPU per request")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes (2 on a 2-core machine doubles the requests answered per second)")
     p.set_defaults(func=cmd_serve)
