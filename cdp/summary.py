@@ -7,6 +7,7 @@ from typing import Any
 
 from cdp.config import Config
 from cdp.runner import RunOutcome
+from cdp.schema import feed_name, raw_table
 
 
 def print_outcome(cfg: Config, outcome: RunOutcome) -> int:
@@ -38,10 +39,10 @@ def load_lines(cfg: Config, metadata: dict[str, dict[str, Any]]) -> list[str]:
     """
     lines = []
     for name, src in cfg.sources.items():
-        rows = metadata.get(f"raw_{name}")
+        rows = metadata.get(raw_table(name))  # the raw asset, named after its records' table
         if rows is None:  # not loaded: the run stopped before it
             continue
-        feeds = [(name, name), *((i.name, f"{name}__{i.name}") for i in src.interactions)]
+        feeds = [(name, feed_name(name)), *((i.name, feed_name(name, i.name)) for i in src.interactions)]
         counts = [f"{label}: {rows[f'{feed}.rows_in']:,} rows loaded, {rows[f'{feed}.rows_quarantined']:,} quarantined"
                   for label, feed in feeds if f"{feed}.rows_in" in rows]
         lines.append("source " + "; ".join(counts))
