@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from cdp import __version__
 from cdp.config import Config, ConfigError, config_path, load_config
 
 EXIT_FAILED = 1
@@ -75,6 +77,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dagster(args: argparse.Namespace) -> int:
+    """Replace this process with `dagster dev` over the config's graph and the instance `cdp run` records in."""
+    from cdp.runner import prepare_instance
+
+    cfg = _config(args)
+    env = os.environ | {"DAGSTER_HOME": str(prepare_instance(cfg).resolve()),
+                        "CDP_CONFIG": str(config_path(args.config).resolve())}
+    # `-m cdp.definitions` is what workspace.yaml loads; exec, so Ctrl-C reaches dagster dev and its children
+    os.execve(sys.executable, [sys.executable, "-m", "dagster", "dev", "-m", "cdp.definitions",
+                               "--port", str(args.port)], env)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     cfg = _config(args)
     out = Path(args.out)
@@ -95,6 +109,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="cdp", description="Customer-data platform with identity resolution.")
+    ap.add_argument("--version", action="version", version=f"cdp {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument("--config", help="cdp.yaml (default: $CDP_CONFIG, else ./cdp.yaml)")
@@ -102,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="write realistic demo silos and their cdp.yaml")
     p.add_argument("--out", required=True, help="folder to write into")
     p.add_argument("--people", type=int, default=2000, help="number of people behind the records")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7,
+                   help="random seed: the same seed and --people write the same silos (default 7)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", parents=[config], help="ingest, check, resolve identities and publish")
@@ -121,6 +137,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes (2 on a 2-core machine doubles the requests answered per second)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("dagster", parents=[config],
+                       help="open Dagster's UI (dagster dev) on the asset graph and the runs `cdp run` recorded")
+    p.add_argument("--port", type=int, default=3000, help="port of Dagster's UI (default 3000)")
+    p.set_defaults(func=cmd_dagster)
 
     p = sub.add_parser("export", parents=[config], help="write a published table to CSV")
     p.add_argument("what", choices=["crosswalk", "quarantine", "attribute_issues"],

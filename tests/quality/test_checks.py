@@ -60,7 +60,7 @@ def test_clean_sources_pass(tmp_path: Path) -> None:
         f"staged_{s}:{c}" for s in ("crm", "sales") for c in (CRITICAL, WARNINGS)}
     assert all(e.passed for e in checks.values())
     assert "expectations evaluated on raw_sales" in (checks[f"raw_sales:{CRITICAL}"].description or "")
-    assert str(checks[f"raw_sales:{CRITICAL}"].metadata["data_docs"].value).endswith("index.html")
+    assert str(checks[f"raw_sales:{CRITICAL}"].metadata["data_docs"].value).endswith("report.html")
 
 
 def test_junk_emails_warn_and_the_run_goes_on(tmp_path: Path) -> None:
