@@ -10,6 +10,7 @@ Imports Great Expectations (seconds): only quality.gates imports this module, in
 from __future__ import annotations
 
 import shutil
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, cast
 
@@ -76,11 +77,20 @@ def validate(context: AbstractDataContext, run_id: str, frame: pd.DataFrame, sui
     suite = context.suites.add_or_update(suite)
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=table, data=_batch_definition(context, table), suite=suite))
-    # GX's regex check casts to str; with inferred Arrow strings that cast and the match stay vectorised
-    with pd.option_context("future.infer_string", True):
+    with _inferred_strings():
         result = definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT,
                                 run_id=RunIdentifier(run_name=run_id))
     return outcome_of(result, table, source)
+
+
+def _inferred_strings() -> AbstractContextManager[object]:
+    """Strings inferred as Arrow-backed: GX's regex check casts to str, and then the cast and match stay vectorised.
+
+    pandas 3 always infers them (and deprecates the option, to be removed in pandas 4); pandas 2 needs it set.
+    """
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return nullcontext()
+    return pd.option_context("future.infer_string", True)
 
 
 def build_docs(context: AbstractDataContext) -> None:
