@@ -89,6 +89,31 @@ def cmd_dagster(args: argparse.Namespace) -> int:
                                "--port", str(args.port)], env)
 
 
+def cmd_model(args: argparse.Namespace) -> int:
+    """Print the match model in use: its weights per level and anything implausible; 1 when there is none."""
+    from cdp.schema import STAGED
+    from cdp.warehouse import open_warehouse, table_exists
+    from identity.model import ModelStore
+    from identity.plausible import problems, weights_table
+
+    cfg = _config(args)
+    store = ModelStore(cfg.state_dir / "models")
+    current = store.current()
+    if current is None:
+        print(f"no match model in {store.folder} yet: `cdp run` trains one", file=sys.stderr)
+        return EXIT_FAILED
+    model = store.load()
+    print(f"model: {current}\n{weights_table(model)}")
+    records = 0
+    if cfg.warehouse_path.exists():
+        with open_warehouse(cfg.warehouse_path, read_only=True) as con:
+            records = con.execute(f"select count(*) from {STAGED}").fetchall()[0][0] if table_exists(con, STAGED) else 0
+    found = problems(model, records) if records else []
+    print("\n".join(f"implausible: {line}" for line in found) or "\nplausible: no near level outweighs an exact one, "
+          "and the prior expects at least one matching pair")
+    return EXIT_FAILED if found else 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     cfg = _config(args)
     out = Path(args.out)
@@ -142,6 +167,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="open Dagster's UI (dagster dev) on the asset graph and the runs `cdp run` recorded")
     p.add_argument("--port", type=int, default=3000, help="port of Dagster's UI (default 3000)")
     p.set_defaults(func=cmd_dagster)
+
+    p = sub.add_parser("model", parents=[config],
+                       help="show the match model in use: m, u and match weight of every comparison level")
+    p.set_defaults(func=cmd_model)
 
     p = sub.add_parser("export", parents=[config], help="write a published table to CSV")
     p.add_argument("what", choices=["crosswalk", "quarantine", "attribute_issues"],

@@ -12,8 +12,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from cdp.config import Config, SourceConfig
+from cdp.cli import main
+from cdp.config import Config, SourceConfig, load_config
 from cdp.resources import WarehouseResource
+from cdp.warehouse import open_warehouse
 from identity import model as model_module
 from identity.assets import model_check
 from identity.model import ImplausibleModel, ModelStore, model_for
@@ -81,3 +83,24 @@ def test_the_blocking_check_fails_on_an_implausible_model_in_use(tmp_path: Path)
     result = model_check(cfg)(warehouse=warehouse)
     assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
     assert "probability_two_random_records_match = 1e-12" in result.description
+
+
+def test_cdp_model_prints_the_weights_and_exits_1_on_an_implausible_model(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "shop.csv").write_text("id,email\n1,a@x.com\n")
+    (tmp_path / "cdp.yaml").write_text("sources:\n  shop:\n    connector: csv\n    path: shop.csv\n    key: id\n"
+                                       "    fields: {email: email}\n")
+    config = str(tmp_path / "cdp.yaml")
+    assert main(["model", "--config", config]) == 1
+    assert "no match model" in capsys.readouterr().err
+    cfg = load_config(config)
+    with open_warehouse(cfg.warehouse_path) as con:
+        con.execute("create table staged as select range::VARCHAR as record_id from range(10000)")
+    store = ModelStore(cfg.state_dir / "models")
+    store.save(trained())
+    assert main(["model", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "| birth_date | exact | 0.9 | 0.01 | +6.49 |" in out and "plausible:" in out
+    store.save(trained(dob=(0.02, 0.88, 0.01, 0.01, 0.08)))
+    assert main(["model", "--config", config]) == 1
+    assert "implausible: birth_date: m of 'one digit or transposition' (0.88)" in capsys.readouterr().out
