@@ -1,7 +1,11 @@
 """Phone numbers to E.164, read as `phonenumbers` reads them, in the row's country by default.
 
-`phonenumbers` (parse, is_valid_number, format E.164) is the reference, and `normalise_phone`
-is exactly that. Running it on a million values takes too long, so `phone_map` first settles
+`phonenumbers` (parse, is_possible_number, is_valid_number, format E.164) is the reference, and
+`read_phone` is exactly that. A number of a possible length for its calling code is kept, valid
+or not: a well-formed number whose area code phonenumbers' metadata does not list today is still
+evidence for matching (metadata changes; Canadian and Caribbean +1 numbers share the plan), and
+staging flags it. A number only possible locally (a US number without its area code) or of no
+possible length is dropped. Running it on a million values takes too long, so `phone_map` first settles
 in SQL every value whose reading is certain: digits with the usual separators, an optional
 leading + and an optional extension, in one of the layouts phonenumbers reads without guessing (national number; +cc;
 cc without +; national prefix + number). Validity is phonenumbers' own test (length lists and
@@ -15,7 +19,7 @@ from __future__ import annotations
 import duckdb
 import phonenumbers
 import pyarrow as pa
-from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberDesc
+from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberDesc, ValidationResult
 
 from ingestion.duck import literal
 
@@ -28,34 +32,44 @@ WELL_FORMED = rf"{SEPARATORS}*\+?[\d\s().-]*\d[\d\s().-]*"
 EXTENSION = r"(?i)^(.*[0-9])[ \t,]*(?:e?xt(?:ension)?n?|x)[:.]?[ \t,-]*[0-9]{1,9}$"
 
 
-def normalise_phone(value: str | None, country: str = "US") -> str | None:
-    """The number in E.164 (+15551234567), or None when phonenumbers finds no valid number."""
+def read_phone(value: str | None, country: str = "US") -> tuple[str | None, bool]:
+    """(E.164 number, valid): the number when phonenumbers reads one of a possible full length, else None;
+    valid is phonenumbers' is_valid_number (false when there is no number)."""
     if not value:
-        return None
+        return None, False
     try:
         number = phonenumbers.parse(value, country)
     except NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return None, False
+    if phonenumbers.is_possible_number_with_reason(number) != ValidationResult.IS_POSSIBLE:
+        return None, False
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), phonenumbers.is_valid_number(number)
+
+
+def normalise_phone(value: str | None, country: str = "US") -> str | None:
+    """The number in E.164 (+15551234567), or None when phonenumbers finds no possible number (see read_phone)."""
+    return read_phone(value, country)[0]
 
 
 def phone_map(con: duckdb.DuckDBPyConnection, pairs: str, out: str) -> None:
-    """Temp table `out`(value, country, phone) for the distinct (value, country) rows of `pairs`."""
+    """Temp table `out`(value, country, phone, valid) for the distinct (value, country) rows of `pairs`."""
     countries = [c for (c,) in con.execute(f"select distinct country from {pairs}").fetchall()]
     parts = [_settled_sql(pairs, c) for c in countries if c in phonenumbers.SUPPORTED_REGIONS]
-    unknown = f"select value, country, NULL::VARCHAR as phone, false as settled from {pairs} where country is null " \
+    unknown = f"select value, country, NULL::VARCHAR as phone, false as valid, false as settled from {pairs} " \
+              f"where country is null " \
               f"or country not in (select unnest(?::VARCHAR[]))"
     con.execute("create or replace temp table _cdp_phone_sql as " + " union all ".join([*parts, unknown]),
                 [sorted(phonenumbers.SUPPORTED_REGIONS)])
     rest = con.execute("select value, country from _cdp_phone_sql where not settled and country is not null")
     values = rest.fetchall()
+    readings = [read_phone(v, c) for v, c in values]
     con.register("_cdp_phone_fixed", pa.table({
         "value": [v for v, _ in values], "country": [c for _, c in values],
-        "phone": pa.array([normalise_phone(v, c) for v, c in values], pa.string())}))
+        "phone": pa.array([p for p, _ in readings], pa.string()),
+        "valid": pa.array([ok for _, ok in readings], pa.bool_())}))
     con.execute(f"""create or replace temp table {out} as
-                    select s.value, s.country, if(s.settled, s.phone, f.phone) as phone
+                    select s.value, s.country, if(s.settled, s.phone, f.phone) as phone,
+                           coalesce(if(s.settled, s.valid, f.valid), false) as valid
                     from _cdp_phone_sql s left join _cdp_phone_fixed f using (value, country)""")
     con.unregister("_cdp_phone_fixed")
     con.execute("drop table _cdp_phone_sql")
@@ -68,14 +82,15 @@ def _metadata(region: str) -> PhoneMetadata:
 
 
 def _settled_sql(pairs: str, region: str) -> str:
-    """(value, country, phone, settled) for the rows of one default region, settled where certain."""
+    """(value, country, phone, valid, settled) for the rows of one default region, settled where certain."""
     meta = _metadata(region)
     cc = str(meta.country_code)
     main = _metadata(phonenumbers.region_code_for_country_code(int(cc)))
     return f"""
-        select value, country, case when valid then '+{cc}' || nat end as phone,
+        select value, country, case when valid or possible then '+{cc}' || nat end as phone, valid,
                coalesce(sure or (sure_if_valid and valid), false) as settled
-        from (select *, case when nat is not null then {_valid(int(cc), 'nat')} else false end as valid
+        from (select *, case when nat is not null then {_valid(int(cc), 'nat')} else false end as valid,
+                     coalesce({_possible(main, 'nat')}, false) as possible
               from (select value, country, {_layouts(meta, main, cc)}
                     from (select value, country, regexp_full_match(n, {literal(WELL_FORMED)}) as ok,
                                  regexp_matches(n, {literal('^' + SEPARATORS + '*[+]')}) as plus,
@@ -122,6 +137,13 @@ def _national_prefix_case(meta: PhoneMetadata, head: str) -> tuple[str, str, str
     fits = (f"{_full(general.national_number_pattern, stripped)} and length({stripped}) in ({lengths}) "
             f"and length({stripped}) not in ({local})")
     return f"{head} and {_starts(prefix, 'd')}", stripped, "false", fits
+
+
+def _possible(main: PhoneMetadata, nat: str) -> str:
+    """SQL of `is_possible_number_with_reason == IS_POSSIBLE`: a full length of the calling code's main region."""
+    general = _general(main)
+    local = ", ".join(map(str, general.possible_length_local_only)) or "-1"
+    return f"(length({nat}) in ({', '.join(map(str, general.possible_length))}) and length({nat}) not in ({local}))"
 
 
 def _general(meta: PhoneMetadata) -> PhoneNumberDesc:
