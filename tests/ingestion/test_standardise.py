@@ -106,8 +106,10 @@ def test_normalise_phone(value: str, country: str, expected: str | None) -> None
     ("(999) 555-0100", "US", ("+19995550100", False)),  # possible, not valid: kept, flagged
     ("555-0100", "US", (None, False)),  # only possible locally (no area code): dropped
     ("212 555 01000", "US", (None, False)),  # too long: dropped
+    ("(099) 555-0100", "US", (None, False)),  # no US number starts 0: dropped
+    ("000-000-0000", "US", (None, False)), ("999 999 9999", "US", (None, False)),  # placeholders: dropped
 ])
-def test_possible_numbers_are_kept_and_impossible_ones_dropped(value: str, country: str,
+def test_plausible_numbers_are_kept_and_the_others_dropped(value: str, country: str,
                                                                 reading: tuple[str | None, bool]) -> None:
     """SQL (phone_map's settled path) and phonenumbers (read_phone) read each the same way."""
     con = duckdb.connect()
