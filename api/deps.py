@@ -7,15 +7,28 @@ would run a plain `def` dependency in the thread pool, a hand-off that costs mor
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from api.auth import Caller, Role
+from api.models import Problem
 from api.reader import ServingReader
 from api.review_desk import ReviewDesk
 from cdp.config import Config
+
+Responses = dict[int | str, dict[str, Any]]
+"""The `responses` of a route or router: the answers OpenAPI lists beside the successful one."""
+NOT_PUBLISHED = "nothing published yet: run `cdp run` first"
+UNAVAILABLE: Responses = {503: {"model": Problem, "description": f"The serving store holds {NOT_PUBLISHED}, "
+                                                                 "or cannot be reached."}}
+UNANSWERABLE: Responses = {422: {
+    "description": "A value the API cannot answer (e.g. a cursor it did not give out, an unknown segment, an "
+                   "unreadable email), or a parameter of the wrong type (FastAPI's validation errors).",
+    "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Problem"},
+                                                           {"$ref": "#/components/schemas/HTTPValidationError"}]}}}}}
+"""The 422 of a route that refuses some values itself (api.reader.BadQuery) as well as by validation."""
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (`key:role[:pii]`).")
 
@@ -43,6 +56,14 @@ def require(role: Role) -> Callable[[Request, str | None], Awaitable[Caller]]:
         return caller
 
     return check
+
+
+def refusals(role: Role) -> Responses:
+    """The answers of a route that needs `role`: 401 without a known key, 403 below the role, 503 before a publish."""
+    refused: Responses = {401: {"model": Problem, "description": "No X-API-Key header, or an unknown key."}}
+    if role > Role.reader:  # every known key is at least a reader
+        refused[403] = {"model": Problem, "description": f"The key's role is below {role.name}."}
+    return {**refused, **UNAVAILABLE}
 
 
 async def get_reader(request: Request) -> ServingReader:

@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from api.auth import keys_of
+from api.deps import NOT_PUBLISHED
+from api.docs import add_docs
 from api.reader import BadQuery, ServingReader
 from api.review_desk import ReviewDesk
 from api.routes import customers, health, review, sources
@@ -31,7 +33,8 @@ def create_app(cfg: Config) -> FastAPI:
         yield
         reader.close()
 
-    app = FastAPI(title="cdp", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="cdp", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.config = cfg
     app.state.keys = keys_of(cfg)
     app.state.reader = reader
@@ -41,6 +44,7 @@ def create_app(cfg: Config) -> FastAPI:
     app.add_exception_handler(sa.exc.ProgrammingError, _store_unavailable)
     for module in (health, customers, sources, review):
         app.include_router(module.router)
+    add_docs(app)  # after the routers: a request for data is matched before the static mount is tried
     return app
 
 
@@ -54,7 +58,16 @@ async def _bad_query(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
-async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """The store is missing a table (nothing published yet) or cannot be reached."""
-    first = str(getattr(exc, "orig", exc)).splitlines()[0]
-    return JSONResponse({"detail": f"serving store unavailable: {first}"}, status.HTTP_503_SERVICE_UNAVAILABLE)
+def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503: nothing has been published yet, or the store cannot be reached (then the driver's first line).
+
+    Asked only once a read has failed, so the hot path pays nothing for it. A plain `def`: Starlette
+    runs it in the thread pool, where asking an unreachable server for the version may wait.
+    """
+    reader: ServingReader = request.app.state.reader
+    try:
+        empty = reader.version() is None
+    except sa.exc.DBAPIError:  # the store cannot even say: the read's own error tells more
+        empty = False
+    detail = NOT_PUBLISHED if empty else "serving store unavailable: " + str(getattr(exc, "orig", exc)).splitlines()[0]
+    return JSONResponse({"detail": detail}, status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -102,10 +102,17 @@ class TimelinePage(BaseModel):
     next_cursor: str | None
 
 
+class Problem(BaseModel):
+    """Why a request was not answered."""
+
+    detail: str
+
+
 class Health(BaseModel):
     """Liveness and the published version being served."""
 
     status: str = Field(description="ok, or empty when nothing has been published yet")
+    detail: str | None = Field(default=None, description="what to do when the status is empty")
     version: int | None = None
     published_at: dt.datetime | None = None
     customers: int | None = None

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from api.mask import masked as masked_attributes
+from cdp.config import sqlite_file
 from cdp.schema import PROFILE_ATTRIBUTES, TRAITS
 from serving.tables import (
     EVENT_FIELDS,
@@ -172,6 +173,8 @@ class ServingReader:
         # AUTOCOMMIT: one statement per answer needs no transaction, and a pooled connection
         # comes back without a rollback round trip.
         self.engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", **options)
+        self.file = sqlite_file(url)
+        """The store's SQLite file, None for a server."""
         by_id: sa.BindParameter[str] = sa.bindparam("customer_id")
         of_record = source_records.join(profiles, source_records.c.customer_id == profiles.c.customer_id)
         record = (source_records.c.source == sa.bindparam("source"),
@@ -199,7 +202,10 @@ class ServingReader:
         """
         args = tuple(params[name] for name in lookup.order) if lookup.order is not None else params
         dialect = self.engine.dialect
-        conn = self.engine.raw_connection()
+        try:
+            conn = self.engine.raw_connection()
+        except dialect.loaded_dbapi.Error as exc:  # e.g. a SQLite file in a folder no run has made yet
+            raise sa.exc.DBAPIError.instance(None, None, exc, dialect.loaded_dbapi.Error) from exc
         try:
             cursor = conn.cursor()
             try:
@@ -282,7 +288,8 @@ class ServingReader:
 
     def version(self) -> Version | None:
         """The current published version, or None when nothing has been published yet."""
-        if not sa.inspect(self.engine).has_table(publish_log.name):
+        unwritten = self.file is not None and not self.file.exists()  # no run made it (nor, maybe, its folder)
+        if unwritten or not sa.inspect(self.engine).has_table(publish_log.name):
             return None
         query = sa.select(publish_log).order_by(publish_log.c.version.desc()).limit(1)
         with self.engine.connect() as con:

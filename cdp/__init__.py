@@ -1,3 +1,6 @@
 """cdp: a customer-data platform with identity resolution."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("cdp")
+"""The installed distribution's version (pyproject.toml holds the one copy)."""

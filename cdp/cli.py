@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from cdp import __version__
 from cdp.config import Config, ConfigError, config_path, load_config
 
 EXIT_FAILED = 1
@@ -50,20 +52,66 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import copy
     import os
 
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from api.main import create_app
+    from api.startup import startup_lines
 
     cfg = _config(args)  # a bad config fails here, before any worker starts
+    print("\n".join(startup_lines(cfg, args.host, args.port)), flush=True)
+    # uvicorn's access log (a line per request), but only warnings from the server itself: the
+    # lines above already say where it listens.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    options = {"host": args.host, "port": args.port, "log_config": log_config, "log_level": None,
+               "access_log": args.access_log}
     if args.workers == 1:
-        uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(create_app(cfg), **options)
     else:  # each worker process builds its own app from the same config file
         os.environ["CDP_CONFIG"] = str(config_path(args.config).resolve())
-        uvicorn.run("api.main:from_environment", factory=True, workers=args.workers, host=args.host,
-                    port=args.port, log_level="warning")
+        uvicorn.run("api.main:from_environment", factory=True, workers=args.workers, **options)
     return 0
+
+
+def cmd_dagster(args: argparse.Namespace) -> int:
+    """Replace this process with `dagster dev` over the config's graph and the instance `cdp run` records in."""
+    from cdp.runner import prepare_instance
+
+    cfg = _config(args)
+    env = os.environ | {"DAGSTER_HOME": str(prepare_instance(cfg).resolve()),
+                        "CDP_CONFIG": str(config_path(args.config).resolve())}
+    # `-m cdp.definitions` is what workspace.yaml loads; exec, so Ctrl-C reaches dagster dev and its children
+    os.execve(sys.executable, [sys.executable, "-m", "dagster", "dev", "-m", "cdp.definitions",
+                               "--port", str(args.port)], env)
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    """Print the match model in use: its weights per level and anything implausible; 1 when there is none."""
+    from cdp.schema import STAGED
+    from cdp.warehouse import open_warehouse, table_exists
+    from identity.model import ModelStore
+    from identity.plausible import problems, weights_table
+
+    cfg = _config(args)
+    store = ModelStore(cfg.state_dir / "models")
+    current = store.current()
+    if current is None:
+        print(f"no match model in {store.folder} yet: `cdp run` trains one", file=sys.stderr)
+        return EXIT_FAILED
+    model = store.load()
+    print(f"model: {current}\n{weights_table(model)}")
+    records = 0
+    if cfg.warehouse_path.exists():
+        with open_warehouse(cfg.warehouse_path, read_only=True) as con:
+            records = con.execute(f"select count(*) from {STAGED}").fetchall()[0][0] if table_exists(con, STAGED) else 0
+    found = problems(model, records) if records else []
+    print("\n".join(f"implausible: {line}" for line in found) or "\nplausible: no near level outweighs an exact one, "
+          "and the prior expects at least one matching pair")
+    return EXIT_FAILED if found else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -86,6 +134,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="cdp", description="Customer-data platform with identity resolution.")
+    ap.add_argument("--version", action="version", version=f"cdp {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument("--config", help="cdp.yaml (default: $CDP_CONFIG, else ./cdp.yaml)")
@@ -93,7 +142,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="write realistic demo silos and their cdp.yaml")
     p.add_argument("--out", required=True, help="folder to write into")
     p.add_argument("--people", type=int, default=2000, help="number of people behind the records")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7,
+                   help="random seed: the same seed and --people write the same silos (default 7)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", parents=[config], help="ingest, check, resolve identities and publish")
@@ -104,11 +154,23 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("serve", parents=[config], help="serve the read API over the published store")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port to listen on (default 8000)")
+    p.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
+                   help="print a line per request (default); --no-access-log saves its ~40 us of CPU per request")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes (2 on a 2-core machine doubles the requests answered per second)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("dagster", parents=[config],
+                       help="open Dagster's UI (dagster dev) on the asset graph and the runs `cdp run` recorded")
+    p.add_argument("--port", type=int, default=3000, help="port of Dagster's UI (default 3000)")
+    p.set_defaults(func=cmd_dagster)
+
+    p = sub.add_parser("model", parents=[config],
+                       help="show the match model in use: m, u and match weight of every comparison level")
+    p.set_defaults(func=cmd_model)
 
     p = sub.add_parser("export", parents=[config], help="write a published table to CSV")
     p.add_argument("what", choices=["crosswalk", "quarantine", "attribute_issues"],

@@ -1,15 +1,22 @@
 """`cdp run`: materialise the whole asset graph in-process, with a progress bar and a summary.
 
 Dagster runs the steps; this module only starts the run, shows progress from Dagster's own event
-stream and turns the outcome into an exit code that names any failed blocking check.
+stream and collects what the summary prints: failed checks and steps, and each asset's metadata.
+The run is recorded in the project's Dagster instance (`dagster_home`), where `dagster dev` shows it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from rich.console import Console
@@ -30,6 +37,8 @@ class RunOutcome:
     failed_steps: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     materialized: list[str] = field(default_factory=list)
+    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per materialised asset, its metadata values (raw_<source>: rows per feed; customers: customers, records)."""
 
 
 class _ProgressHandler(logging.Handler):
@@ -59,28 +68,71 @@ def _progress_logger(progress: Progress, task: TaskID) -> dg.LoggerDefinition:
     return progress_logger
 
 
-def _instance() -> dg.DagsterInstance:
-    # With DAGSTER_HOME set, runs are recorded where `dagster dev` shows them.
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+INSTANCE_YAML = """\
+# The Dagster instance of this cdp project, written by `cdp run`: runs and asset materialisations
+# (SQLite files beside this one). `cdp dagster` opens it in Dagster's UI.
+# Telemetry is off so a run neither prints Dagster's banner nor writes to ~/.dagster; set `enabled: true` to share it.
+telemetry:
+  enabled: false
+"""
 
 
-def run_pipeline(cfg: Config, retrain: bool = False, console: Console | None = None) -> RunOutcome:
+INSTANCE_LOCK = ".cdp-instance.lock"
+
+
+def dagster_home(cfg: Config) -> Path:
+    """The Dagster instance runs are recorded in: $DAGSTER_HOME, else `dagster/` in the config's state folder."""
+    home = os.environ.get("DAGSTER_HOME")
+    return Path(home) if home else cfg.state_dir / "dagster"
+
+
+def prepare_instance(cfg: Config) -> Path:
+    """The folder of the run's Dagster instance, its storage created; the project's own gets a dagster.yaml."""
+    home = dagster_home(cfg)
+    home.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("DAGSTER_HOME") and not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    # Dagster creates and stamps its SQLite databases when an instance first opens a folder; two
+    # processes doing so at once leave two migration heads and an instance that no longer opens.
+    with (home / INSTANCE_LOCK).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        dg.DagsterInstance.from_config(str(home)).dispose()
+    return home
+
+
+def run_pipeline(cfg: Config, retrain: bool = False) -> RunOutcome:
     """Run ingest -> standardise -> quality -> identity -> golden -> publish as one Dagster run."""
-    console = console or Console(stderr=True)
     job = build_definitions(cfg).resolve_implicit_global_asset_job_def()
     run_config: dict = {"loggers": {"progress": {}}}
     if retrain:
         run_config["ops"] = {"match_pairs": {"config": {"retrain": True}}}
     start = time.perf_counter()
     columns = (TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
-    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
+    with _terminal() as console, Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
         task = progress.add_task("starting", total=len(job.nodes))
         job = job.with_logger_defs({"progress": _progress_logger(progress, task)})
-        result = job.execute_in_process(run_config=run_config, instance=_instance(), raise_on_error=False)
-    return _outcome(result, time.perf_counter() - start)
+        with dg.DagsterInstance.from_config(str(prepare_instance(cfg))) as instance:
+            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    return collect_outcome(result, time.perf_counter() - start)
 
 
-def _outcome(result: dg.ExecuteInProcessResult, seconds: float) -> RunOutcome:
+@contextmanager
+def _terminal() -> Iterator[Console]:
+    """A console for the progress bar on the terminal's stderr.
+
+    While steps run, Dagster's compute-log capture pipes stderr through a tee into the instance's
+    log files: a console on sys.stderr would then no longer be a terminal and the bar would vanish.
+    A copy of the descriptor taken before the run stays the terminal.
+    """
+    if not sys.stderr.isatty():
+        yield Console(stderr=True)
+        return
+    with os.fdopen(os.dup(sys.stderr.fileno()), "w") as tty:
+        yield Console(file=tty)
+
+
+def collect_outcome(result: dg.ExecuteInProcessResult, seconds: float) -> RunOutcome:
+    """What the summary needs from a finished run: checks not passed, failed steps, assets and their metadata."""
     out = RunOutcome(success=result.success, seconds=seconds)
     for check in result.get_asset_check_evaluations():
         if check.passed:
@@ -88,8 +140,10 @@ def _outcome(result: dg.ExecuteInProcessResult, seconds: float) -> RunOutcome:
         line = f"{check.asset_key.to_user_string()}: {check.check_name}: {check.description or 'failed'}"
         target = out.failed_checks if check.severity == dg.AssetCheckSeverity.ERROR else out.warnings
         target.append(line)
-    out.materialized = [m.asset_key.to_user_string() for m in result.get_asset_materialization_events()
-                        if m.asset_key is not None]
+    for event in result.get_asset_materialization_events():
+        key = event.materialization.asset_key.to_user_string()
+        out.materialized.append(key)
+        out.metadata[key] = {label: value.value for label, value in event.materialization.metadata.items()}
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE" and event.step_key:
             out.failed_steps.append(event.step_key)

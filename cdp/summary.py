@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from cdp.config import Config
 from cdp.runner import RunOutcome
+from cdp.schema import feed_name, raw_table
 
 
 def print_outcome(cfg: Config, outcome: RunOutcome) -> int:
     """Print the run's summary; 0 on success, 1 naming the failed checks or steps otherwise."""
+    for line in [*load_lines(cfg, outcome.metadata), *customer_lines(outcome.metadata)]:
+        print(line)
     for line in outcome.warnings:
         print(f"warning: {line}")
-    docs = _data_docs(cfg)
+    docs = _quality_report(cfg)
     if docs:
         print(f"quality report: {docs}")
     if outcome.success:
@@ -28,8 +32,33 @@ def print_outcome(cfg: Config, outcome: RunOutcome) -> int:
     return 1
 
 
-def _data_docs(cfg: Config) -> str | None:
-    from quality.report import data_docs_index
+def load_lines(cfg: Config, metadata: dict[str, dict[str, Any]]) -> list[str]:
+    """Per source loaded this run: rows read and quarantined, for its records and each interaction feed.
 
-    path = data_docs_index(cfg)
-    return str(path) if path and path.exists() else None
+    E.g. "source sales: 2,010 rows loaded, 10 quarantined; orders: 5,000 rows loaded, 0 quarantined".
+    """
+    lines = []
+    for name, src in cfg.sources.items():
+        rows = metadata.get(raw_table(name))  # the raw asset, named after its records' table
+        if rows is None:  # not loaded: the run stopped before it
+            continue
+        feeds = [(name, feed_name(name)), *((i.name, feed_name(name, i.name)) for i in src.interactions)]
+        counts = [f"{label}: {rows[f'{feed}.rows_in']:,} rows loaded, {rows[f'{feed}.rows_quarantined']:,} quarantined"
+                  for label, feed in feeds if f"{feed}.rows_in" in rows]
+        lines.append("source " + "; ".join(counts))
+    return lines
+
+
+def customer_lines(metadata: dict[str, dict[str, Any]]) -> list[str]:
+    """How many customers the records resolved into, once ids were assigned this run."""
+    ids = metadata.get("customers")
+    if ids is None:
+        return []
+    return [f"customers: {ids['customers']:,} from {ids['records']:,} records"]
+
+
+def _quality_report(cfg: Config) -> str | None:
+    from quality.report import report_path
+
+    path = report_path(cfg)
+    return str(path) if path else None

@@ -12,11 +12,13 @@ import dagster as dg
 
 from cdp.config import Config
 from cdp.resources import WarehouseResource
+from cdp.schema import STAGED
 from identity.cluster import cluster_records
 from identity.golden import build_golden
 from identity.ids import assign_customer_ids
 from identity.matching import match
 from identity.model import ModelStore
+from identity.plausible import problems, weights_table
 from identity.review import queue_split_links
 from identity.traits import build_traits
 
@@ -41,6 +43,28 @@ def match_pairs_asset(cfg: Config) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata=asdict(stats))
 
     return match_pairs
+
+
+def model_check(cfg: Config) -> dg.AssetChecksDefinition:
+    store = ModelStore(cfg.state_dir / "models")
+
+    @dg.asset_check(asset="match_pairs", name="model_plausible", blocking=True,
+                    description="The match model in use is plausible (identity.plausible): a prior of at least one "
+                                "matching pair, and no near agreement likelier among matches than an exact one.")
+    def model_plausible(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        current = store.current()
+        if current is None:  # too few records to train: match_pairs is empty
+            return dg.AssetCheckResult(passed=True, metadata={"model": "none"})
+        with warehouse.connect() as con:
+            records = con.execute(f"select count(*) from {STAGED}").fetchall()[0][0]
+        model = store.load()
+        found = problems(model, records)
+        return dg.AssetCheckResult(passed=not found, severity=dg.AssetCheckSeverity.ERROR,
+                                   description="; ".join(found) or None,
+                                   metadata={"model": current.name, "problems": len(found),
+                                             "weights": dg.MetadataValue.md(weights_table(model))})
+
+    return model_plausible
 
 
 def clusters_asset(cfg: Config) -> dg.AssetsDefinition:
@@ -88,4 +112,4 @@ def traits(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def build_defs(cfg: Config) -> dg.Definitions:
     """The identity assets for one config; further identity assets are appended to this list."""
     return dg.Definitions(assets=[match_pairs_asset(cfg), clusters_asset(cfg), customers,
-                                  golden_asset(cfg), traits])
+                                  golden_asset(cfg), traits], asset_checks=[model_check(cfg)])

@@ -19,18 +19,22 @@ from splink.internals.blocking_rule_creator import BlockingRuleCreator
 
 from cdp.schema import STAGED
 from identity import settings as model_settings
+from identity.plausible import problems
 
 # The Splink input: one row per staged record, with the few derived columns comparisons use.
 # Spaces go from names and places: "DE VOGA"/"DEVOGA" and "JERVOIS STREET"/"JERVOISSTREET" are
 # the same value typed twice, and a space is the commonest typo in both.
 # dob_year: no current rule uses it, but models saved before 26 Nov 2026 block on it.
+# dob_first_root: birth date and first-name root in one column, so that the last-name comparison's maiden
+# level does not name `dob`, and Splink trains last names in the session blocked on birth dates.
 INPUT_SQL = """
 select record_id as unique_id, source,
        replace(first_name, ' ', '') as first_name, first_name_root, middle_name,
        replace(last_name, ' ', '') as last_name, name_suffix,
        email, split_part(email, '@', 1) as email_user, phone,
        replace(street, ' ', '') as street, replace(city, ' ', '') as city, postcode, tax_id,
-       strftime(birth_date, '%Y%m%d') as dob, year(birth_date) as dob_year
+       strftime(birth_date, '%Y%m%d') as dob, year(birth_date) as dob_year,
+       strftime(birth_date, '%Y%m%d') || '/' || first_name_root as dob_first_root
 from {table}
 """
 
@@ -106,6 +110,13 @@ class ModelStore:
         self.pointer.write_text(path.name)
         return path
 
+    def reject(self, model: dict[str, Any], found: list[str]) -> Path:
+        """Keep an implausible model for inspection, beside the versions but never `current`."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"rejected-{len(list(self.folder.glob('rejected-*.json'))) + 1}.json"
+        path.write_text(json.dumps({"problems": found, "model": model}, indent=2))
+        return path
+
     def load(self) -> dict[str, Any]:
         path = self.current()
         if path is None:
@@ -119,5 +130,15 @@ def model_for(store: ModelStore, records: pa.Table, retrain: bool = False) -> tu
     if current is not None and not retrain:
         return store.load(), current, False
     log.info("training the match model on %d records", records.num_rows)
-    path = store.save(train(records))
+    model = train(records)
+    found = problems(model, records.num_rows)
+    if found:
+        kept = store.reject(model, found)
+        raise ImplausibleModel(f"the trained match model is implausible ({'; '.join(found)}); it was not put in "
+                               f"use (kept in {kept}); the previous model, if any, stays current")
+    path = store.save(model)
     return store.load(), path, True
+
+
+class ImplausibleModel(ValueError):
+    """Training settled on a model that cannot be right (identity.plausible names what)."""

@@ -1,10 +1,13 @@
 """Where the last run's quality results live: a Great Expectations project beside the warehouse.
 
+<state_dir>/quality/report.html          the run's report `cdp run` points to: one self-contained page
+                                         (no scripts, styles or fonts from the network; quality.page)
 <state_dir>/quality/gx/                  suites, validation results (Great Expectations' own layout)
-<state_dir>/quality/gx/uncommitted/data_docs/local_site/index.html   the Data Docs `cdp run` points to
+<state_dir>/quality/gx/uncommitted/data_docs/local_site/index.html   Great Expectations' Data Docs, linked
+                                         from the report (they load Bootstrap and jQuery from CDNs)
 <state_dir>/quality/run_id               the Dagster run those results belong to
 
-Cheap to import: no Great Expectations here (`cdp run`'s summary calls `data_docs_index`).
+Cheap to import: no Great Expectations here (`cdp run`'s summary calls `report_path`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from cdp.config import Config
 
 GX_FOLDER = "gx"
 RUN_MARKER = "run_id"
-INDEX = Path(GX_FOLDER, "uncommitted", "data_docs", "local_site", "index.html")
+INDEX = Path("report.html")
+GX_DOCS = Path(GX_FOLDER, "uncommitted", "data_docs", "local_site", "index.html")
 
 
 def quality_dir(cfg: Config) -> Path:
@@ -23,7 +27,7 @@ def quality_dir(cfg: Config) -> Path:
     return cfg.state_dir / "quality"
 
 
-def data_docs_index(cfg: Config) -> Path | None:
-    """index.html of the last run's Data Docs, or None before any check has run."""
+def report_path(cfg: Config) -> Path | None:
+    """The last run's quality report, or None before any run has finished its checks."""
     index = quality_dir(cfg) / INDEX
     return index if index.exists() else None

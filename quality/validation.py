@@ -1,8 +1,8 @@
-"""Running a suite over a frame in the project's Great Expectations context, and its Data Docs.
+"""Running a suite over a frame in the project's Great Expectations context, and the run's reports.
 
 The context is a file-backed Great Expectations project beside the warehouse (quality/report.py
 names the folder). It holds the last run only: the first validation of a new run clears it, so
-the suites, results and Data Docs are those of one run.
+the suites, results, Data Docs and cdp's own report (quality.page) are those of one run.
 
 Imports Great Expectations (seconds): only quality.gates imports this module, inside the checks.
 """
@@ -10,6 +10,7 @@ Imports Great Expectations (seconds): only quality.gates imports this module, in
 from __future__ import annotations
 
 import shutil
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, cast
 
@@ -28,7 +29,8 @@ from great_expectations.expectations.expectation_configuration import Expectatio
 from great_expectations.expectations.metadata_types import FailureSeverity
 
 from quality.outcome import Finding, Outcome
-from quality.report import GX_FOLDER, RUN_MARKER
+from quality.page import Checked, write_page
+from quality.report import GX_DOCS, GX_FOLDER, INDEX, RUN_MARKER
 
 DATASOURCE = "cdp"
 RESULT_FORMAT = ResultFormat.BASIC  # counts plus up to 20 unexpected values, for Data Docs and the findings
@@ -50,6 +52,7 @@ def open_project(root: Path, run_id: str) -> AbstractDataContext:
     marker = root / RUN_MARKER
     if not marker.exists() or marker.read_text() != run_id:
         shutil.rmtree(root / GX_FOLDER, ignore_errors=True)
+        (root / INDEX).unlink(missing_ok=True)
         root.mkdir(parents=True, exist_ok=True)
         marker.write_text(run_id)
         _open.pop((root, run_id), None)
@@ -70,23 +73,49 @@ def validate(context: AbstractDataContext, run_id: str, frame: pd.DataFrame, sui
              source: str | None) -> Outcome:
     """Validate `frame` with `suite` (named after the table it checks) and store the result (see build_docs)."""
     table = suite.name
+    suite.meta["source"] = source  # for the report, which reads the stored results back
     suite = context.suites.add_or_update(suite)
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=table, data=_batch_definition(context, table), suite=suite))
-    # GX's regex check casts to str; with inferred Arrow strings that cast and the match stay vectorised
-    with pd.option_context("future.infer_string", True):
+    with _inferred_strings():
         result = definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT,
                                 run_id=RunIdentifier(run_name=run_id))
     return outcome_of(result, table, source)
 
 
+def _inferred_strings() -> AbstractContextManager[object]:
+    """Strings inferred as Arrow-backed: GX's regex check casts to str, and then the cast and match stay vectorised.
+
+    pandas 3 always infers them (and deprecates the option, to be removed in pandas 4); pandas 2 needs it set.
+    """
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return nullcontext()
+    return pd.option_context("future.infer_string", True)
+
+
 def build_docs(context: AbstractDataContext) -> None:
-    """Data Docs of every suite and result stored in this run.
+    """The report (quality.page) and Data Docs of every suite and result stored in this run.
 
     Built once per run rather than per validation: each build compiles Great Expectations' page
     templates afresh (~2 s), which would cost more than validating a million rows.
     """
     context.build_data_docs()
+    root = Path(str(context.root_directory)).parent
+    write_page(root / INDEX, (root / RUN_MARKER).read_text(), checked(context), root / GX_DOCS)
+
+
+def checked(context: AbstractDataContext) -> list[Checked]:
+    """Every expectation evaluated in the project, in the order the validations ran."""
+    results = sorted(context.validation_results_store.get_all(), key=lambda r: r.meta["validation_time"])
+    rows = []
+    for result in results:
+        source = context.suites.get(result.suite_name).meta.get("source")
+        for r in result.results:
+            config = _config(r)
+            rows.append(Checked(table=result.suite_name, source=source, expectation=config.type,
+                                column=config.kwargs.get("column"), severity=config.severity.value, met=r.success,
+                                expected=_expected(config), observed=_observed(r), note=_notes(config)))
+    return rows
 
 
 def _batch_definition(context: AbstractDataContext, table: str) -> BatchDefinition:
@@ -119,12 +148,18 @@ def _config(r: ExpectationValidationResult) -> ExpectationConfiguration:
 
 def _finding(r: ExpectationValidationResult, config: ExpectationConfiguration, table: str,
              source: str | None) -> Finding:
+    return Finding(expectation=config.type, source=source, table=table, column=config.kwargs.get("column"),
+                   blocking=config.severity == FailureSeverity.CRITICAL, observed=_observed(r),
+                   expected=_expected(config), note=_notes(config))
+
+
+def _expected(config: ExpectationConfiguration) -> str:
     kwargs: dict[str, Any] = config.kwargs
-    expected = ", ".join(f"{k}={_short(kwargs[k])}" for k in BOUNDS if kwargs.get(k) is not None)
-    notes = config.notes if isinstance(config.notes, str) else " ".join(config.notes or [])
-    return Finding(expectation=config.type, source=source, table=table, column=kwargs.get("column"),
-                   blocking=config.severity == FailureSeverity.CRITICAL, observed=_observed(r), expected=expected,
-                   note=notes)
+    return ", ".join(f"{k}={_short(kwargs[k])}" for k in BOUNDS if kwargs.get(k) is not None)
+
+
+def _notes(config: ExpectationConfiguration) -> str:
+    return config.notes if isinstance(config.notes, str) else " ".join(config.notes or [])
 
 
 def _observed(r: ExpectationValidationResult) -> str:
@@ -134,7 +169,7 @@ def _observed(r: ExpectationValidationResult) -> str:
     if "observed_value" in found:
         return f"observed {_short(found['observed_value'])}"
     if "unexpected_count" not in found:
-        return "not met"
+        return "" if r.success else "not met"  # e.g. a column that exists
     checked = found.get("element_count", 0) - found.get("missing_count", 0)
     text = f"{found['unexpected_count']:,} of {checked:,} values unexpected ({found.get('unexpected_percent', 0):.1f}%)"
     examples = [v for v in found.get("partial_unexpected_list", []) if v is not None and not pd.isna(v)][:3]

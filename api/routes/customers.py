@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
-from api.deps import ReaderRole, StoreDep
+from api.auth import Role
+from api.deps import UNANSWERABLE, ReaderRole, StoreDep, refusals
 from api.models import Profile, ProfilePage, TimelinePage
 from api.reader import CHURN_RISK, LEVELS, LOYALTY, TIERS, ServingReader
 from api.search import search_keys
 
-router = APIRouter(prefix="/customers", tags=["customers"])
+router = APIRouter(prefix="/customers", tags=["customers"], responses=refusals(Role.reader))
 
 MOVED: dict[int | str, dict[str, Any]] = {
     301: {"description": "The id was merged into another customer: Location names the survivor."},
@@ -46,7 +47,7 @@ async def get_customer(customer_id: str, caller: ReaderRole, request: Request) -
     return JSONText(doc)
 
 
-@router.get("", response_model=ProfilePage, summary="Search customers")
+@router.get("", response_model=ProfilePage, responses=UNANSWERABLE, summary="Search customers")
 def list_customers(
     caller: ReaderRole,
     store: StoreDep,
@@ -72,7 +73,7 @@ def list_customers(
     return JSONText(f'{{"items":[{",".join(page.items)}],"next_cursor":{json.dumps(page.next_cursor)}}}')
 
 
-@router.get("/{customer_id}/timeline", response_model=TimelinePage, responses=MOVED,
+@router.get("/{customer_id}/timeline", response_model=TimelinePage, responses={**MOVED, **UNANSWERABLE},
             summary="A customer's interactions across silos")
 def customer_timeline(
     customer_id: str,

@@ -6,14 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import ReviewDep, StewardRole
+from api.auth import Role
+from api.deps import UNANSWERABLE, ReviewDep, StewardRole, refusals
 from api.models import CandidatePage, DecisionIn, RecordedDecision
 from api.review_desk import Status
 
-router = APIRouter(prefix="/review", tags=["review"])
+router = APIRouter(prefix="/review", tags=["review"], responses=refusals(Role.steward))
 
 
-@router.get("/candidates", response_model=CandidatePage, summary="The review queue")
+@router.get("/candidates", response_model=CandidatePage, responses=UNANSWERABLE, summary="The review queue")
 def list_candidates(
     caller: StewardRole,
     review: ReviewDep,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from api.deps import ReaderRole, StoreDep
+from api.auth import Role
+from api.deps import ReaderRole, StoreDep, refusals
 from api.models import Profile
 from api.routes.customers import JSONText
 
-router = APIRouter(prefix="/sources", tags=["sources"])
+router = APIRouter(prefix="/sources", tags=["sources"], responses=refusals(Role.reader))
 
 
 @router.get("/{source}/{source_id}", response_model=Profile, responses={404: {"description": "No such record."}},

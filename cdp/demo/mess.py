@@ -172,7 +172,8 @@ def emails(rng: np.random.Generator, addresses: np.ndarray, upper: float, capita
     """Addresses as typed: all caps, a capitalised first letter, and Gmail's ignored dots and +tags."""
     out = np.asarray(addresses, dtype=object).copy()
     present = np.flatnonzero(pd.notna(out))
-    local, _, domain = pd.Series(out[present], dtype=object).str.partition("@").T.to_numpy()
+    # a copy: pandas' arrays are read-only views under copy-on-write, and `local` is edited in place
+    local, _, domain = pd.Series(out[present], dtype=object).str.partition("@").T.to_numpy(copy=True)
     is_gmail = domain == "gmail.com"
     dotted = np.flatnonzero(is_gmail & chance(rng, len(local), gmail / 2))
     for i in dotted:  # a dot added where there is none, else the dots dropped
@@ -207,6 +208,6 @@ def case(rng: np.random.Generator, values: np.ndarray, upper: float, lower: floa
     k = pick(rng, len(s), [1 - upper - lower, upper, lower])
     s[k == 1] = s[k == 1].str.upper()
     s[k == 2] = s[k == 2].str.lower()
-    out = s.to_numpy(object)
+    out = s.to_numpy(object, copy=True)  # not a read-only view of `s` (copy-on-write)
     out[s.isna().to_numpy()] = None
     return out

@@ -1,11 +1,21 @@
-"""The API over a hand-built serving store, once on SQLite and once on the real PostgreSQL."""
+"""The API over a hand-built serving store, once on SQLite and once on the real PostgreSQL; and `cdp serve`
+as a user starts it, over the same store on SQLite."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -90,3 +100,58 @@ def client(world: ServingBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[T
 def as_role(role: str) -> dict[str, Any]:
     """Headers of a request made with the test key of `role`."""
     return {"X-API-Key": KEYS[role]}
+
+
+@dataclass(frozen=True)
+class Served:
+    """A `cdp serve` subprocess: the URL it answers at and the file its output goes to."""
+
+    base: str
+    output: Path
+
+    def printed(self) -> str:
+        return self.output.read_text()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`cdp serve` on a free localhost port over build_world's published SQLite store, with the test keys."""
+    folder = tmp_path_factory.mktemp("served")
+    url = f"sqlite:///{folder / 'serving.db'}"
+    build_world(url)
+    (folder / "crm.csv").write_text("id,email\n")  # a config needs a source; serving never reads it
+    cfg = folder / "cdp.yaml"
+    cfg.write_text(yaml.safe_dump({"serving": url, "sources": {"crm": {
+        "connector": "csv", "path": "crm.csv", "key": "id", "fields": {"email": "email"}}}}))
+    port, output = free_port(), folder / "serve.out"
+    env = {**os.environ, "CDP_API_KEYS": ",".join(SPECS)}
+    with output.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "cdp.cli", "serve", "--config", str(cfg), "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(base, proc, output)
+        yield Served(base, output)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _wait_for(base: str, proc: subprocess.Popen[bytes], output: Path, seconds: float = 60) -> None:
+    """Until the server answers /health; fails with its output when it exits or stays silent."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"cdp serve exited {proc.returncode}:\n{output.read_text()}")
+        try:
+            with urllib.request.urlopen(base + "/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"cdp serve did not answer within {seconds} s:\n{output.read_text()}")

@@ -44,7 +44,8 @@ def test_definitions_carry_checks_per_source_stage_and_identity(tmp_path: Path) 
     identity = {f"{asset}:{CRITICAL}" for asset in ("clusters", "customers", "golden")}
     warnings = {f"{asset}:{WARNINGS}" for asset in ("staged_crm", "staged_sales", "clusters", "golden")}
     countries = {f"staged_{source}:{COUNTRY}" for source in ("crm", "sales")}
-    assert set(specs) == per_source | identity | warnings | countries
+    assert set(specs) == per_source | identity | warnings | countries | {"match_pairs:model_plausible"}
+    assert specs["match_pairs:model_plausible"].blocking
     assert all(spec.blocking for key, spec in specs.items() if key.endswith(CRITICAL))
     assert not any(spec.blocking for key, spec in specs.items() if key.endswith((WARNINGS, COUNTRY)))
 
@@ -62,7 +63,7 @@ def test_clean_sources_pass(tmp_path: Path) -> None:
         f"staged_{s}:{c}" for s in ("crm", "sales") for c in (CRITICAL, WARNINGS, COUNTRY)}
     assert all(e.passed for e in checks.values())
     assert "expectations evaluated on raw_sales" in (checks[f"raw_sales:{CRITICAL}"].description or "")
-    assert str(checks[f"raw_sales:{CRITICAL}"].metadata["data_docs"].value).endswith("index.html")
+    assert str(checks[f"raw_sales:{CRITICAL}"].metadata["data_docs"].value).endswith("report.html")
 
 
 def test_junk_emails_warn_and_the_run_goes_on(tmp_path: Path) -> None:

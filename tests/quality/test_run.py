@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 
@@ -58,17 +60,47 @@ def serving_digest(folder: Path) -> str:
     return hashlib.sha256((folder / ".cdp" / "serving.db").read_bytes()).hexdigest()
 
 
-def test_clean_run_passes_every_check_and_prints_the_report(
+NETWORK_ASSET = re.compile(r"""(src|href)\s*=\s*["']?\s*(https?:)?//|url\(\s*["']?\s*(https?:)?//|@import""", re.I)
+
+
+def test_clean_run_prints_its_summary_and_an_offline_report_and_is_recorded(
     deployment: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(deployment) == 0
-    out = capsys.readouterr().out
-    assert "warning:" not in out and "0 warning(s)" in out
-    report = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("quality report: "))
-    docs = Path(report)
-    assert docs.is_file() and docs.is_relative_to(deployment / ".cdp" / "quality")
-    assert "staged_sales" in docs.read_text() or list(docs.parent.rglob("*staged_sales*"))
+    out = capsys.readouterr().out.splitlines()
+    with open_warehouse(load_config(deployment / "cdp.yaml").warehouse_path, read_only=True) as con:
+        customers, records = con.execute("select count(*), sum(size) from customers").fetchone() or (0, 0)
+    assert out[:3] == ["source crm: 160 rows loaded, 0 quarantined", "source sales: 120 rows loaded, 0 quarantined",
+                       f"customers: {customers} from {records} records"]
+    assert records == 280 and 120 <= customers < 280
+    assert out[3].startswith("quality report: ") and out[4].startswith("cdp run: ok in ") and len(out) == 5
+    assert out[4].endswith("0 warning(s)")
     assert export(deployment, "quarantine") == []
+    assert_offline_report(Path(out[3].removeprefix("quality report: ")), deployment)
+    assert_recorded(deployment)
+
+
+def assert_offline_report(report: Path, deployment: Path) -> None:
+    """The printed report is one page of the run's expectations, loading nothing from the network."""
+    assert report.is_file() and report.is_relative_to(deployment / ".cdp" / "quality")
+    page = report.read_text()
+    assert NETWORK_ASSET.search(page) is None, "the report loads nothing from the network"
+    assert '<h2 id="staged_sales">staged_sales <span class="source">source sales</span>' in page
+    assert '<td class="status met">met</td><td class="mono">expect_column_values_to_be_unique</td>' in page
+    docs = re.search(r'href="([^"]+)">Data Docs</a>', page)
+    assert docs and (report.parent / docs.group(1)).is_file()
+
+
+def assert_recorded(deployment: Path) -> None:
+    """The run and its materialisations are in the project's Dagster instance, after the copied first run."""
+    run_id = (deployment / ".cdp" / "quality" / "run_id").read_text()
+    with dg.DagsterInstance.from_config(str(deployment / ".cdp" / "dagster")) as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 2, "the copied deployment's first run, then this one"
+        assert runs[0].run_id == run_id and runs[0].status == dg.DagsterRunStatus.SUCCESS
+        published = instance.get_latest_materialization_event(dg.AssetKey("published"))
+        assert published is not None and published.run_id == run_id
+        assert instance.get_latest_materialization_event(dg.AssetKey("raw_sales")) is not None
 
 
 def test_messy_sales_export_completes_and_accounts_for_every_row(
@@ -88,6 +120,7 @@ def test_messy_sales_export_completes_and_accounts_for_every_row(
 
     assert run(deployment) == 0
     out = capsys.readouterr().out
+    assert f"source sales: {len(rows)} rows loaded, 5 quarantined" in out.splitlines()
     assert ("warning: staged_sales: warning_expectations: expect_column_values_to_be_in_set failed for "
             "source sales, table staged_sales, column email_status") in out
 
@@ -134,10 +167,14 @@ def test_collapsed_volume_blocks_the_run_naming_the_expectation(
     write_csv(deployment / "sales.csv", SALES_HEADER, sales_rows(PEOPLE)[:10])
 
     assert run(deployment) == 1
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert ("blocking check failed: raw_sales: critical_expectations: expect_table_row_count_to_be_between "
             "failed for source sales, table raw_sales: observed 10") in err
     assert "nothing was published" in err
+    assert "source sales: 10 rows loaded, 0 quarantined" in out.splitlines() and "customers:" not in out
+    report = (deployment / ".cdp" / "quality" / "report.html").read_text()
+    assert ('<td class="status blocking">blocking</td><td class="mono">expect_table_row_count_to_be_between</td>'
+            in report)
     assert run(deployment) == 1, "a retry compares with the last accepted load, not the blocked one"
     assert serving_digest(deployment) == digest
     assert export(deployment, "crosswalk") == crosswalk
