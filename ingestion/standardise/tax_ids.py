@@ -19,8 +19,9 @@ register(
     f"and d[1] <> '9' and d[4:5] <> '00' and d[6:9] <> '0000' and not list_contains({sql_list(VOIDED)}, d) "
     "then d end",
     # `d` holds the digits: ingestion extracts them once per value, then applies this
+    "create or replace temp macro cdp_tax_id_any(d) as case when length(d) between 5 and 20 then d end",
     "create or replace temp macro cdp_tax_id_of(d, country) as "
-    "case when country = 'US' then cdp_ssn(d) when length(d) between 5 and 20 then d end",
+    "case when country = 'US' then cdp_ssn(d) else cdp_tax_id_any(d) end",
     "create or replace temp macro cdp_tax_id(x, country) as cdp_tax_id_of(cdp_tax_digits(x), country)",
     "create or replace temp macro cdp_tax_id_issue(x, country) as case when cdp_tax_digits(x) is null "
     "then 'not a number' when country = 'US' and length(cdp_tax_digits(x)) <> 9 then 'an SSN has 9 digits' "

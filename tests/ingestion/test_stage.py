@@ -75,14 +75,14 @@ def test_invalid_values_are_null_with_an_issue_not_a_rejection(staged: Staged) -
                          "order by source, source_id, field").fetchall()
     assert issues == [
         ("finance", "2", "country", "Narnia", "unknown country"),
-        ("finance", "2", "phone", "5550100", "not a valid phone number for US"),
+        ("finance", "2", "phone", "5550100", "not a possible phone number for US"),
         ("finance", "2", "tax_id", "000-12-3456", "not a valid SSN (area, group or serial not issued)"),
         ("finance", "2", "updated_at", "not a time", "unreadable or out-of-range time"),
         ("finance__invoices", "i2", "at", "bad", "unreadable or out-of-range time"),
         ("finance__invoices", "i3", "amount", "x", "not an amount"),
         ("sales", "c2", "birth_date", "1900-01-01", "placeholder date"),
         ("sales", "c2", "email", "peggy@@example", "not a valid email address"),
-        ("sales", "c2", "phone", "12", "not a valid phone number for US"),
+        ("sales", "c2", "phone", "12", "not a possible phone number for US"),
         ("sales__tickets", "t3", "at", "yesterday", "unreadable or out-of-range time"),
         ("sales__tickets", "t3", "record_key", "c9", "no record with this key in sales"),
     ]

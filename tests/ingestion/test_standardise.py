@@ -26,7 +26,7 @@ from ingestion.standardise import (
 )
 from ingestion.standardise.macros import evaluate
 from ingestion.standardise.names import nicknames
-from ingestion.standardise.phones import phone_map
+from ingestion.standardise.phones import phone_map, read_phone
 
 
 @pytest.mark.parametrize(("value", "parts"), [
@@ -94,10 +94,29 @@ def test_normalise_email(value: str | None, expected: str | None) -> None:
     ("212-555-0100 x12", "US", "+12125550100"), ("(212) 555-0100 Ext. 7", "US", "+12125550100"),
     ("416 555 0100", "US", "+14165550100"),
     ("+44 20 7946 0958", "US", "+442079460958"), ("020 7946 0958", "GB", "+442079460958"),
-    ("555-0100", "US", None), ("12", "US", None), ("(999) 555-0100", "US", None), ("n/a", "US", None),
+    ("555-0100", "US", None), ("12", "US", None), ("n/a", "US", None), ("212 555 01000", "US", None),
+    ("(999) 555-0100", "US", "+19995550100"),  # area code 999 is unassigned, the number well formed: kept
 ])
 def test_normalise_phone(value: str, country: str, expected: str | None) -> None:
     assert normalise_phone(value, country) == expected
+
+
+@pytest.mark.parametrize(("value", "country", "reading"), [
+    ("(212) 555-0100", "US", ("+12125550100", True)),
+    ("(999) 555-0100", "US", ("+19995550100", False)),  # possible, not valid: kept, flagged
+    ("555-0100", "US", (None, False)),  # only possible locally (no area code): dropped
+    ("212 555 01000", "US", (None, False)),  # too long: dropped
+    ("(099) 555-0100", "US", (None, False)),  # no US number starts 0: dropped
+    ("000-000-0000", "US", (None, False)), ("999 999 9999", "US", (None, False)),  # placeholders: dropped
+])
+def test_plausible_numbers_are_kept_and_the_others_dropped(value: str, country: str,
+                                                                reading: tuple[str | None, bool]) -> None:
+    """SQL (phone_map's settled path) and phonenumbers (read_phone) read each the same way."""
+    con = duckdb.connect()
+    con.execute("create table pairs as select ? as value, ? as country", [value, country])
+    phone_map(con, "pairs", "out")
+    assert con.execute("select phone, valid from out").fetchall() == [reading]
+    assert read_phone(value, country) == reading
 
 
 def messy_numbers(count: int, seed: int) -> list[tuple[str, str]]:
@@ -130,10 +149,11 @@ def test_sql_path_gives_exactly_what_phonenumbers_gives() -> None:
     con.register("v", pa.table({"value": [v for v, _ in values], "country": [c for _, c in values]}))
     con.execute("create table pairs as select distinct value, country from v")
     phone_map(con, "pairs", "out")
-    got = con.execute("select value, country, phone from out").fetchall()
+    got = con.execute("select value, country, phone, valid from out").fetchall()
     assert len(got) == len(set(values))
-    assert sum(p is not None for *_, p in got) > 500  # the sample holds plenty of valid numbers
-    assert [(v, c, p) for v, c, p in got if p != normalise_phone(v, c)] == []
+    assert sum(valid for *_, valid in got) > 500  # the sample holds plenty of valid numbers
+    assert sum(p is not None and not valid for *_, p, valid in got) > 200  # and possible, invalid ones
+    assert [(v, c, p, ok) for v, c, p, ok in got if (p, ok) != read_phone(v, c)] == []
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -17,7 +17,7 @@ from cdp.definitions import build_definitions
 from cdp.resources import WarehouseResource
 from cdp.runner import run_pipeline
 from ingestion.assets import ingestion_assets
-from quality.checks import CRITICAL, WARNINGS, stage_check, stages
+from quality.checks import COUNTRY, CRITICAL, WARNINGS, country_check, stage_check, stages
 from tests.quality.silos import SALES_HEADER, people, sales_rows, write_silos
 from tests.utils.sources import write_csv
 
@@ -27,7 +27,8 @@ PEOPLE = people(40)
 def materialise_sources(cfg: Config) -> dg.ExecuteInProcessResult:
     """raw_S -> staged_S -> staged with the checks of every source stage."""
     checks = [stage_check(cfg, stage) for stage in stages(cfg) if stage.source]
-    return dg.materialize([*ingestion_assets(cfg), *checks], raise_on_error=False,
+    countries = [country_check(cfg, source) for source in cfg.sources]
+    return dg.materialize([*ingestion_assets(cfg), *checks, *countries], raise_on_error=False,
                           resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path))})
 
 
@@ -42,10 +43,11 @@ def test_definitions_carry_checks_per_source_stage_and_identity(tmp_path: Path) 
     per_source = {f"{stage}_{source}:{CRITICAL}" for stage in ("raw", "staged") for source in ("crm", "sales")}
     identity = {f"{asset}:{CRITICAL}" for asset in ("clusters", "customers", "golden")}
     warnings = {f"{asset}:{WARNINGS}" for asset in ("staged_crm", "staged_sales", "clusters", "golden")}
-    assert set(specs) == per_source | identity | warnings | {"match_pairs:model_plausible"}
+    countries = {f"staged_{source}:{COUNTRY}" for source in ("crm", "sales")}
+    assert set(specs) == per_source | identity | warnings | countries | {"match_pairs:model_plausible"}
     assert specs["match_pairs:model_plausible"].blocking
     assert all(spec.blocking for key, spec in specs.items() if key.endswith(CRITICAL))
-    assert not any(spec.blocking for key, spec in specs.items() if key.endswith(WARNINGS))
+    assert not any(spec.blocking for key, spec in specs.items() if key.endswith((WARNINGS, COUNTRY)))
 
 
 def test_importing_the_checks_leaves_great_expectations_unloaded() -> None:
@@ -58,7 +60,7 @@ def test_clean_sources_pass(tmp_path: Path) -> None:
     assert result.success
     checks = evaluations(result)
     assert set(checks) == {f"raw_{s}:{CRITICAL}" for s in ("crm", "sales")} | {
-        f"staged_{s}:{c}" for s in ("crm", "sales") for c in (CRITICAL, WARNINGS)}
+        f"staged_{s}:{c}" for s in ("crm", "sales") for c in (CRITICAL, WARNINGS, COUNTRY)}
     assert all(e.passed for e in checks.values())
     assert "expectations evaluated on raw_sales" in (checks[f"raw_sales:{CRITICAL}"].description or "")
     assert str(checks[f"raw_sales:{CRITICAL}"].metadata["data_docs"].value).endswith("report.html")
@@ -82,6 +84,28 @@ def test_junk_emails_warn_and_the_run_goes_on(tmp_path: Path) -> None:
     assert "mostly=0.5" in warning.description
     assert evaluations(result)[f"staged_sales:{CRITICAL}"].passed
     assert result.asset_materializations_for_node("staged")
+
+
+def test_a_source_of_another_country_mapped_without_country_warns(tmp_path: Path) -> None:
+    """Australian tax ids (8 digits) and states read as American: the check names source, attribute, share, US."""
+    cfg = write_silos(tmp_path, PEOPLE)
+    rows = [[f"A{i:03d}", p["first"], p["last"], f"{40000000 + 7919 * i}", "NSW" if i % 2 else "Vic"]
+            for i, p in enumerate(PEOPLE[:20])]
+    rows[0][3] = "219-09-9998"  # one value that is a valid SSN: 95% fail, not all
+    write_csv(tmp_path / "au.csv", ["id", "first", "last", "tfn", "state"], rows)
+    au = {"connector": "csv", "path": str(tmp_path / "au.csv"), "key": "id",
+          "fields": {"first_name": "first", "last_name": "last", "tax_id": "tfn", "state": "state"}}
+    cfg = cfg.model_copy(update={"sources": cfg.sources | {"au": cfg.sources["crm"].model_validate(au)}})
+    result = materialise_sources(cfg)
+    assert result.success  # a warning: the run goes on
+    checks = evaluations(result)
+    warning = checks[f"staged_au:{COUNTRY}"]
+    assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
+    assert warning.description == (
+        "source au: 100% of state values (20 of 20) failed the rules for US (no `country:` set; set `country:` "
+        "on the source if it is not US); source au: 95% of tax_id values (19 of 20) failed the rules for US "
+        "(no `country:` set; set `country:` on the source if it is not US)")
+    assert checks[f"staged_crm:{COUNTRY}"].passed and checks[f"staged_sales:{COUNTRY}"].passed
 
 
 def test_missing_names_block_everything_downstream(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from cdp.cli import main
 from cdp.config import load_config
@@ -191,3 +192,23 @@ def test_oversized_customers_block_before_ids_are_given(deployment: Path, capsys
     assert serving_digest(deployment) == digest
 
 
+
+
+def test_a_silo_from_another_country_without_country_warns_in_the_summary(
+    deployment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An Australian silo (8-digit tax ids) mapped without `country:`: the run goes on, and says what it assumed."""
+    rows = [[f"A{i:03d}", p["first"], p["last"], f"{40000000 + 7919 * i}"] for i, p in enumerate(PEOPLE[:30])]
+    write_csv(deployment / "au.csv", ["id", "first", "last", "tfn"], rows)
+    config = yaml.safe_load((deployment / "cdp.yaml").read_text())
+    config["sources"]["au"] = {"connector": "csv", "path": "au.csv", "key": "id",
+                               "fields": {"first_name": "first", "last_name": "last", "tax_id": "tfn"}}
+    (deployment / "cdp.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    assert run(deployment) == 0
+    out = capsys.readouterr().out
+    assert ("warning: staged_au: country_rules: source au: 100% of tax_id values (30 of 30) failed the rules for "
+            "US (no `country:` set; set `country:` on the source if it is not US)") in out
+    assert "1 warning(s)" in out
+    issues = [r for r in export(deployment, "attribute_issues") if r["source"] == "au"]
+    assert len(issues) == 30 and all(r["reason"].startswith("kept for matching; an SSN has 9 digits") for r in issues)
