@@ -21,7 +21,7 @@ def search_keys(email: str | None, phone: str | None, name: str | None, country:
         keys.append(("email", _required(normalise_email(email), "email", "a valid email address")))
     if phone is not None:
         keys.append(("phone", _required(normalise_phone(phone, country), "phone",
-                                        f"a valid phone number (default country {country})")))
+                                        f"a possible phone number (default country {country})")))
     if name is not None:
         parts = parse_name(name)
         last = _required(parts.last, "name", "a name")

@@ -130,7 +130,8 @@ QUARANTINE = _register(Table(
 {"_line": <its text>}."""
 
 ATTRIBUTE_ISSUES = _register(Table(
-    "attribute_issues", "A value staging could not standardise, from the latest staging of each feed.", (
+    "attribute_issues", "A value staging set aside, or kept with a flag (reason 'kept for matching; ...'), "
+    "from the latest staging of each feed.", (
         ("source", "VARCHAR"), ("source_id", "VARCHAR"), ("field", "VARCHAR"), ("value", "VARCHAR"),
         ("reason", "VARCHAR"), ("batch_id", "VARCHAR"))))
 """`source` names the feed (feed_name)."""

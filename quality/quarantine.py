@@ -29,7 +29,8 @@ def export_quarantine(con: duckdb.DuckDBPyConnection, out: Path) -> int:
 
 
 def export_attribute_issues(con: duckdb.DuckDBPyConnection, out: Path) -> int:
-    """Write every attribute set aside during staging (record, field, value, reason) to `out` as CSV."""
+    """Write every attribute issue of staging (record, field, value, reason) to `out` as CSV: values set aside,
+    and values kept for matching with a flag."""
     return _export(con, ATTRIBUTE_ISSUES, ISSUE_COLUMNS, "source, source_id, field", out)
 
 

@@ -89,7 +89,7 @@ def test_search_normalises_values_as_ingestion_does(client: TestClient, params: 
     assert body["next_cursor"] is None
 
 
-@pytest.mark.parametrize("params", [{"email": "not-an-email"}, {"phone": "(555) 123-4567"}, {"name": "  "}])
+@pytest.mark.parametrize("params", [{"email": "not-an-email"}, {"phone": "555-0100"}, {"name": "  "}])
 def test_values_ingestion_would_set_aside_are_422(client: TestClient, params: dict[str, str]) -> None:
     response = client.get("/customers", params=params, headers=as_role("reader"))
     assert response.status_code == 422
