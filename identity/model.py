@@ -25,16 +25,13 @@ from identity.plausible import problems
 # Spaces go from names and places: "DE VOGA"/"DEVOGA" and "JERVOIS STREET"/"JERVOISSTREET" are
 # the same value typed twice, and a space is the commonest typo in both.
 # dob_year: no current rule uses it, but models saved before 26 Nov 2026 block on it.
-# dob_first_root: birth date and first-name root in one column, so that the last-name comparison's maiden
-# level does not name `dob`, and Splink trains last names in the session blocked on birth dates.
 INPUT_SQL = """
 select record_id as unique_id, source,
        replace(first_name, ' ', '') as first_name, first_name_root, middle_name,
        replace(last_name, ' ', '') as last_name, name_suffix,
        email, split_part(email, '@', 1) as email_user, phone,
        replace(street, ' ', '') as street, replace(city, ' ', '') as city, postcode, tax_id,
-       strftime(birth_date, '%Y%m%d') as dob, year(birth_date) as dob_year,
-       strftime(birth_date, '%Y%m%d') || '/' || first_name_root as dob_first_root
+       strftime(birth_date, '%Y%m%d') as dob, year(birth_date) as dob_year
 from {table}
 """
 

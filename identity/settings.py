@@ -97,7 +97,7 @@ def first_name() -> dict[str, Any]:
 
 
 def last_name() -> dict[str, Any]:
-    maiden = "dob_first_root_l = dob_first_root_r"  # one column (model.INPUT_SQL): trainable when blocked on dob
+    maiden = f"{_both('dob')} AND dob_l = dob_r AND first_name_root_l = first_name_root_r"
     return comparison("last_name", "last name: exact, typo, swapped, double-barrelled, maiden name", [
         null_level("last_name"),
         level("last_name_l = last_name_r", "exact", tf_adjustment_column="last_name"),
