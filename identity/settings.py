@@ -58,9 +58,13 @@ FIRST_COMPATIBLE = (
 )
 DOB_COMPATIBLE = f"({_null('dob')} OR {DOB_TYPO} OR ({DAY_MONTH_SWAP}))"
 SUFFIX_COMPATIBLE = f"({_null('name_suffix')} OR name_suffix_l = name_suffix_r)"
-SAME_PERSON_POSSIBLE = f"(({FIRST_COMPATIBLE} AND {DOB_COMPATIBLE} AND {SUFFIX_COMPATIBLE}) OR tax_id_l = tax_id_r)"
+# coalesce: a missing last name or tax id makes parts of it NULL, and NOT (NULL) would keep the area
+# comparison's household level from ever seeing the pair.
+SAME_PERSON_POSSIBLE = (
+    f"coalesce(({FIRST_COMPATIBLE} AND {DOB_COMPATIBLE} AND {SUFFIX_COMPATIBLE}) OR tax_id_l = tax_id_r, false)"
+)
 """SQL: nothing in the two records' names or birth dates says they are different people (or they share
-a tax id, which outweighs a mistyped name or birth date)."""
+a tax id, which outweighs a mistyped name or birth date). Never NULL."""
 
 
 def level(sql: str, label: str, **extra: Any) -> dict[str, Any]:
