@@ -6,7 +6,7 @@
 3. Every other component is rebuilt by a greedy merge: links strongest first (must-links before
    all), joining two groups only when the merged group stays under the size bound, breaks no
    cannot-link and holds no two records that plainly belong to different people: their
-   identifiers conflict (`identity.conflicts.conflict`) and the model, comparing the two
+   identifiers conflict (`identity.conflicts`: first names, birth dates, tax ids) and the model, comparing the two
    directly, did not find them more likely the same than not (the pair is not in match_pairs).
    A chain A-B-C whose ends conflict is thus cut at its weakest link.
 
