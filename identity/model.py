@@ -39,6 +39,9 @@ from {table}
 U_MAX_PAIRS = 3e6
 U_MIN_PAIRS = 1.2e6
 EM_MAX_PAIRS = 2e6
+M_FLOOR = 1e-6
+# Least m of a contact's "different" level: weighs at most log2(0.05) = -4.3 against a match.
+CONTACT_CHANGE = 0.05
 SEED = 42
 
 log = logging.getLogger(__name__)
@@ -69,7 +72,59 @@ def train(records: pa.Table) -> dict[str, Any]:
         # empty rule leaves the model half-updated, so look first)
         if _has_pairs(records, rule):
             training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
-    return linker.misc.save_model_to_json()
+    model = linker.misc.save_model_to_json()
+    _train_contacts(records, model, u_pairs)
+    return model
+
+
+def _train_contacts(records: pa.Table, model: dict[str, Any], u_pairs: float) -> None:
+    """Give the gated contact comparisons the m that their ungated form learns, in place.
+
+    The gate (could the two be one person?) reads names, birth dates and tax ids, which every
+    training rule blocks on, so Splink would leave the gated contacts untrained in every session
+    and at its default m, where a changed phone alone weighs about -6. Ungated, the sessions on
+    names and birth dates see them; among true matches the gate almost always holds, so the
+    ungated m is the gated one. The household level keeps its fixed weight 0.
+    """
+    shadow = model_settings.settings(gated=False)
+    shadow["probability_two_random_records_match"] = model["probability_two_random_records_match"]
+    # The other comparisons stay as trained: only the contacts are learnt here.
+    shadow["comparisons"] = [c if c["output_column_name"] in model_settings.CONTACTS else _fixed(t)
+                             for c, t in zip(shadow["comparisons"], model["comparisons"], strict=True)]
+    linker = make_linker(records, shadow)
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=SEED)
+    for rule in model_settings.TRAINING_RULES:
+        if not _has_pairs(records, rule):
+            continue
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
+        except ValueError as exc:  # Splink refuses to go on from an m of exactly 0; the other sessions still teach
+            log.warning("training the contacts on %s stopped: %s", rule, exc)
+    learnt = {c["output_column_name"]: c for c in linker.misc.save_model_to_json()["comparisons"]}
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        if name not in model_settings.CONTACTS:
+            continue
+        gated, ungated = (_trainable(c) for c in (comparison, learnt[name]))
+        for mine, theirs in zip(gated, ungated, strict=True):
+            if theirs.get("m_probability") is not None:
+                mine["m_probability"] = theirs["m_probability"]
+        # People move and change numbers: however rare that was in training, a changed contact is no proof.
+        different = gated[-1]
+        different["m_probability"] = max(different.get("m_probability") or 0.0, CONTACT_CHANGE)
+
+
+def _fixed(comparison: dict[str, Any]) -> dict[str, Any]:
+    """A trained comparison whose m and u training must leave as they are."""
+    levels = [lv if lv.get("m_probability") is None else
+              lv | {"m_probability": max(lv["m_probability"], M_FLOOR), "fix_m_probability": True}
+              for lv in comparison["comparison_levels"]]
+    return comparison | {"comparison_levels": levels}
+
+
+def _trainable(comparison: dict[str, Any]) -> list[dict[str, Any]]:
+    return [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")
+            and not lv.get("fix_m_probability")]
 
 
 def _has_pairs(records: pa.Table, rule: str, enough: int = 100) -> bool:

@@ -77,9 +77,9 @@ def null_level(*cols: str) -> dict[str, Any]:
 
 
 ELSE = level("ELSE", "different")
-# A shared contact between people whose names or birth dates conflict: evidence of a household,
-# not of a person. m = u fixes its Bayes factor at 1 (weight 0) whatever training sees.
-HOUSEHOLD = {"m_probability": 0.5, "u_probability": 0.5, "fix_m_probability": True, "fix_u_probability": True}
+# A level that proves nothing, such as a contact shared by people whose names or birth dates conflict
+# (a household, not a person). m = u fixes its Bayes factor at 1 (weight 0) whatever training sees.
+NO_EVIDENCE = {"m_probability": 0.5, "u_probability": 0.5, "fix_m_probability": True, "fix_u_probability": True}
 
 
 def comparison(name: str, description: str, levels: list[dict[str, Any]]) -> dict[str, Any]:
@@ -109,7 +109,10 @@ def last_name() -> dict[str, Any]:
               "OR damerau_levenshtein(last_name_l, last_name_r) <= 1", "typo"),
         level(SWAPPED, "swapped with first name"),
         level("contains(last_name_l, last_name_r) OR contains(last_name_r, last_name_l)", "one part of the other"),
-        level(maiden, "different, same first name and birth date (maiden name)"),
+        # No evidence either way: the agreeing first name and birth date already count in their own
+        # comparisons, and a level of its own would count them again (at a million records, strangers
+        # who share both would then link on it).
+        level(maiden, "different, same first name and birth date (maiden name)", **NO_EVIDENCE),
         level("jaro_winkler_similarity(last_name_l, last_name_r) >= 0.8", "similar"),
         ELSE,
     ])
@@ -152,50 +155,78 @@ def tax_id() -> dict[str, Any]:
     ])
 
 
-def contact(name: str, exact: str, near: str, near_label: str, tf: str | None = None) -> dict[str, Any]:
-    """A contact point that counts only while the two records could be one person."""
+def contact(name: str, exact: str, near: list[tuple[str, str]], tf: str | None = None,
+            gated: bool = True) -> dict[str, Any]:
+    """A contact point that counts only while the two records could be one person.
+
+    `near` holds (SQL, label) of the close-but-not-equal levels, closest first. `gated=False`
+    gives the same levels without the person gate and household level: the form training sees
+    (`identity.model`), since the gate reads the very columns training blocks on.
+    """
     # The TF adjustment is relative to this level's own u, not that of a bare "equal" level.
     tf_level = {"tf_adjustment_column": tf, "disable_tf_exact_match_detection": True} if tf else {}
+    person = f" AND {SAME_PERSON_POSSIBLE}" if gated else ""
+    close = " OR ".join(f"({sql})" for sql in [exact, *(sql for sql, _ in near)])
+    household = [level(close, "same or close, but names or birth dates conflict (household)", **NO_EVIDENCE)]
     return comparison(name, f"{name}: shared and the people are compatible; shared by a household counts 0", [
         null_level(name),
-        level(f"({exact}) AND {SAME_PERSON_POSSIBLE}", "same, names compatible", **tf_level),
-        level(f"({near}) AND {SAME_PERSON_POSSIBLE}", f"{near_label}, names compatible"),
-        level(f"({exact}) OR ({near})", "same or close, but names or birth dates conflict (household)", **HOUSEHOLD),
+        level(f"({exact}){person}", "same, names compatible", **tf_level),
+        *(level(f"({sql}){person}", f"{label}, names compatible") for sql, label in near),
+        *(household if gated else []),
         ELSE,
     ])
 
 
-def email() -> dict[str, Any]:
-    return contact("email", "email_l = email_r", "email_user_l = email_user_r", "same user, other domain", "email")
+# A typo in the user name at the same provider; short user names ("jo", "mike1") are too often another person's.
+# Digits must agree: john.smith1 and john.smith7 are two John Smiths far more often than one typo.
+EMAIL_TYPO = (
+    "split_part(email_l, '@', 2) = split_part(email_r, '@', 2) AND least(length(email_user_l), "
+    "length(email_user_r)) >= 6 AND damerau_levenshtein(email_user_l, email_user_r) <= 2 "
+    "AND regexp_replace(email_user_l, '[^0-9]', '', 'g') = regexp_replace(email_user_r, '[^0-9]', '', 'g')"
+)
 
 
-def phone() -> dict[str, Any]:
-    return contact("phone", "phone_l = phone_r", "damerau_levenshtein(phone_l, phone_r) <= 1", "one digit", "phone")
+def email(gated: bool = True) -> dict[str, Any]:
+    return contact("email", "email_l = email_r", [(EMAIL_TYPO, "typo in the user name"),
+                                                  ("email_user_l = email_user_r", "same user, other domain")],
+                   "email", gated)
 
 
-def street() -> dict[str, Any]:
-    return contact("street", "street_l = street_r", f"jaro_winkler_similarity(street_l, street_r) >= {NAME_TYPO}",
-                   "typo")
+def phone(gated: bool = True) -> dict[str, Any]:
+    return contact("phone", "phone_l = phone_r", [("damerau_levenshtein(phone_l, phone_r) <= 1", "one digit")],
+                   "phone", gated)
 
 
-def area() -> dict[str, Any]:
-    person = f" AND {SAME_PERSON_POSSIBLE}"
+def street(gated: bool = True) -> dict[str, Any]:
+    return contact("street", "street_l = street_r",
+                   [(f"jaro_winkler_similarity(street_l, street_r) >= {NAME_TYPO}", "typo")], gated=gated)
+
+
+def area(gated: bool = True) -> dict[str, Any]:
+    person = f" AND {SAME_PERSON_POSSIBLE}" if gated else ""
+    household = [level(f"(postcode_l = postcode_r OR city_l = city_r) AND NOT ({SAME_PERSON_POSSIBLE})",
+                       "same area, but names or birth dates conflict", **NO_EVIDENCE)] if gated else []
     return comparison("area", "postcode and city: count only while the two could be one person", [
         level(f"({_null('postcode')}) AND ({_null('city')})", "missing", is_null_level=True),
+        # One street is one postcode: counting both would count one address twice.
+        level("street_l = street_r", "same street (counted by street)", **NO_EVIDENCE),
         level(f"postcode_l = postcode_r AND city_l = city_r{person}", "same postcode and city"),
         level(f"postcode_l = postcode_r{person}", "same postcode"),
         level(f"city_l = city_r{person}", "same city", tf_adjustment_column="city",
               disable_tf_exact_match_detection=True),
-        level(f"(postcode_l = postcode_r OR city_l = city_r) AND NOT ({SAME_PERSON_POSSIBLE})",
-              "same area, but names or birth dates conflict", **HOUSEHOLD),
+        *household,
         ELSE,
     ])
 
 
-def comparisons() -> list[dict[str, Any]]:
-    """Every comparison of the model, person-identifying ones first."""
+CONTACTS = ("email", "phone", "street", "area")
+"""Comparisons gated on SAME_PERSON_POSSIBLE: no training session can see them in their gated form."""
+
+
+def comparisons(gated: bool = True) -> list[dict[str, Any]]:
+    """Every comparison of the model, person-identifying ones first (`gated`: see `contact`)."""
     return [first_name(), last_name(), middle_name(), name_suffix(), birth_date(), tax_id(),
-            email(), phone(), street(), area()]
+            email(gated), phone(gated), street(gated), area(gated)]
 
 
 # Candidate pairs: each rule is cheap on its own (an equi-join on a selective key) and together
@@ -233,12 +264,12 @@ TRAINING_RULES: list[str] = [
 ]
 
 
-def settings() -> dict[str, Any]:
+def settings(gated: bool = True) -> dict[str, Any]:
     """The untrained Splink settings dict over the input of `identity.model.INPUT_SQL`."""
     return {
         "link_type": "dedupe_only",
         "unique_id_column_name": "unique_id",
-        "comparisons": comparisons(),
+        "comparisons": comparisons(gated),
         "blocking_rules_to_generate_predictions": PREDICTION_RULES,
         "retain_matching_columns": True,
         "retain_intermediate_calculation_columns": True,

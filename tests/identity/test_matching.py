@@ -15,7 +15,8 @@ from cdp.resources import WarehouseResource
 from cdp.warehouse import open_warehouse
 from identity.assets import build_defs
 from identity.matching import match
-from identity.model import ModelStore
+from identity.model import CONTACT_CHANGE, ModelStore
+from identity.settings import CONTACTS
 from tests.identity.population import hard_cases, population
 from tests.utils.staged import write_staged
 
@@ -91,6 +92,20 @@ def test_model_is_saved_versioned_and_reused_until_retrained(resolved: tuple) ->
     assert store.current() == store.folder / "model-1.json"
     again = match(con, cfg.identity, store)
     assert not again.trained and again.model == "model-1.json" and again.pairs == metadata["match_pairs"]["pairs"]
+
+
+def test_contact_comparisons_are_trained(resolved: tuple) -> None:
+    """The gated contact levels get the m their ungated form learns; the household level keeps weight 0."""
+    model = ModelStore(resolved[2].state_dir / "models").load()
+    for comparison in (c for c in model["comparisons"] if c["output_column_name"] in CONTACTS):
+        trained = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")
+                   and not lv.get("fix_m_probability")]
+        assert trained[0]["m_probability"] is not None, comparison["output_column_name"]
+        if comparison["output_column_name"] != "area":  # one address is counted by street, not again by area
+            assert trained[0]["m_probability"] > 0.3, comparison["output_column_name"]
+        assert trained[-1]["m_probability"] >= CONTACT_CHANGE, comparison["output_column_name"]
+        fixed = [lv for lv in comparison["comparison_levels"] if lv.get("fix_m_probability")]
+        assert fixed and all(lv["m_probability"] == lv["u_probability"] for lv in fixed)
 
 
 def test_store_without_model_has_no_current(tmp_path: Path) -> None:

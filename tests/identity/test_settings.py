@@ -1,0 +1,61 @@
+"""Which level of a comparison a pair of staged records lands in, evaluated as Splink does (first true level)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pytest
+
+from identity import settings as sql
+from identity.model import INPUT_SQL
+from tests.utils.staged import staged_row, write_staged
+
+ANNETTE = {"first_name": "ANNETTE", "last_name": "HARVEY"}
+
+
+def level_of(comparison: dict[str, Any], left: dict[str, Any], right: dict[str, Any]) -> str:
+    """The label of the first level of `comparison` whose condition holds for the two records."""
+    con = duckdb.connect()
+    write_staged(con, [staged_row("l", "1", **left), staged_row("r", "1", **right)])
+    cols = con.sql(INPUT_SQL.format(table="staged")).columns
+    pairs = ", ".join([*(f"l.{c} as {c}_l" for c in cols), *(f"r.{c} as {c}_r" for c in cols)])
+    whens = " ".join(f"when {lv['sql_condition']} then '{lv['label_for_charts']}'"
+                     for lv in comparison["comparison_levels"] if lv["sql_condition"] != "ELSE")
+    return con.sql(f"""with s as ({INPUT_SQL.format(table="staged")})
+        select case {whens} else 'different' end from (select {pairs} from s l, s r
+        where l.source = 'l' and r.source = 'r')""").fetchall()[0][0]
+
+
+@pytest.mark.parametrize(("left", "right", "expected"), [
+    ("annette.harvey62@icloud.com", "anunette.harvey62@icloud.com", "typo in the user name, names compatible"),
+    ("annette.harvey62@icloud.com", "annete.harvy62@icloud.com", "typo in the user name, names compatible"),
+    ("annette.harvey62@icloud.com", "annette.harvey62@gmail.com", "same user, other domain, names compatible"),
+    ("annette.harvey62@icloud.com", "anunette.harvey62@gmail.com", "different"),  # a typo and another provider
+    ("anne1@icloud.com", "anne2@icloud.com", "different"),
+    ("annette.harvey62@icloud.com", "annette.harvey63@icloud.com", "different"),  # numbers are people's  # short user names: too often two people
+    ("annette.harvey62@icloud.com", "annette.harvey62@icloud.com", "same, names compatible"),
+])
+def test_email_levels(left: str, right: str, expected: str) -> None:
+    assert level_of(sql.email(), ANNETTE | {"email": left}, ANNETTE | {"email": right}) == expected
+
+
+def test_an_email_typo_between_two_first_names_is_a_household() -> None:
+    other = ANNETTE | {"first_name": "GEORGE", "email": "anunette.harvey62@icloud.com"}
+    assert level_of(sql.email(), ANNETTE | {"email": "annette.harvey62@icloud.com"}, other).endswith("(household)")
+
+
+def test_one_street_counts_once_not_again_as_postcode_and_city() -> None:
+    home = {"street": "12 BIRCH RD", "postcode": "00042", "city": "SPRINGFIELD"}
+    assert level_of(sql.area(), ANNETTE | home, ANNETTE | home) == "same street (counted by street)"
+    moved = home | {"street": "3 OAK ST"}
+    assert level_of(sql.area(), ANNETTE | home, ANNETTE | moved) == "same postcode and city"
+
+
+@pytest.mark.parametrize("name", sql.CONTACTS)
+def test_ungated_contacts_have_the_gated_levels_without_the_household_one(name: str) -> None:
+    gated, ungated = (next(c for c in sql.comparisons(g) if c["output_column_name"] == name) for g in (True, False))
+    labels = [lv["label_for_charts"] for lv in gated["comparison_levels"] if not lv.get("fix_m_probability")]
+    assert labels == [lv["label_for_charts"] for lv in ungated["comparison_levels"]
+                      if not lv.get("fix_m_probability")]
+    assert all(sql.SAME_PERSON_POSSIBLE not in lv["sql_condition"] for lv in ungated["comparison_levels"])
