@@ -32,8 +32,8 @@ def level_of(comparison: dict[str, Any], left: dict[str, Any], right: dict[str, 
     ("annette.harvey62@icloud.com", "annete.harvy62@icloud.com", "typo in the user name, names compatible"),
     ("annette.harvey62@icloud.com", "annette.harvey62@gmail.com", "same user, other domain, names compatible"),
     ("annette.harvey62@icloud.com", "anunette.harvey62@gmail.com", "different"),  # a typo and another provider
-    ("anne1@icloud.com", "anne2@icloud.com", "different"),
-    ("annette.harvey62@icloud.com", "annette.harvey63@icloud.com", "different"),  # numbers are people's  # short user names: too often two people
+    ("anne1@icloud.com", "anne2@icloud.com", "different"),  # short user names: too often two people
+    ("annette.harvey62@icloud.com", "annette.harvey63@icloud.com", "different"),  # numbers are people's
     ("annette.harvey62@icloud.com", "annette.harvey62@icloud.com", "same, names compatible"),
 ])
 def test_email_levels(left: str, right: str, expected: str) -> None:
