@@ -66,6 +66,8 @@ def _hide_date_part(text: str) -> str:
     return re.sub(r"\d", "*", re.sub(r"[^\W\d_]+", "**", text))
 
 
+DIRECTIONS = frozenset(w for w, short in STREET_WORDS.items() if short in ("N", "S", "E", "W", "NE", "NW", "SE", "SW"))
+DIRECTIONS |= frozenset(STREET_WORDS[w] for w in DIRECTIONS)
 KEPT_STREET_WORDS = frozenset(STREET_WORDS) | frozenset(STREET_WORDS.values())
 """Directions, street types and unit words (both spellings, as ingestion's standardisation knows them)."""
 
@@ -73,12 +75,12 @@ KEPT_STREET_WORDS = frozenset(STREET_WORDS) | frozenset(STREET_WORDS.values())
 def mask_street(value: str) -> str:
     """Numbers `***`, the street's name words their initial and `***`; directions, types and unit words kept."""
     words = []
-    named = False  # the first word of letters is always part of the name, even when it is a type (`Lake`...)
+    named = False  # the first word of the name is masked even when it is a type word (`Lake View Dr`)
     for word in value.split():
         letters = re.sub(r"[^\w#]", "", word).upper()
         if any(c.isdigit() for c in word):
             words.append(STARS)
-        elif named and letters in KEPT_STREET_WORDS:
+        elif letters in DIRECTIONS or (named and letters in KEPT_STREET_WORDS):
             words.append(word)
         else:
             words.append(word[:1] + STARS if letters else word)

@@ -48,7 +48,8 @@ def build_world(url: str) -> ServingBuilder:
     b = ServingBuilder(url)
     b.customer(JOHN, [
         record("finance", "F1", first_name="JOHN", last_name="SMITH", email="john.smith@work.com",
-               phone="+12125550147", tax_id="123456789", birth_date="1980-04-01", city="NEW YORK", state="NY"),
+               phone="+12125550147", tax_id="123456789", birth_date="1980-04-01", street="7323 E CHESTNUT ST",
+               city="NEW YORK", state="NY"),
         record("sales", "S1", first_name="JOHNNY", first_name_root="JOHN", last_name="SMITH",
                email="johnsmith@gmail.com", phone="+14155552671")],
         lifetime_value=850.5, order_count=2, invoice_count=2, ticket_count=2, recency_tier="high",
