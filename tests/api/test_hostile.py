@@ -7,6 +7,7 @@ import base64
 import pytest
 from fastapi.testclient import TestClient
 
+from api.reader import zoned
 from tests.api.conftest import CANDIDATES, JOHN, MERGED, as_role
 from tests.utils.serving import ServingBuilder
 
@@ -82,3 +83,10 @@ def test_times_are_rfc3339_with_a_zone(client: TestClient) -> None:
     assert decided["at"].endswith("Z")
     queue = client.get("/review/candidates", params={"status": "decided"}, headers=as_role("steward")).json()
     assert {c["decision"]["at"][-1] for c in queue["items"] if c["decision"]} == {"Z"}
+
+
+def test_trait_times_stored_without_a_zone_are_answered_in_utc() -> None:
+    assert zoned("2024-06-15T12:00:00") == "2024-06-15T12:00:00Z"
+    assert zoned("2024-06-15T12:00:00Z") == "2024-06-15T12:00:00Z"
+    assert zoned("2024-06-15T12:00:00+02:00") == "2024-06-15T12:00:00+02:00"
+    assert zoned("2024-06-15") == "2024-06-15" and zoned(None) is None  # a date has no zone to give
