@@ -115,6 +115,17 @@ def segment_filter(name: str) -> sa.ColumnElement[bool]:
     raise BadQuery(f"unknown segment {name!r}; known: {', '.join(SEGMENTS)}")
 
 
+TRAIT_TIMES = ("first_seen", "last_seen")
+"""Traits stored as ISO text in UTC without a zone (serving.build), answered in RFC 3339."""
+
+
+def zoned(text: str | None) -> str | None:
+    """ISO time text of UTC with the zone it lacks: 2024-06-15T12:00:00 -> 2024-06-15T12:00:00Z."""
+    if text is None or "T" not in text or text.endswith("Z") or text[-6] in "+-":  # a date, or zoned already
+        return text
+    return text + "Z"
+
+
 def document(row: Sequence[Any], mask: Mask | None) -> str:
     """The JSON text of GET /customers/{id} from a row of DOCUMENT; `mask` (None: none) hides the PII values."""
     customer_id, attributes, lineage, sources, *values = row
@@ -135,17 +146,6 @@ def document(row: Sequence[Any], mask: Mask | None) -> str:
         traits[name] = zoned(traits[name])
     return (f'{{"customer_id":{_json(customer_id)},"attributes":{attributes},"display":{_json(display)},'
             f'"lineage":{lineage},"sources":{sources},"traits":{_json(traits)}}}')
-
-
-TRAIT_TIMES = ("first_seen", "last_seen")
-"""Traits stored as ISO text in UTC without a zone (serving.build), answered in RFC 3339."""
-
-
-def zoned(text: str | None) -> str | None:
-    """ISO time text of UTC with the zone it lacks: 2024-06-15T12:00:00 -> 2024-06-15T12:00:00Z."""
-    if text is None or "T" not in text or text.endswith("Z") or text[-6] in "+-":  # a date, or zoned already
-        return text
-    return text + "Z"
 
 
 _json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -173,6 +173,9 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values), separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+NOT_A_CURSOR = "cursor: not a cursor this API gave out"
+
+
 def decode_cursor(token: str, types: tuple[type, ...]) -> list[Any]:
     """The sort key inside a token made by `encode_cursor`, one value of each of `types` (str, or float for a
     probability in [0, 1]); BadCursor when it is not one.
@@ -187,9 +190,6 @@ def decode_cursor(token: str, types: tuple[type, ...]) -> list[Any]:
     if not isinstance(values, list) or len(values) != len(types) or not all(map(_fits, values, types)):
         raise BadCursor(NOT_A_CURSOR)
     return [float(v) if t is float else v for v, t in zip(values, types, strict=True)]
-
-
-NOT_A_CURSOR = "cursor: not a cursor this API gave out"
 
 
 def _fits(value: Any, kind: type) -> bool:
