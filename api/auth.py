@@ -1,7 +1,8 @@
 """API keys and roles: `key:role[:pii]` specs from cdp.yaml's `api.keys` and $CDP_API_KEYS.
 
 A request's key is checked with one dict lookup. Roles are ordered reader < steward < admin;
-readers see emails, phones and tax ids masked unless their key carries `pii`.
+readers see the attributes of `api.pii` masked (api.mask), and may not search by them, unless their key
+carries `pii`.
 """
 
 from __future__ import annotations

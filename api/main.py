@@ -1,18 +1,28 @@
-"""The FastAPI app: `create_app(cfg)` wires the state and includes one router per resource."""
+"""The FastAPI app: `create_app(cfg)` wires the state and includes one router per resource.
+
+Hostile input is answered with a 4xx, never a 5xx: a forged cursor 400, a value the store cannot hold
+(a NUL in an id, for PostgreSQL) 400, a body that fails validation 422 without echoing what was sent.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import keys_of
 from api.deps import NOT_PUBLISHED
 from api.docs import add_docs
-from api.reader import BadQuery, ServingReader
+from api.limits import Limiter
+from api.mask import Mask
+from api.reader import BadCursor, BadQuery, ServingReader
 from api.review_desk import ReviewDesk
 from api.routes import customers, health, review, sources
 from cdp.config import Config, load_config
@@ -20,8 +30,10 @@ from cdp.config import Config, load_config
 DESCRIPTION = """Golden customer profiles and their 360° view, read from the last published version.
 
 Send an API key in the `X-API-Key` header (roles reader < steward < admin); `/health` needs none.
-Readers see emails, phones and tax ids masked unless their key carries `pii`. Stewards work the review
-queue under `/review`: their decisions are kept across publishes and honoured by the next run."""
+Readers see the personal attributes of `api.pii` (by default email, phone, tax id, birth date, street) masked
+unless their key carries `pii`, and may search by them only with `pii`. Every key has a rate limit (429 with
+`Retry-After`), searches a stricter one. Stewards work the review queue under `/review`: their decisions are
+kept across publishes and honoured by the next run."""
 
 
 def create_app(cfg: Config) -> FastAPI:
@@ -37,15 +49,40 @@ def create_app(cfg: Config) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.config = cfg
     app.state.keys = keys_of(cfg)
+    app.state.mask = Mask.of(cfg.api.pii)
+    app.state.rate_limit = Limiter(cfg.api.rate_limit) if cfg.api.rate_limit else None
+    app.state.search_rate_limit = Limiter(cfg.api.search_rate_limit) if cfg.api.search_rate_limit else None
     app.state.reader = reader
     app.state.review = ReviewDesk(reader.engine)
+    app.add_exception_handler(BadCursor, _bad_cursor)
     app.add_exception_handler(BadQuery, _bad_query)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(sa.exc.DataError, _unstorable)
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
     app.add_exception_handler(sa.exc.ProgrammingError, _store_unavailable)
     for module in (health, customers, sources, review):
         app.include_router(module.router)
     add_docs(app)  # after the routers: a request for data is matched before the static mount is tried
+    app.add_middleware(HeadAsGet)
     return app
+
+
+class HeadAsGet:
+    """HEAD wherever GET: the request is answered as a GET whose body is left out (its headers, Content-Length
+    included, stay). OpenAPI lists GET alone, as HTTP implies HEAD. A pure ASGI layer: a GET pays one check."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            await send({**message, "body": b""} if message["type"] == "http.response.body" else message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 def from_environment() -> FastAPI:
@@ -56,6 +93,37 @@ def from_environment() -> FastAPI:
 
 async def _bad_query(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _bad_cursor(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status.HTTP_400_BAD_REQUEST)
+
+
+async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+    """400: a value the store refuses as data (PostgreSQL takes no NUL in text); the value is not echoed."""
+    return JSONResponse({"detail": "a value in the request cannot be looked up (e.g. it holds a NUL character)"},
+                        status.HTTP_400_BAD_REQUEST)
+
+
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    """422 with FastAPI's validation errors, less what was sent (`input`: it may be personal) and with every
+    string made encodable (a lone surrogate in a JSON body would fail FastAPI's own handler, a 500)."""
+    sent = exc.errors() if isinstance(exc, RequestValidationError) else []
+    errors = [{k: v for k, v in error.items() if k not in ("input", "url")} for error in sent]
+    return JSONResponse({"detail": _encodable(errors)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def _encodable(value: Any) -> Any:
+    """`value` as JSON can carry it: strings with lone surrogates escaped, other objects as their text."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode()
+    if isinstance(value, dict):
+        return {_encodable(str(k)): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(v) for v in value]
+    if value is None or isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    return _encodable(str(value))
 
 
 def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -2,18 +2,28 @@
 
 Profiles are sent as the JSON text the publish step stored, without validating it against
 `Profile` on every request; the model documents that text's shape (publish builds it).
+Every time is answered in RFC 3339 with its zone, `2026-11-30T12:00:00Z`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """A time without a zone taken as UTC (what the stores hold), so that it is written out with `Z`."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+Timestamp = Annotated[dt.datetime, AfterValidator(as_utc)]
+"""A time answered in RFC 3339 with its zone; the stores keep UTC without one."""
 
 
 class Attributes(BaseModel):
-    """Golden values of a customer (standardised; emails, phones and tax ids masked for readers without pii)."""
+    """Golden values of a customer (standardised; the `api.pii` attributes masked for readers without pii)."""
 
     first_name: str | None = None
     middle_name: str | None = None
@@ -25,7 +35,7 @@ class Attributes(BaseModel):
     state: str | None = None
     postcode: str | None = None
     country: str | None = Field(None, description="ISO 3166 alpha-2")
-    birth_date: str | None = Field(None, description="ISO date")
+    birth_date: str | None = Field(None, description="ISO date (`1984-**-**` masked)")
     tax_id: str | None = None
 
 
@@ -44,7 +54,7 @@ class SourceRef(BaseModel):
     source_id: str
     values: dict[str, str] = Field(default_factory=dict,
                                    description="the record's mapped attributes as the source sent them (empty ones "
-                                               "left out; emails, phones and tax ids masked for readers without pii)")
+                                               "left out; the `api.pii` ones masked for readers without pii)")
 
 
 class Traits(BaseModel):
@@ -54,8 +64,8 @@ class Traits(BaseModel):
     order_count: int | None = None
     invoice_count: int | None = None
     ticket_count: int | None = None
-    first_seen: str | None = None
-    last_seen: str | None = None
+    first_seen: str | None = Field(None, description="RFC 3339, UTC")
+    last_seen: str | None = Field(None, description="RFC 3339, UTC")
     tickets_90d: int | None = None
     complaints_90d: int | None = None
     recency_tier: str | None = Field(None, description="high | mid | low")
@@ -87,12 +97,14 @@ class ProfilePage(BaseModel):
 class Interaction(BaseModel):
     """One event from a silo (an order, invoice, ticket...)."""
 
-    at: dt.datetime | None = Field(description="null when the silo's time could not be read")
+    at: Timestamp | None = Field(description="as the silo recorded it, read as UTC; null when it could not be read")
     source: str
     name: str = Field(description="the interaction feed, e.g. orders, invoices, tickets")
     interaction_id: str
     amount: float | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: dict[str, Any] = Field(default_factory=dict, description="the feed's columns as sent (one named "
+                                                                        "like an `api.pii` attribute masked for "
+                                                                        "readers without pii)")
 
 
 class TimelinePage(BaseModel):
@@ -114,7 +126,7 @@ class Health(BaseModel):
     status: str = Field(description="ok, or empty when nothing has been published yet")
     detail: str | None = Field(default=None, description="what to do when the status is empty")
     version: int | None = None
-    published_at: dt.datetime | None = None
+    published_at: Timestamp | None = None
     customers: int | None = None
     records: int | None = None
 
@@ -160,7 +172,7 @@ class Decision(BaseModel):
     decision: Literal["match", "no_match"]
     who: str
     note: str | None = None
-    at: dt.datetime
+    at: Timestamp
 
 
 class RecordedDecision(Decision):

@@ -3,7 +3,8 @@
 No web framework here: the API turns these answers into responses. Each answer comes from one
 SQL statement, so it reads one published version even while a publish swaps in the next.
 A profile document is joined as text from the stored JSON parts of its row; only the lineage (to write
-its entries out as objects) is parsed, and for a reader without `pii` the parts holding personal values.
+its entries out as objects) is parsed, and for a reader without `pii` the parts holding personal values
+(masked by an api.mask.Mask).
 
 Pages are keyset-paginated: a cursor is an opaque token naming the last row served, so a page
 costs the same at any depth and rows published between two pages are neither skipped nor repeated
@@ -15,13 +16,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from api.mask import masked as masked_attributes
+from api.mask import Mask
 from cdp.config import sqlite_file
 from cdp.schema import PROFILE_ATTRIBUTES, TRAITS
 from serving.tables import (
@@ -51,8 +53,10 @@ SEARCH_KINDS = ("email", "phone", "name", "last_name")
 DOCUMENT = (profiles.c.customer_id, profiles.c.attributes, profiles.c.lineage, profiles.c.sources,
             *(profiles.c[name] for name in TRAITS))
 """The profiles columns a document is made of, in the order `document` takes them."""
-CURSOR_SIZE = 4
+TIMELINE_CURSOR = (str, str, str, str)
 """A timeline cursor holds an event's sort key: at ('' when unknown), source, name, interaction_id."""
+SEARCH_CURSOR = (str,)
+"""A search cursor holds the last customer id served."""
 
 ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
     # psycopg prepares a statement after `prepare_threshold` uses on a connection; 0 prepares the
@@ -65,7 +69,11 @@ ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
 
 
 class BadQuery(ValueError):
-    """A segment, cursor or search key the store cannot answer; the message says which."""
+    """A segment or search key the store cannot answer; the message says which."""
+
+
+class BadCursor(BadQuery):
+    """A cursor this API did not give out (a malformed request rather than a value it cannot answer)."""
 
 
 @dataclass(frozen=True)
@@ -107,22 +115,35 @@ def segment_filter(name: str) -> sa.ColumnElement[bool]:
     raise BadQuery(f"unknown segment {name!r}; known: {', '.join(SEGMENTS)}")
 
 
-def document(row: Sequence[Any], masked: bool) -> str:
-    """The JSON text of GET /customers/{id} from a row of DOCUMENT; `masked` hides email, phone and tax id."""
+TRAIT_TIMES = ("first_seen", "last_seen")
+"""Traits stored as ISO text in UTC without a zone (serving.build), answered in RFC 3339."""
+
+
+def zoned(text: str | None) -> str | None:
+    """ISO time text of UTC with the zone it lacks: 2024-06-15T12:00:00 -> 2024-06-15T12:00:00Z."""
+    if text is None or "T" not in text or text.endswith("Z") or text[-6] in "+-":  # a date, or zoned already
+        return text
+    return text + "Z"
+
+
+def document(row: Sequence[Any], mask: Mask | None) -> str:
+    """The JSON text of GET /customers/{id} from a row of DOCUMENT; `mask` (None: none) hides the PII values."""
     customer_id, attributes, lineage, sources, *values = row
     entries = json.loads(lineage)
     display: dict[str, Any] = dict.fromkeys(PROFILE_ATTRIBUTES)
     for attr, entry in entries.items():  # a lineage entry published before display forms has three members
         display[attr] = entry[3] if len(entry) > 3 else None
-    if masked:
-        attributes = _json(masked_attributes(json.loads(attributes)))
-        display = masked_attributes(display)
-        sources = _json([{**record, "values": masked_attributes(record.get("values", {}))}
+    if mask is not None:
+        attributes = _json(mask.attributes(json.loads(attributes)))
+        display = mask.attributes(display)
+        sources = _json([{**record, "values": mask.attributes(record.get("values", {}))}
                         for record in json.loads(sources)])
     lineage = _json({attr: dict(zip(LINEAGE_FIELDS, entry, strict=False)) for attr, entry in entries.items()})
     traits = dict(zip(TRAITS, values, strict=True))
     if traits["churn_risk"] is not None:  # SQLite hands booleans back as 0 or 1
         traits["churn_risk"] = bool(traits["churn_risk"])
+    for name in TRAIT_TIMES:
+        traits[name] = zoned(traits[name])
     return (f'{{"customer_id":{_json(customer_id)},"attributes":{attributes},"display":{_json(display)},'
             f'"lineage":{lineage},"sources":{sources},"traits":{_json(traits)}}}')
 
@@ -143,7 +164,7 @@ def _key(kind: str, value: str) -> tuple[sa.ColumnElement[bool], ...]:
 
 def _event_key(event: list[Any]) -> tuple[str, ...]:
     """The sort key of an event (its EVENT_FIELDS values), as the timeline's last_* columns hold it."""
-    at, source, name, interaction_id = event[:CURSOR_SIZE]
+    at, source, name, interaction_id = event[:len(TIMELINE_CURSOR)]
     return (at or "", source, name, interaction_id)
 
 
@@ -152,15 +173,37 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values), separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(token: str, size: int) -> list[Any]:
-    """The sort key inside a token made by `encode_cursor`; BadQuery when it is not one."""
+NOT_A_CURSOR = "cursor: not a cursor this API gave out"
+
+
+def decode_cursor(token: str, types: tuple[type, ...]) -> list[Any]:
+    """The sort key inside a token made by `encode_cursor`, one value of each of `types` (str, or float for a
+    probability in [0, 1]); BadCursor when it is not one.
+
+    A token is the client's to forge: every value is checked before it reaches SQL, where a lone surrogate,
+    an integer wider than 64 bits or a NUL would fail in the driver rather than answer.
+    """
     try:
         values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except ValueError:
-        raise BadQuery("cursor: not a cursor this API gave out") from None
-    if not isinstance(values, list) or len(values) != size:
-        raise BadQuery("cursor: not a cursor this API gave out")
-    return values
+        raise BadCursor(NOT_A_CURSOR) from None
+    if not isinstance(values, list) or len(values) != len(types) or not all(map(_fits, values, types)):
+        raise BadCursor(NOT_A_CURSOR)
+    return [float(v) if t is float else v for v, t in zip(values, types, strict=True)]
+
+
+def _fits(value: Any, kind: type) -> bool:
+    """Whether a decoded cursor value is one of `kind` the store can take."""
+    if kind is float:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return number and math.isfinite(value) and 0 <= value <= 1
+    if not isinstance(value, str) or "\0" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate, which JSON's \ud800 escape can carry
+        return False
+    return True
 
 
 class ServingReader:
@@ -221,10 +264,10 @@ class ServingReader:
             conn.close()
         return row
 
-    def profile(self, customer_id: str, masked: bool) -> str | None:
-        """The JSON text of a live customer's profile (masked or not), or None."""
+    def profile(self, customer_id: str, mask: Mask | None) -> str | None:
+        """The JSON text of a live customer's profile (masked by `mask`, if any), or None."""
         row = self._first(self._profile, {"customer_id": customer_id})
-        return document(row, masked) if row is not None else None
+        return document(row, mask) if row is not None else None
 
     def redirect(self, customer_id: str) -> str | None:
         """The live id a merged-away customer id now points to, or None."""
@@ -235,12 +278,12 @@ class ServingReader:
         """Whether `customer_id` is a live customer."""
         return self._first(self._exists, {"customer_id": customer_id}) is not None
 
-    def by_source(self, source: str, source_id: str, masked: bool) -> str | None:
+    def by_source(self, source: str, source_id: str, mask: Mask | None) -> str | None:
         """The profile JSON text of the customer a source record belongs to, or None."""
         row = self._first(self._by_source, {"source": source, "source_id": source_id})
-        return document(row, masked) if row is not None else None
+        return document(row, mask) if row is not None else None
 
-    def search(self, keys: Sequence[tuple[str, str]], segments: Sequence[str], masked: bool, limit: int,
+    def search(self, keys: Sequence[tuple[str, str]], segments: Sequence[str], mask: Mask | None, limit: int,
                cursor: str | None = None) -> Page:
         """Profiles (JSON texts) having every search key (kind, value) and in every segment, by customer id."""
         query = sa.select(*DOCUMENT).order_by(profiles.c.customer_id).limit(limit + 1)
@@ -252,16 +295,17 @@ class ServingReader:
         for name in segments:
             query = query.where(segment_filter(name))
         if cursor is not None:
-            (after,) = decode_cursor(cursor, 1)
-            query = query.where(profiles.c.customer_id > str(after))
+            (after,) = decode_cursor(cursor, SEARCH_CURSOR)
+            query = query.where(profiles.c.customer_id > after)
         with self.engine.connect() as con:
             rows = con.execute(query).all()
         more = len(rows) > limit
         rows = rows[:limit]
-        return Page([document(row, masked) for row in rows], encode_cursor([rows[-1][0]]) if more else None)
+        return Page([document(row, mask) for row in rows], encode_cursor([rows[-1][0]]) if more else None)
 
-    def timeline(self, customer_id: str, limit: int, cursor: str | None = None) -> Page:
-        """A customer's interactions from every silo, newest first, as dicts (attributes parsed).
+    def timeline(self, customer_id: str, limit: int, cursor: str | None = None, mask: Mask | None = None) -> Page:
+        """A customer's interactions from every silo, newest first, as dicts (attributes parsed; those named
+        like a PII attribute masked by `mask`).
 
         Events whose time could not be read come last. A cursor is the sort key of the last event
         served, so a page after a publish resumes where the reader was, not at a shifted offset.
@@ -272,9 +316,7 @@ class ServingReader:
         query = sa.select(t.events).where(t.customer_id == customer_id).order_by(t.position).limit(chunks)
         after: tuple[str, ...] | None = None
         if cursor is not None:
-            after = tuple(decode_cursor(cursor, CURSOR_SIZE))
-            if not all(isinstance(v, str) for v in after):
-                raise BadQuery("cursor: not a cursor this API gave out")
+            after = tuple(decode_cursor(cursor, TIMELINE_CURSOR))
             last = (t.last_at, t.last_source, t.last_name, t.last_interaction_id)
             query = query.where(sa.tuple_(*last) < sa.tuple_(*after))
         with self.engine.connect() as con:
@@ -283,6 +325,9 @@ class ServingReader:
             events = [e for e in events if _event_key(e) < after]
         more = len(events) > limit
         items = [dict(zip(EVENT_FIELDS, e, strict=True)) for e in events[:limit]]
+        if mask is not None:
+            for item in items:
+                item["attributes"] = mask.attributes(item["attributes"])
         token = encode_cursor(_event_key(events[limit - 1])) if more else None
         return Page(items, token)
 

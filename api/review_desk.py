@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from api.reader import BadQuery, Page, decode_cursor, encode_cursor
+from api.reader import Page, decode_cursor, encode_cursor
 from serving.tables import review_candidates, review_decisions
 
 Status = Literal["open", "decided", "all"]
@@ -59,9 +59,7 @@ class ReviewDesk:
         elif status == "decided":
             query = query.where(sa.or_(c.status == "decided", d.decision_id.is_not(None)))
         if cursor is not None:
-            probability, after = decode_cursor(cursor, 2)
-            if not isinstance(probability, float | int):
-                raise BadQuery("cursor: not a cursor this API gave out")
+            probability, after = decode_cursor(cursor, (float, str))
             query = query.where(sa.or_(c.match_probability < probability,
                                        sa.and_(c.match_probability == probability, c.candidate_id > str(after))))
         with self.engine.connect() as con:

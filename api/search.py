@@ -9,6 +9,15 @@ from __future__ import annotations
 from ingestion.standardise import name_root, normalise_email, normalise_phone, parse_name
 from serving.tables import name_key
 
+SEARCHED_ATTRIBUTES = {"email": {"email"}, "phone": {"phone"},
+                      "name": {"first_name", "middle_name", "last_name", "full_name"}}
+"""Search parameter -> the attributes whose values it tests: one that tests a PII attribute needs a `pii` key."""
+
+
+def pii_searched(given: dict[str, str | None], pii: frozenset[str]) -> list[str]:
+    """The given search parameters (name -> value, None when not given) that test one of the `pii` attributes."""
+    return [name for name, value in given.items() if value is not None and SEARCHED_ATTRIBUTES[name] & pii]
+
 
 def search_keys(email: str | None, phone: str | None, name: str | None, country: str) -> list[tuple[str, str]]:
     """(kind, value) pairs for the given values; ValueError naming the value that cannot be normalised.

@@ -246,11 +246,39 @@ class IdentityConfig(Strict):
         return rules
 
 
+DEFAULT_PII = ("email", "phone", "tax_id", "birth_date", "street")
+"""The attributes masked for readers without `pii` unless cdp.yaml's `api.pii` says otherwise."""
+
+
+class RateLimit(Strict):
+    """A token bucket per API key (per API process): `burst` requests at once, refilled at `per_minute`."""
+
+    per_minute: int = Field(gt=0)
+    """Requests a key may make per minute, sustained."""
+    burst: int = Field(gt=0)
+    """Requests a key may make at once after being idle (the bucket's size)."""
+
+
 class ApiConfig(Strict):
     """The read API."""
 
     keys: list[str] = Field(default_factory=list)
     """API keys as `key:role[:pii]`; $CDP_API_KEYS adds to them."""
+    pii: list[str] = Field(default_factory=lambda: list(DEFAULT_PII))
+    """Canonical attributes masked for readers whose key lacks `pii`, everywhere they appear; searching by
+    one of them needs a `pii` key (stewards and admins see and search everything)."""
+    rate_limit: RateLimit | None = RateLimit(per_minute=60_000, burst=2_000)
+    """Every request of a key (null: no limit). The default only stops a runaway client or a leaked key."""
+    search_rate_limit: RateLimit | None = RateLimit(per_minute=1_200, burst=100)
+    """GET /customers (search and listing) on top of `rate_limit`: stricter, as searches can test guesses."""
+
+    @field_validator("pii")
+    @classmethod
+    def _known_pii(cls, pii: list[str]) -> list[str]:
+        unknown = sorted(set(pii) - set(ATTRIBUTES))
+        if unknown:
+            raise ValueError(f"unknown canonical attribute(s) {unknown}; known: {', '.join(ATTRIBUTES)}")
+        return pii
 
 
 class Config(Strict):

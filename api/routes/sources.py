@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from api.auth import Role
-from api.deps import ReaderRole, StoreDep, refusals
+from api.deps import ReaderRole, StoreDep, mask_of, refusals
 from api.models import Profile
 from api.routes.customers import JSONText
 
@@ -14,9 +14,10 @@ router = APIRouter(prefix="/sources", tags=["sources"], responses=refusals(Role.
 
 @router.get("/{source}/{source_id}", response_model=Profile, responses={404: {"description": "No such record."}},
             summary="The customer of a source record")
-async def get_source_record(source: str, source_id: str, caller: ReaderRole, store: StoreDep) -> Response:
+async def get_source_record(source: str, source_id: str, caller: ReaderRole, store: StoreDep,
+                            request: Request) -> Response:
     """The profile of the customer that a source's record (by its key in that source) was resolved to."""
-    doc = store.by_source(source, source_id, masked=not caller.sees_pii)  # a primary-key join, as in get_customer
+    doc = store.by_source(source, source_id, mask_of(request, caller))  # a primary-key join, as in get_customer
     if doc is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no published record {source_id!r} in source {source!r}")
     return JSONText(doc)

@@ -36,11 +36,11 @@ BUSY_EVENTS = {f"E{n:03d}": f"2024-02-01T{n // 120:02d}:{n // 2 % 60:02d}:00" fo
 """A customer with more events than a timeline chunk holds: id -> time, two events per minute."""
 
 
-def config(url: str, keys: list[str] = SPECS) -> Config:
-    """A config whose only job here is to name the serving store and the keys."""
+def config(url: str, keys: list[str] = SPECS, **api: Any) -> Config:
+    """A config whose only job here is to name the serving store and the keys (and other `api` settings)."""
     source = SourceConfig.model_validate(
         {"connector": "csv", "path": "unused.csv", "key": "id", "fields": {"email": "email"}})
-    return Config(sources={"crm": source}, serving=url, api=ApiConfig(keys=keys))
+    return Config(sources={"crm": source}, serving=url, api=ApiConfig.model_validate({"keys": keys, **api}))
 
 
 def build_world(url: str) -> ServingBuilder:
@@ -48,7 +48,8 @@ def build_world(url: str) -> ServingBuilder:
     b = ServingBuilder(url)
     b.customer(JOHN, [
         record("finance", "F1", first_name="JOHN", last_name="SMITH", email="john.smith@work.com",
-               phone="+12125550147", tax_id="123456789", birth_date="1980-04-01", city="NEW YORK", state="NY"),
+               phone="+12125550147", tax_id="123456789", birth_date="1980-04-01", street="7323 E CHESTNUT ST",
+               city="NEW YORK", state="NY"),
         record("sales", "S1", first_name="JOHNNY", first_name_root="JOHN", last_name="SMITH",
                email="johnsmith@gmail.com", phone="+14155552671")],
         lifetime_value=850.5, order_count=2, invoice_count=2, ticket_count=2, recency_tier="high",
@@ -69,7 +70,8 @@ def build_world(url: str) -> ServingBuilder:
     b.interaction(JOHN, "2024-06-15T12:00:00", "service", "tickets", "T1", category="complaint")
     b.interaction(JOHN, None, "finance", "invoices", "I2", 0.0)
     b.interaction(JOHN, "2023-12-31T23:59:59", "service", "tickets", "T0", category="question")
-    b.interaction(ROBERT, "2024-07-01T08:00:00", "service", "tickets", "T9", category="complaint")
+    b.interaction(ROBERT, "2024-07-01T08:00:00", "service", "tickets", "T9", category="complaint",
+                  phone="(312) 867-5309")  # a feed column named like a PII attribute
     for interaction_id, at in BUSY_EVENTS.items():
         b.interaction(BUSY, at, "sales", "orders", interaction_id, 1.0)
     smith = record("sales", "S3", first_name="MARY", last_name="SMITH", email="mary.smith@example.com")

@@ -45,11 +45,11 @@ def test_openapi_lists_the_refusals_each_route_can_answer(client: TestClient) ->
     spec = client.get("/openapi.json").json()
     statuses = {(path, method): set(operation["responses"])
                 for path, item in spec["paths"].items() for method, operation in item.items()}
-    reader, steward = {"401", "503"}, {"401", "403", "503"}
+    reader, steward = {"400", "401", "429", "503"}, {"400", "401", "403", "429", "503"}
     assert statuses == {
         ("/health", "get"): {"200", "503"},
         ("/customers/{customer_id}", "get"): {"200", "301", "404", "422"} | reader,
-        ("/customers", "get"): {"200", "422"} | reader,
+        ("/customers", "get"): {"200", "403", "422"} | reader,
         ("/customers/{customer_id}/timeline", "get"): {"200", "301", "404", "422"} | reader,
         ("/sources/{source}/{source_id}", "get"): {"200", "404", "422"} | reader,
         ("/review/candidates", "get"): {"200", "422"} | steward,

@@ -74,7 +74,7 @@ def test_the_queue_pages_most_likely_first(client: TestClient) -> None:
     assert seen == [CANDIDATES[2], CANDIDATES[0], CANDIDATES[1]]
     assert [c["candidate_id"] for c in queue(client, status="decided")["items"]] == [DECIDED]
     assert len(queue(client, status="all")["items"]) == 4
-    assert client.get("/review/candidates", params={"cursor": "junk"}, headers=as_role("steward")).status_code == 422
+    assert client.get("/review/candidates", params={"cursor": "junk"}, headers=as_role("steward")).status_code == 400
     assert client.get("/review/candidates", params={"status": "maybe"}, headers=as_role("steward")).status_code == 422
 
 

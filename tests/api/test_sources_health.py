@@ -24,5 +24,5 @@ def test_an_unknown_source_record_is_404(client: TestClient) -> None:
 def test_health_needs_no_key_and_names_the_version(client: TestClient, world: ServingBuilder) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "version": 1, "published_at": "2025-01-02T03:04:05",
+    assert response.json() == {"status": "ok", "version": 1, "published_at": "2025-01-02T03:04:05Z",
                                "customers": len(world.docs), "records": 13}

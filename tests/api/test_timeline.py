@@ -23,7 +23,7 @@ def test_newest_first_across_silos(client: TestClient) -> None:
     assert {e["source"] for e in body["items"]} == {"finance", "sales", "service"}
     assert body["next_cursor"] is None
     newest, *_, undated = body["items"]
-    assert newest == {"at": "2024-06-15T12:00:00", "source": "service", "name": "tickets", "interaction_id": "T1",
+    assert newest == {"at": "2024-06-15T12:00:00Z", "source": "service", "name": "tickets", "interaction_id": "T1",
                       "amount": None, "attributes": {"category": "complaint"}}
     assert undated["at"] is None and undated["interaction_id"] == "I2"
     invoice = next(e for e in body["items"] if e["interaction_id"] == "I1")
@@ -75,4 +75,4 @@ def test_a_merged_away_id_moves_with_its_query(client: TestClient) -> None:
 def test_unknown_customer_and_bad_cursor(client: TestClient) -> None:
     assert client.get("/customers/C999999999/timeline", headers=as_role("reader")).status_code == 404
     bad = client.get(f"/customers/{JOHN}/timeline", params={"cursor": "bm90IGEgY3Vyc29y"}, headers=as_role("reader"))
-    assert bad.status_code == 422 and "cursor" in bad.json()["detail"]
+    assert bad.status_code == 400 and "cursor" in bad.json()["detail"]

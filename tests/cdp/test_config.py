@@ -91,3 +91,26 @@ def test_every_missing_path_is_reported_at_once(tmp_path: Path) -> None:
     assert "sources.sales.path: no file matches" in str(err.value)
     assert "sources.finance.url: no SQLite database at" in str(err.value)
     assert not (tmp_path / "nowhere.db").exists()  # checking did not create it
+
+
+def test_api_pii_and_rate_limits(tmp_path: Path) -> None:
+    defaults = load_config(write(tmp_path, GOOD)).api
+    assert defaults.pii == ["email", "phone", "tax_id", "birth_date", "street"]
+    assert defaults.rate_limit and defaults.search_rate_limit
+    text = GOOD + ("api:\n  pii: [email, last_name]\n  rate_limit: null\n"
+                   "  search_rate_limit: {per_minute: 30, burst: 5}\n")
+    api = load_config(write(tmp_path, text)).api
+    assert api.pii == ["email", "last_name"] and api.rate_limit is None
+    assert api.search_rate_limit and (api.search_rate_limit.per_minute, api.search_rate_limit.burst) == (30, 5)
+
+
+@pytest.mark.parametrize(("api", "expected"), [
+    ("pii: [email, shoe_size]", "api.pii: unknown canonical attribute(s) ['shoe_size']"),
+    ("rate_limit: {per_minute: 0, burst: 5}", "api.rate_limit.per_minute: Input should be greater than 0"),
+    ("rate_limit: {per_minute: 60}", "api.rate_limit.burst: required key is missing"),
+    ("search_rate_limit: {per_second: 1, burst: 1, per_minute: 1}", "api.search_rate_limit.per_second: unknown key"),
+])
+def test_api_errors_name_the_key(tmp_path: Path, api: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, GOOD + f"api:\n  {api}\n"))
+    assert expected in str(err.value)

@@ -14,8 +14,9 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from api.mask import Mask
 from api.reader import ServingReader
-from cdp.config import Config, ConfigError
+from cdp.config import DEFAULT_PII, Config, ConfigError
 from cdp.resources import ServingResource, WarehouseResource
 from cdp.warehouse import open_warehouse
 from serving.assets import build_defs, published
@@ -58,9 +59,9 @@ def reading(url: str) -> Iterator[ServingReader]:
 
 
 def doc(url: str, customer_id: str, masked: bool = False) -> dict[str, Any]:
-    """The profile document as the API serves it."""
+    """The profile document as the API serves it (`masked`: to a reader without pii, the default `api.pii`)."""
     with reading(url) as reader:
-        text = reader.profile(customer_id, masked)
+        text = reader.profile(customer_id, Mask.of(DEFAULT_PII) if masked else None)
     assert text is not None
     return json.loads(text)
 
@@ -97,7 +98,7 @@ def test_profile_document_carries_golden_values_lineage_sources_and_traits(cfg: 
                                            "tax_id": "219-09-9998"}
     assert bob["traits"] | {"lifetime_value": None} == {
         "lifetime_value": None, "order_count": 0, "invoice_count": 2, "ticket_count": 1,
-        "first_seen": "2024-01-02T10:00:00", "last_seen": "2024-03-01T09:00:00", "tickets_90d": 1,
+        "first_seen": "2024-01-02T10:00:00Z", "last_seen": "2024-03-01T09:00:00Z", "tickets_90d": 1,
         "complaints_90d": 0, "recency_tier": "high", "frequency_tier": "high", "monetary_tier": "high",
         "loyalty": "long_valuable", "churn_risk": False}
     assert bob["traits"]["lifetime_value"] == pytest.approx(1222.5)  # 1,234.50 and (12.00)
@@ -110,14 +111,16 @@ def test_traits_are_columns_for_the_segment_filters(cfg: Config) -> None:
     assert got == [("high", "long_valuable", False, pytest.approx(1222.5), "2024-03-01T09:00:00")]
 
 
-def test_masked_document_hides_email_phone_and_tax_id_only(cfg: Config) -> None:
+def test_masked_document_hides_the_pii_attributes_only(cfg: Config) -> None:
     run_publish(cfg)
     plain, masked = doc(cfg.serving, BOB), doc(cfg.serving, BOB, masked=True)
     assert (masked["attributes"]["email"], masked["attributes"]["phone"], masked["attributes"]["tax_id"]) == (
         "b***@gmail.com", "+1******0100", "*****9998")
     assert masked["display"]["phone"] == "+1*********0100"
     assert masked["sources"][0]["values"]["tax_id"] == "*******9998"
-    for attr in ("email", "phone", "tax_id"):
+    assert plain["attributes"]["birth_date"] and masked["attributes"]["birth_date"].endswith("-**-**")
+    assert plain["attributes"]["street"] and "***" in masked["attributes"]["street"]
+    for attr in DEFAULT_PII:
         for part in (plain["attributes"], masked["attributes"], plain["display"], masked["display"],
                      *(r["values"] for r in plain["sources"]), *(r["values"] for r in masked["sources"])):
             part.pop(attr, None)

@@ -15,7 +15,8 @@ from typing import Any
 import duckdb
 import sqlalchemy as sa
 
-from api.mask import masked as masked_attributes
+from api.mask import Mask
+from cdp.config import DEFAULT_PII
 from cdp.schema import PROFILE_ATTRIBUTES
 from serving import tables
 from serving.build import timeline_sql
@@ -130,7 +131,7 @@ def _side(r: dict[str, Any]) -> dict[str, Any]:
     return {"source": r["source"], "source_id": r["source_id"], **{a: r.get(a) for a in PROFILE_ATTRIBUTES}}
 
 
-def masked(doc: dict[str, Any]) -> dict[str, Any]:
-    """`doc` as a reader without pii sees it."""
-    return {**doc, "attributes": masked_attributes(doc["attributes"]), "display": masked_attributes(doc["display"]),
-            "sources": [{**r, "values": masked_attributes(r["values"])} for r in doc["sources"]]}
+def masked(doc: dict[str, Any], mask: Mask = Mask.of(DEFAULT_PII)) -> dict[str, Any]:  # noqa: B008 (frozen)
+    """`doc` as a reader without pii sees it (the default `api.pii`)."""
+    return {**doc, "attributes": mask.attributes(doc["attributes"]), "display": mask.attributes(doc["display"]),
+            "sources": [{**r, "values": mask.attributes(r["values"])} for r in doc["sources"]]}
