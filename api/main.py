@@ -9,40 +9,48 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
+from api.audit_log import AuditLog
 from api.auth import keys_of
 from api.deps import NOT_PUBLISHED
 from api.docs import add_docs
 from api.reader import BadQuery, ServingReader
 from api.review_desk import ReviewDesk
-from api.routes import customers, health, review, sources
+from api.routes import audit, customers, erasure, health, review, sources
 from cdp.config import Config, load_config
+from serving.audit import write_engine
 
 DESCRIPTION = """Golden customer profiles and their 360° view, read from the last published version.
 
 Send an API key in the `X-API-Key` header (roles reader < steward < admin); `/health` needs none.
 Readers see emails, phones and tax ids masked unless their key carries `pii`. Stewards work the review
-queue under `/review`: their decisions are kept across publishes and honoured by the next run."""
+queue under `/review`: their decisions are kept across publishes and honoured by the next run, and
+every decision and erasure is in `/audit`. Admins erase a customer (`DELETE /customers/{id}`) and answer
+access requests (`GET /customers/{id}/export`)."""
 
 
 def create_app(cfg: Config) -> FastAPI:
     """The API over the serving store named by `cfg.serving`, with keys from cfg.api.keys and $CDP_API_KEYS."""
     reader = ServingReader(cfg.serving)
+    writer = write_engine(cfg.serving)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         reader.close()
+        writer.dispose()
 
     app = FastAPI(title="cdp", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.config = cfg
     app.state.keys = keys_of(cfg)
     app.state.reader = reader
-    app.state.review = ReviewDesk(reader.engine)
+    app.state.writer = writer
+    app.state.review = ReviewDesk(reader.engine, writer)
+    app.state.audit = AuditLog(reader.engine)
     app.add_exception_handler(BadQuery, _bad_query)
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
     app.add_exception_handler(sa.exc.ProgrammingError, _store_unavailable)
-    for module in (health, customers, sources, review):
+    for module in (health, customers, erasure, sources, review, audit):
         app.include_router(module.router)
     add_docs(app)  # after the routers: a request for data is matched before the static mount is tried
     return app

@@ -1,0 +1,97 @@
+"""Erasure of one customer: out of the published serving store at once, out of the warehouse now or next run.
+
+`erase` runs in one transaction of the serving store, so readers see the customer whole or gone,
+and the API keeps serving everyone else meanwhile (SQLite in WAL mode, PostgreSQL's MVCC): it lists
+the customer's records on the suppression list (keyed hashes, cdp.datakey) and deletes the profile,
+search keys, source records, redirects to it, timeline, review candidates and decisions involving its
+records, and appends an 'erasure' row to the audit, which records that it happened, not what.
+`erase_from_warehouse` then takes the records out of the warehouse if no run holds it; otherwise the
+next run's `suppressions` asset does, before anything is loaded (serving.suppress).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+import sqlalchemy as sa
+
+from cdp.config import Config
+from cdp.datakey import key_id, record_hash
+from cdp.warehouse import open_warehouse
+from serving import audit
+from serving.suppress import SUPPRESSION_SCHEMA, purge, sync
+from serving.tables import (
+    profiles,
+    redirects,
+    review_candidates,
+    review_decisions,
+    search_keys,
+    source_records,
+    timeline,
+)
+from serving.tables import suppressions as suppression_list
+
+LOCKED = ("could not set lock", "conflicting lock")
+"""Words of DuckDB's error when another process (a run, `cdp dagster`) has the warehouse open."""
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What an erasure did in the serving store."""
+
+    customer_id: str
+    records: int
+    audit_id: int
+    hashes: pa.Table
+    """The suppressions it listed (SUPPRESSION_SCHEMA), for the warehouse."""
+
+
+def erase(engine: sa.Engine, customer_id: str, key: bytes, who: str, note: str | None = None) -> Erased | None:
+    """Erase a live customer from the published tables (see the module); None when `customer_id` is not live.
+
+    `engine` must begin real transactions (serving.audit.write_engine).
+    """
+    at = audit.now()
+    with engine.begin() as conn:
+        if conn.execute(sa.select(profiles.c.customer_id).where(profiles.c.customer_id == customer_id)).first() is None:
+            return None
+        sr = source_records.c
+        records = conn.execute(sa.select(sr.source, sr.source_id).where(sr.customer_id == customer_id)).all()
+        hashes = _list(conn, [record_hash(key, r.source, r.source_id) for r in records], key_id(key), at)
+        record_ids = [f"{r.source}:{r.source_id}" for r in records]
+        for table in (review_candidates, review_decisions):
+            conn.execute(sa.delete(table).where(sa.or_(table.c.record_id_l.in_(record_ids),
+                                                       table.c.record_id_r.in_(record_ids))))
+        conn.execute(sa.delete(redirects).where(redirects.c.to_id == customer_id))
+        for table in (timeline, search_keys, source_records, profiles):
+            conn.execute(sa.delete(table).where(table.c.customer_id == customer_id))
+        audit_id = audit.record(conn, "erasure", who, customer_id=customer_id, note=note, at=at)
+    return Erased(customer_id, len(records), audit_id, hashes)
+
+
+def _list(conn: sa.Connection, hashes: list[str], key: str, at: object) -> pa.Table:
+    """Add the hashes not listed yet to the store's suppressions; return every one as a suppression row."""
+    listed = set(conn.execute(sa.select(suppression_list.c.record_hash)
+                              .where(suppression_list.c.record_hash.in_(hashes))).scalars())
+    fresh = [{"record_hash": h, "key_id": key, "at": at} for h in hashes if h not in listed]
+    if fresh:
+        conn.execute(sa.insert(suppression_list), fresh)
+    return pa.Table.from_pylist([{"record_hash": h, "key_id": key, "at": at} for h in hashes], SUPPRESSION_SCHEMA)
+
+
+def erase_from_warehouse(cfg: Config, key: bytes, hashes: pa.Table) -> bool:
+    """List the hashes in the warehouse and purge it now, if no other process holds it; False when one does
+    (a run, `cdp dagster`): the next run's `suppressions` asset purges it before loading anything."""
+    if not cfg.warehouse_path.exists():
+        return True  # nothing was ever run: nothing to take out
+    try:
+        with open_warehouse(cfg.warehouse_path) as con:
+            sync(con, hashes)
+            purge(con, cfg, key)
+    except (duckdb.IOException, duckdb.ConnectionException) as exc:
+        if any(words in str(exc).lower() for words in LOCKED):
+            return False
+        raise
+    return True
