@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from cdp.config import Config
 from cdp.datakey import key_id, record_hash
-from cdp.warehouse import open_warehouse
+from cdp.warehouse import is_locked, open_warehouse
 from serving import audit
 from serving.suppress import SUPPRESSION_SCHEMA, purge, sync
 from serving.tables import (
@@ -32,10 +32,6 @@ from serving.tables import (
     timeline,
 )
 from serving.tables import suppressions as suppression_list
-
-LOCKED = ("could not set lock", "conflicting lock")
-"""Words of DuckDB's error when another process (a run, `cdp dagster`) has the warehouse open."""
-
 
 @dataclass(frozen=True)
 class Erased:
@@ -90,8 +86,8 @@ def erase_from_warehouse(cfg: Config, key: bytes, hashes: pa.Table) -> bool:
         with open_warehouse(cfg.warehouse_path) as con:
             sync(con, hashes)
             purge(con, cfg, key)
-    except (duckdb.IOException, duckdb.ConnectionException) as exc:
-        if any(words in str(exc).lower() for words in LOCKED):
+    except duckdb.Error as exc:
+        if is_locked(exc):
             return False
         raise
     return True
