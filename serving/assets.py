@@ -17,6 +17,7 @@ from cdp.resources import ServingResource, WarehouseResource
 from cdp.schema import SUPPRESSIONS
 from identity.review import import_decisions
 from serving.decisions import decisions
+from serving.erasure import latest_suppression, reapply
 from serving.publish import publish
 from serving.suppress import purge, store_suppressions, sync
 
@@ -55,12 +56,13 @@ def published_asset(cfg: Config) -> dg.AssetsDefinition:
         """Profiles, search keys, source records, redirects, timelines and the review queue in the serving
         store, swapped in as one new version: readers see the old or the new.
 
-        Erasures made while the run was going are taken out of the warehouse first, so the version does
-        not bring them back."""
+        Erasures made while the run was going are taken out of the warehouse first, and those made while
+        the version loads out of the version as it is swapped in, so it does not bring them back."""
+        key, through = data_key(cfg.state_dir), latest_suppression(serving.url)
         with warehouse.connect() as con:
             sync(con, store_suppressions(serving.url))
-            purge(con, cfg, data_key(cfg.state_dir))
-            stats = publish(con, serving.url, context.run_id)
+            purge(con, cfg, key)
+            stats = publish(con, serving.url, context.run_id, reapply(key, through))
         rows = {f"rows.{table}": n for table, n in stats.rows.items()}
         return dg.MaterializeResult(metadata={"version": stats.version, "store": stats.store,
                                               "seconds": stats.seconds, **rows})

@@ -6,11 +6,13 @@ the customer's records on the suppression list (keyed hashes, cdp.datakey) and d
 search keys, source records, redirects to it, timeline, review candidates and decisions involving its
 records, and appends an 'erasure' row to the audit, which records that it happened, not what.
 `erase_from_warehouse` then takes the records out of the warehouse if no run holds it; otherwise the
-next run's `suppressions` asset does, before anything is loaded (serving.suppress).
+next run's `suppressions` asset does, before anything is loaded (serving.suppress). An erasure made
+while a publish loads its version is applied again to that version in the swap's transaction (`reapply`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -32,6 +34,7 @@ from serving.tables import (
     timeline,
 )
 from serving.tables import suppressions as suppression_list
+
 
 @dataclass(frozen=True)
 class Erased:
@@ -56,15 +59,54 @@ def erase(engine: sa.Engine, customer_id: str, key: bytes, who: str, note: str |
         sr = source_records.c
         records = conn.execute(sa.select(sr.source, sr.source_id).where(sr.customer_id == customer_id)).all()
         hashes = _list(conn, [record_hash(key, r.source, r.source_id) for r in records], key_id(key), at)
-        record_ids = [f"{r.source}:{r.source_id}" for r in records]
-        for table in (review_candidates, review_decisions):
-            conn.execute(sa.delete(table).where(sa.or_(table.c.record_id_l.in_(record_ids),
-                                                       table.c.record_id_r.in_(record_ids))))
-        conn.execute(sa.delete(redirects).where(redirects.c.to_id == customer_id))
-        for table in (timeline, search_keys, source_records, profiles):
-            conn.execute(sa.delete(table).where(table.c.customer_id == customer_id))
+        _take_out(conn, customer_id, [f"{r.source}:{r.source_id}" for r in records])
         audit_id = audit.record(conn, "erasure", who, customer_id=customer_id, note=note, at=at)
     return Erased(customer_id, len(records), audit_id, hashes)
+
+
+def _take_out(conn: sa.Connection, customer_id: str, record_ids: list[str]) -> None:
+    """Delete a customer and its records from every published table, and the decisions on its records."""
+    for table in (review_candidates, review_decisions):
+        conn.execute(sa.delete(table).where(sa.or_(table.c.record_id_l.in_(record_ids),
+                                                   table.c.record_id_r.in_(record_ids))))
+    conn.execute(sa.delete(redirects).where(redirects.c.to_id == customer_id))
+    for table in (timeline, search_keys, source_records, profiles):
+        conn.execute(sa.delete(table).where(table.c.customer_id == customer_id))
+
+
+def latest_suppression(url: str) -> int:
+    """The id of the store's latest suppression (0: none yet), read before a publish loads its version."""
+    engine = sa.create_engine(url)
+    try:
+        if not sa.inspect(engine).has_table(suppression_list.name):
+            return 0
+        with engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(suppression_list.c.suppression_id), 0)))
+                       .scalar_one())
+    finally:
+        engine.dispose()
+
+
+def reapply(key: bytes, after: int) -> Callable[[sa.Connection], None]:
+    """A publish's `before_commit`: the customers of records erased after suppression `after` (while the
+    version loaded from a warehouse that still held them) taken out of the version it swaps in."""
+
+    def take_out_late_erasures(conn: sa.Connection) -> None:
+        late = set(conn.execute(sa.select(suppression_list.c.record_hash)
+                                .where(suppression_list.c.suppression_id > after)).scalars())
+        if not late:
+            return
+        # Rare (an erasure during a publish), and hashes cannot be reversed: every published record is hashed.
+        sr = source_records.c
+        hit: dict[str, list[str]] = {}
+        for r in conn.execute(sa.select(sr.source, sr.source_id, sr.customer_id)):
+            if record_hash(key, r.source, r.source_id) in late:
+                hit.setdefault(r.customer_id, []).append(f"{r.source}:{r.source_id}")
+        for customer_id in hit:
+            customer_records = conn.execute(sa.select(sr.source, sr.source_id).where(sr.customer_id == customer_id))
+            _take_out(conn, customer_id, [f"{s}:{i}" for s, i in customer_records])
+
+    return take_out_late_erasures
 
 
 def _list(conn: sa.Connection, hashes: list[str], key: str, at: object) -> pa.Table:
