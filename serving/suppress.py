@@ -158,8 +158,8 @@ def _purge_source(con: duckdb.DuckDBPyConnection, source: str, record_keys: list
             events_of = f"select _key from {ident(raw)} where trim({ident(record_key)}::VARCHAR) in {erased}"
             _delete(con, ATTRIBUTE_ISSUES, f"source = {literal(name)} and source_id in ({events_of})")
         _delete(con, raw, f"trim({ident(record_key)}::VARCHAR) in {erased}")
-        _delete(con, QUARANTINE, f"source = {literal(name)} and "
-                                 f"trim(raw->>{literal('$.' + record_key)}) in {erased}")
+        path = literal(f'$."{record_key}"')  # the record key inside a quarantined row's JSON
+        _delete(con, QUARANTINE, f"source = {literal(name)} and trim(raw->>{path}) in {erased}")
     _delete(con, ATTRIBUTE_ISSUES, f"source = {literal(source)} and source_id in {erased}")
     _delete(con, QUARANTINE, f"source = {literal(source)} and source_id in {erased}")
     _delete(con, events, f"source_id in {erased}")

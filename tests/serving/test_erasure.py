@@ -61,7 +61,10 @@ def test_purging_every_record_of_a_customer_takes_the_customer_out(tmp_path: Pat
     with open_warehouse(cfg.warehouse_path) as con:
         customer = con.execute("select customer_id from record_customer where record_id = 'finance:1'").fetchall()[0][0]
         sync(con, listed(*BOB))
+        duplicate_invoice = "select count(*) from quarantine where source = 'finance__invoices' and source_id = 'i3'"
+        assert con.execute(duplicate_invoice).fetchall() == [(1,)]  # account 1's second i3, with its values
         done = purge(con, cfg, KEY)
+        assert con.execute(duplicate_invoice).fetchall() == [(0,)]
         assert (done.records, done.customers) == (2, 1)
         for table in ("customers", "golden", "lineage", "traits", "record_customer", "id_history"):
             assert con.execute(f"select count(*) from {table} where customer_id = ?", [customer]).fetchall() == [(0,)]
