@@ -23,7 +23,7 @@ from cdp.config import Config
 from cdp.datakey import key_id, record_hash
 from cdp.warehouse import is_locked, open_warehouse
 from serving import audit
-from serving.suppress import SUPPRESSION_SCHEMA, purge, sync
+from serving.suppress import SUPPRESSION_SCHEMA, listing_store, purge, sync
 from serving.tables import (
     profiles,
     redirects,
@@ -76,10 +76,10 @@ def _take_out(conn: sa.Connection, customer_id: str, record_ids: list[str]) -> N
 
 def latest_suppression(url: str) -> int:
     """The id of the store's latest suppression (0: none yet), read before a publish loads its version."""
-    engine = sa.create_engine(url)
+    engine = listing_store(url)
+    if engine is None:
+        return 0
     try:
-        if not sa.inspect(engine).has_table(suppression_list.name):
-            return 0
         with engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(suppression_list.c.suppression_id), 0)))
                        .scalar_one())

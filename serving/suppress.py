@@ -62,15 +62,25 @@ class Purge:
     customers: int
 
 
-def store_suppressions(url: str) -> pa.Table:
-    """Every suppression in the serving store at `url`; none before the first erasure (or publish)."""
+def listing_store(url: str) -> sa.Engine | None:
+    """An engine on the serving store at `url` if it has a suppression list yet, else None (no SQLite file is
+    created by asking: connecting would make one)."""
     target = sa.make_url(url)
     if target.get_backend_name() == "sqlite" and not Path(target.database or "").is_file():
-        return SUPPRESSION_SCHEMA.empty_table()  # no file yet (connecting would create one), or in-memory
+        return None
     engine = sa.create_engine(target)
+    if not sa.inspect(engine).has_table(suppressions.name):
+        engine.dispose()
+        return None
+    return engine
+
+
+def store_suppressions(url: str) -> pa.Table:
+    """Every suppression in the serving store at `url`; none before the first erasure (or publish)."""
+    engine = listing_store(url)
+    if engine is None:
+        return SUPPRESSION_SCHEMA.empty_table()
     try:
-        if not sa.inspect(engine).has_table(suppressions.name):
-            return SUPPRESSION_SCHEMA.empty_table()
         s = suppressions.c
         with engine.connect() as con:
             rows = con.execute(sa.select(s.record_hash, s.key_id, s.at).order_by(s.suppression_id)).all()

@@ -91,3 +91,9 @@ def test_an_erasure_during_a_publish_is_applied_to_the_version_it_swaps_in(tmp_p
     assert "finance:1" not in records and "sales:c1" not in records
     assert {"finance:2", "sales:c2", "sales:c4"} <= records.keys()
     assert latest_suppression(store_url) == 2 and store_suppressions(store_url).num_rows == 2
+
+
+def test_asking_a_store_that_does_not_exist_yet_creates_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'not-yet' / 'serving.db'}"
+    assert latest_suppression(url) == 0 and store_suppressions(url).num_rows == 0
+    assert not (tmp_path / "not-yet").exists()
