@@ -99,7 +99,6 @@ class ReviewDesk:
                          note=note, at=at)
         return Recorded(row.decision_id, candidate_id, decision, who, note, at)
 
-
     def involving(self, record_ids: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The published candidates pairing any of these records (with their latest decision), and every
         decision recorded on a pair of them, oldest first: what an access request shows."""

@@ -5,8 +5,8 @@ names the raw table and is the `source` in quarantine and load_log. Each load re
 previous snapshot. A row is not published, but quarantined with its reason, when it could not be
 read, its key is blank (or, for interactions, its record key), its record was erased (ingestion.suppress:
 quarantined without its values), or an earlier row of the same load has the same key: the first occurrence
-is kept. `_row_hash` (md5 of the row's values) lets a load
-count, against the snapshot it replaces, the keys that are new, changed and vanished.
+is kept. `_row_hash` (md5 of the row's values) lets a load count, against the snapshot it replaces, the
+keys that are new, changed and vanished.
 """
 
 from __future__ import annotations
