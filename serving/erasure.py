@@ -36,6 +36,10 @@ from serving.tables import (
 from serving.tables import suppressions as suppression_list
 
 
+class OtherKey(ValueError):
+    """The suppression list was hashed under another data key than the one given: adding to it would split it."""
+
+
 @dataclass(frozen=True)
 class Erased:
     """What an erasure did in the serving store."""
@@ -50,10 +54,12 @@ class Erased:
 def erase(engine: sa.Engine, customer_id: str, key: bytes, who: str, note: str | None = None) -> Erased | None:
     """Erase a live customer from the published tables (see the module); None when `customer_id` is not live.
 
-    `engine` must begin real transactions (serving.audit.write_engine).
+    `engine` must begin real transactions (serving.audit.write_engine). OtherKey when the list holds hashes
+    under another data key: no run could match both, so nothing is erased until the key is set right.
     """
     at = audit.now()
     with engine.begin() as conn:
+        _check_key(conn, key_id(key))
         if conn.execute(sa.select(profiles.c.customer_id).where(profiles.c.customer_id == customer_id)).first() is None:
             return None
         sr = source_records.c
@@ -107,6 +113,14 @@ def reapply(key: bytes, after: int) -> Callable[[sa.Connection], None]:
             _take_out(conn, customer_id, [f"{s}:{i}" for s, i in customer_records])
 
     return take_out_late_erasures
+
+
+def _check_key(conn: sa.Connection, current: str) -> None:
+    others = conn.execute(sa.select(suppression_list.c.key_id).where(suppression_list.c.key_id != current)
+                          .limit(1)).scalar()
+    if others is not None:
+        raise OtherKey(f"the suppression list is hashed under data key {others}, this process has {current}: "
+                       "set CDP_DATA_KEY (or restore the state folder's data.key) to the key of earlier erasures")
 
 
 def _list(conn: sa.Connection, hashes: list[str], key: str, at: object) -> pa.Table:

@@ -11,9 +11,9 @@ from fastapi.responses import RedirectResponse
 from api.access import export
 from api.auth import Role
 from api.deps import AdminRole, AuditDep, ConfigDep, ReviewDep, StoreDep, WriterDep, refusals
-from api.models import CustomerExport, Erasure
+from api.models import CustomerExport, Erasure, Problem
 from cdp.datakey import data_key
-from serving.erasure import erase, erase_from_warehouse
+from serving.erasure import OtherKey, erase, erase_from_warehouse
 
 router = APIRouter(prefix="/customers", tags=["erasure"], responses=refusals(Role.admin))
 
@@ -22,7 +22,9 @@ NOT_LIVE: dict[int | str, dict[str, Any]] = {404: {"description": "No such custo
 
 @router.delete("/{customer_id}", response_model=Erasure, summary="Erase a customer",
                responses={**NOT_LIVE, 308: {"description": "The id was merged into another customer: Location names "
-                                                           "the survivor; DELETE it to erase the person."}})
+                                                           "the survivor; DELETE it to erase the person."},
+                          409: {"model": Problem, "description": "Earlier erasures were hashed under another data key "
+                                                                 "(CDP_DATA_KEY): nothing was erased."}})
 def erase_customer(customer_id: str, caller: AdminRole, store: StoreDep, writer: WriterDep, cfg: ConfigDep,
                    request: Request,
                    note: Annotated[str | None, Query(max_length=2000, description="why, e.g. the request's "
@@ -43,7 +45,10 @@ def erase_customer(customer_id: str, caller: AdminRole, store: StoreDep, writer:
     """
     # A plain `def`: the write may wait for a running publish to commit, and the warehouse purge is heavy.
     key = data_key(cfg.state_dir)
-    erased = erase(writer, customer_id, key, caller.who, note)
+    try:
+        erased = erase(writer, customer_id, key, caller.who, note)
+    except OtherKey as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     if erased is None:
         survivor = store.redirect(customer_id)
         if survivor is None:

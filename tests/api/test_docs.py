@@ -55,7 +55,7 @@ def test_openapi_lists_the_refusals_each_route_can_answer(client: TestClient) ->
         ("/sources/{source}/{source_id}", "get"): {"200", "404", "422"} | reader,
         ("/review/candidates", "get"): {"200", "422"} | steward,
         ("/review/candidates/{candidate_id}/decision", "post"): {"201", "404", "422"} | steward,
-        ("/customers/{customer_id}", "delete"): {"200", "308", "404", "422"} | steward,
+        ("/customers/{customer_id}", "delete"): {"200", "308", "404", "409", "422"} | steward,
         ("/customers/{customer_id}/export", "get"): {"200", "301", "404", "422"} | steward,
         ("/audit", "get"): {"200", "422"} | steward,
     }

@@ -124,3 +124,13 @@ def test_an_erasure_keeps_its_audit_and_the_decisions_on_other_people(admin_clie
                admin_client.get("/audit", headers=steward).json()["items"]]
     assert actions == [("erasure", JOHN), ("decision", ROBERT), ("decision", JOHN)]  # append-only: all kept
     assert FILLERS[0] in {c["customer_id"] for c in rows(world.url, tables.profiles)}
+
+
+def test_an_erasure_under_another_data_key_is_refused(admin_client: TestClient, world: ServingBuilder,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    admin_client.delete(f"/customers/{ROBERT}", headers=as_role("admin"))
+    monkeypatch.setenv(ENV_DATA_KEY, "another key")
+    answer = admin_client.delete(f"/customers/{JOHN}", headers=as_role("admin"))
+    assert answer.status_code == 409 and "CDP_DATA_KEY" in answer.json()["detail"]
+    assert admin_client.get(f"/customers/{JOHN}", headers=as_role("reader")).status_code == 200
+    assert len(rows(world.url, tables.suppressions)) == 2
