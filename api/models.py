@@ -233,6 +233,14 @@ class ExportedDecision(BaseModel):
     at: dt.datetime
 
 
+class SentRecord(BaseModel):
+    """A source record's whole row, every column as the source sent it (the warehouse's raw table)."""
+
+    source: str
+    source_id: str
+    row: dict[str, Any]
+
+
 class CustomerExport(BaseModel):
     """Everything held about a person, for an access request."""
 
@@ -240,6 +248,9 @@ class CustomerExport(BaseModel):
     exported_at: dt.datetime = Field(description="RFC 3339, UTC")
     profile: Profile = Field(description="golden values, lineage, every source record with its values as sent, "
                                          "traits (unmasked)")
+    records_as_sent: list[SentRecord] | None = Field(
+        description="each source record's whole row as landed, unmapped columns too; null while a run holds the "
+                    "warehouse (ask again after it)")
     timeline: list[Interaction] = Field(description="every interaction from every silo, newest first")
     review_candidates: list[ReviewCandidate] = Field(description="queued pairs involving the person's records")
     decisions: list[ExportedDecision] = Field(description="stewards' decisions on pairs involving them, oldest first")

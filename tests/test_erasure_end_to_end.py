@@ -106,6 +106,9 @@ def test_an_erased_customer_stays_gone_after_a_rerun(demo: Path, monkeypatch: py
     with TestClient(create_app(cfg)) as client:
         who = person(client, rows, rows[-1]["customer_id"])
         assert who["records"] and left_in_warehouse(cfg, who)  # the scan finds them while they are there
+        export = client.get(f"/customers/{who['customer_id']}/export", headers=ADMIN).json()
+        assert {(r["source"], r["source_id"]) for r in export["records_as_sent"]} == set(who["records"])
+        assert all(len(r["row"]) > 3 for r in export["records_as_sent"])  # every column, as sent
         answer = client.delete(f"/customers/{who['customer_id']}", headers=ADMIN)
         assert answer.status_code == 200 and answer.json()["warehouse"] == "erased"
         gone_from_api(client, who)

@@ -64,11 +64,12 @@ def erase_customer(customer_id: str, caller: AdminRole, store: StoreDep, writer:
             responses={**NOT_LIVE, 301: {"description": "The id was merged into another customer: Location names "
                                                        "the survivor's export."}})
 def export_customer(customer_id: str, caller: AdminRole, store: StoreDep, review: ReviewDep, audit: AuditDep,
-                    request: Request) -> Any:
-    """An access request: the profile (unmasked golden values, lineage, every source record with its values as
-    sent, traits), every interaction, the review candidates and decisions involving the person's records,
-    and the audit entries about the customer, as one JSON document."""
-    document = export(store, review, audit, customer_id)
+                    cfg: ConfigDep, request: Request) -> Any:
+    """An access request: the profile (unmasked golden values, lineage, every source record with its mapped
+    values as sent, traits), each record's whole row as the warehouse landed it (null while a run holds the
+    warehouse), every interaction, the review candidates and decisions involving the person's records, and
+    the audit entries about the customer, as one JSON document."""
+    document = export(store, review, audit, cfg, customer_id)
     if document is not None:
         return document
     survivor = store.redirect(customer_id)

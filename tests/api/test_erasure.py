@@ -102,6 +102,7 @@ def test_an_export_holds_everything_about_the_person(admin_client: TestClient, w
     export = answer.json()
     assert export["customer_id"] == JOHN and export["exported_at"].endswith("Z")
     assert export["profile"] == world.docs[JOHN]  # unmasked, with every record's values as sent
+    assert export["records_as_sent"] == []  # no warehouse behind this store
     assert [e["interaction_id"] for e in export["timeline"]] == TIMELINE
     assert {c["candidate_id"] for c in export["review_candidates"]} == set(CANDIDATES[:2])
     assert [(d["candidate_id"], d["decision"]) for d in export["decisions"]] == [(CANDIDATES[0], "no_match")]
