@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
+from api.audit_log import AuditLog
 from api.auth import Caller, Role
 from api.limits import Limiter, retry_after
 from api.mask import Mask
@@ -120,6 +122,16 @@ async def get_review(request: Request) -> ReviewDesk:
     return request.app.state.review
 
 
+async def get_writer(request: Request) -> sa.Engine:
+    """The process's engine for writes to the serving store (serving.audit.write_engine)."""
+    return request.app.state.writer
+
+
+async def get_audit(request: Request) -> AuditLog:
+    """The audit trail, over the reader's pool."""
+    return request.app.state.audit
+
+
 async def get_config(request: Request) -> Config:
     """The loaded cdp.yaml."""
     return request.app.state.config
@@ -133,3 +145,5 @@ AdminRole = Annotated[Caller, Depends(require(Role.admin))]
 StoreDep = Annotated[ServingReader, Depends(get_reader)]
 ReviewDep = Annotated[ReviewDesk, Depends(get_review)]
 ConfigDep = Annotated[Config, Depends(get_config)]
+WriterDep = Annotated[sa.Engine, Depends(get_writer)]
+AuditDep = Annotated[AuditLog, Depends(get_audit)]

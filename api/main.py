@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.audit_log import AuditLog
 from api.auth import keys_of
 from api.deps import NOT_PUBLISHED
 from api.docs import add_docs
@@ -24,8 +25,9 @@ from api.limits import Limiter
 from api.mask import Mask
 from api.reader import BadCursor, BadQuery, ServingReader
 from api.review_desk import ReviewDesk
-from api.routes import customers, health, review, sources
+from api.routes import audit, customers, erasure, health, review, sources
 from cdp.config import Config, load_config
+from serving.audit import write_engine
 
 DESCRIPTION = """Golden customer profiles and their 360° view, read from the last published version.
 
@@ -33,17 +35,20 @@ Send an API key in the `X-API-Key` header (roles reader < steward < admin); `/he
 Readers see the personal attributes of `api.pii` (by default email, phone, tax id, birth date, street) masked
 unless their key carries `pii`, and may search by them only with `pii`. Every key has a rate limit (429 with
 `Retry-After`), searches a stricter one. Stewards work the review queue under `/review`: their decisions are
-kept across publishes and honoured by the next run."""
+kept across publishes and honoured by the next run, and every decision and erasure is in `/audit`. Admins
+erase a customer (`DELETE /customers/{id}`) and answer access requests (`GET /customers/{id}/export`)."""
 
 
 def create_app(cfg: Config) -> FastAPI:
     """The API over the serving store named by `cfg.serving`, with keys from cfg.api.keys and $CDP_API_KEYS."""
     reader = ServingReader(cfg.serving)
+    writer = write_engine(cfg.serving)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         reader.close()
+        writer.dispose()
 
     app = FastAPI(title="cdp", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
@@ -53,14 +58,16 @@ def create_app(cfg: Config) -> FastAPI:
     app.state.rate_limit = Limiter(cfg.api.rate_limit) if cfg.api.rate_limit else None
     app.state.search_rate_limit = Limiter(cfg.api.search_rate_limit) if cfg.api.search_rate_limit else None
     app.state.reader = reader
-    app.state.review = ReviewDesk(reader.engine)
+    app.state.writer = writer
+    app.state.review = ReviewDesk(reader.engine, writer)
+    app.state.audit = AuditLog(reader.engine)
     app.add_exception_handler(BadCursor, _bad_cursor)
     app.add_exception_handler(BadQuery, _bad_query)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(sa.exc.DataError, _unstorable)
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
     app.add_exception_handler(sa.exc.ProgrammingError, _store_unavailable)
-    for module in (health, customers, sources, review):
+    for module in (health, customers, erasure, sources, review, audit):
         app.include_router(module.router)
     add_docs(app)  # after the routers: a request for data is matched before the static mount is tried
     app.add_middleware(HeadAsGet)

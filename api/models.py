@@ -199,3 +199,71 @@ class CandidatePage(BaseModel):
 
     items: list[ReviewCandidate]
     next_cursor: str | None
+
+
+class AuditEntry(BaseModel):
+    """One audited action: who did it (the key's name, never the key), when, what, to whom, and why."""
+
+    audit_id: int
+    at: dt.datetime = Field(description="RFC 3339, UTC")
+    who: str
+    action: Literal["decision", "erasure", "merge", "split"]
+    customer_id: str | None = Field(None, description="the customer acted on (a decision: the left record's)")
+    other_customer_id: str | None = Field(None, description="a decision: the right record's customer")
+    candidate_id: str | None = Field(None, description="a decision's review candidate")
+    detail: str | None = Field(None, description="a decision: match | no_match; an erasure says nothing of what "
+                                                 "was erased")
+    note: str | None = None
+
+
+class AuditPage(BaseModel):
+    """A page of the audit trail, newest first; pass `next_cursor` as `cursor` for the next."""
+
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+class Erasure(BaseModel):
+    """The answer to an erasure."""
+
+    customer_id: str
+    records: int = Field(description="source records erased and put on the suppression list")
+    warehouse: Literal["erased", "pending"] = Field(
+        description="erased: gone from the warehouse too; pending: a run holds the warehouse, and the next run "
+                    "takes the records out before loading anything")
+    audit_id: int
+
+
+class ExportedDecision(BaseModel):
+    """A steward's decision on a pair involving one of the person's records."""
+
+    decision_id: int
+    candidate_id: str
+    decision: Literal["match", "no_match"]
+    who: str
+    note: str | None = None
+    at: dt.datetime
+
+
+class SentRecord(BaseModel):
+    """A source record's whole row, every column as the source sent it (the warehouse's raw table)."""
+
+    source: str
+    source_id: str
+    row: dict[str, Any]
+
+
+class CustomerExport(BaseModel):
+    """Everything held about a person, for an access request."""
+
+    customer_id: str
+    exported_at: dt.datetime = Field(description="RFC 3339, UTC")
+    profile: Profile = Field(description="golden values, lineage, every source record with its values as sent, "
+                                         "traits (unmasked)")
+    records_as_sent: list[SentRecord] | None = Field(
+        description="each source record's whole row as landed, unmapped columns too; null while a run holds the "
+                    "warehouse (ask again after it)")
+    timeline: list[Interaction] = Field(description="every interaction from every silo, newest first")
+    review_candidates: list[ReviewCandidate] = Field(description="queued pairs involving the person's records")
+    decisions: list[ExportedDecision] = Field(description="stewards' decisions on pairs involving them, oldest first")
+    audit: list[AuditEntry] = Field(description="audit entries about the customer, newest first")

@@ -177,8 +177,8 @@ NOT_A_CURSOR = "cursor: not a cursor this API gave out"
 
 
 def decode_cursor(token: str, types: tuple[type, ...]) -> list[Any]:
-    """The sort key inside a token made by `encode_cursor`, one value of each of `types` (str, or float for a
-    probability in [0, 1]); BadCursor when it is not one.
+    """The sort key inside a token made by `encode_cursor`, one value of each of `types` (str, float for a
+    probability in [0, 1], or int for a row id); BadCursor when it is not one.
 
     A token is the client's to forge: every value is checked before it reaches SQL, where a lone surrogate,
     an integer wider than 64 bits or a NUL would fail in the driver rather than answer.
@@ -197,6 +197,8 @@ def _fits(value: Any, kind: type) -> bool:
     if kind is float:
         number = isinstance(value, int | float) and not isinstance(value, bool)
         return number and math.isfinite(value) and 0 <= value <= 1
+    if kind is int:  # a row id: positive and within 64 bits
+        return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
     if not isinstance(value, str) or "\0" in value:
         return False
     try:

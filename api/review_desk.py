@@ -1,8 +1,9 @@
 """The stewards' side of the serving store: the published review queue and the decisions made on it.
 
 `review_candidates` is replaced by every publish like the other published tables; `review_decisions`
-is written here, by the API, and no publish touches it. The next run reads every decision back
-(serving.decisions) into the warehouse, where clustering honours it. No web framework here.
+is written here, by the API, with an audit row in the same transaction, and no publish touches either.
+The next run reads every decision back (serving.decisions) into the warehouse, where clustering honours
+it. No web framework here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from api.reader import Page, decode_cursor, encode_cursor
-from serving.tables import review_candidates, review_decisions
+from serving import audit
+from serving.tables import review_candidates, review_decisions, source_records
 
 Status = Literal["open", "decided", "all"]
 Decision = Literal["match", "no_match"]
@@ -34,10 +36,12 @@ class Recorded:
 
 
 class ReviewDesk:
-    """The review queue and the decisions, over an engine of the serving store (the API's pool)."""
+    """The review queue and the decisions: read over the API's pool (`engine`), decisions written through
+    `writer` (serving.audit.write_engine)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, writer: sa.Engine) -> None:
         self.engine = engine
+        self.writer = writer
         c, d = review_candidates.c, review_decisions.c
         latest = (sa.select(sa.func.max(review_decisions.c.decision_id)).where(d.candidate_id == c.candidate_id)
                   .correlate(review_candidates).scalar_subquery())
@@ -70,22 +74,47 @@ class ReviewDesk:
         return Page([_candidate(r) for r in rows], token)
 
     def decide(self, candidate_id: str, decision: Decision, who: str, note: str | None) -> Recorded | None:
-        """Record a decision on a published candidate (the pair's record ids copied along); None if no such one.
+        """Record a decision on a published candidate (the pair's record ids copied along), and audit it with
+        the two records' customers; None if no such candidate.
 
         One INSERT ... SELECT: the lookup and the write are one statement, so a publish swapping the
         queue in between cannot separate them.
         """
-        at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        at = audit.now()
         c = review_candidates.c
         source = sa.select(c.candidate_id, c.record_id_l, c.record_id_r, sa.literal(decision), sa.literal(who),
                            sa.literal(note, sa.Text), sa.literal(at, sa.DateTime)).where(c.candidate_id == candidate_id)
         names = ["candidate_id", "record_id_l", "record_id_r", "decision", "who", "note", "at"]
-        insert = sa.insert(review_decisions).from_select(names, source).returning(review_decisions.c.decision_id)
+        d = review_decisions.c
+        insert = sa.insert(review_decisions).from_select(names, source).returning(d.decision_id, d.record_id_l,
+                                                                                 d.record_id_r)
+        with self.writer.begin() as con:
+            row = con.execute(insert).first()
+            if row is None:
+                return None
+            audit.record(con, "decision", who, customer_id=_customer_of(row.record_id_l),
+                         other_customer_id=_customer_of(row.record_id_r), candidate_id=candidate_id, detail=decision,
+                         note=note, at=at)
+        return Recorded(row.decision_id, candidate_id, decision, who, note, at)
+
+    def involving(self, record_ids: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The published candidates pairing any of these records (with their latest decision), and every
+        decision recorded on a pair of them, oldest first: what an access request shows."""
+        c, d = review_candidates.c, review_decisions.c
         with self.engine.connect() as con:
-            decision_id = con.execute(insert).scalar()
-        if decision_id is None:
-            return None
-        return Recorded(decision_id, candidate_id, decision, who, note, at)
+            rows = con.execute(self._queue.where(sa.or_(c.record_id_l.in_(record_ids),
+                                                        c.record_id_r.in_(record_ids)))).all()
+            decided = con.execute(sa.select(d.decision_id, d.candidate_id, d.decision, d.who, d.note, d.at)
+                                  .where(sa.or_(d.record_id_l.in_(record_ids), d.record_id_r.in_(record_ids)))
+                                  .order_by(d.decision_id)).all()
+        return [_candidate(r) for r in rows], [r._asdict() for r in decided]
+
+
+def _customer_of(record_id: str) -> sa.ScalarSelect[Any]:
+    """SQL: the published customer of a record id ('<source>:<source_id>'; source names hold no colon)."""
+    source, _, source_id = record_id.partition(":")
+    sr = source_records.c
+    return sa.select(sr.customer_id).where(sr.source == source, sr.source_id == source_id).scalar_subquery()
 
 
 def _candidate(row: Any) -> dict[str, Any]:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
 
-from cdp.warehouse import open_warehouse
+from cdp.warehouse import connect, is_locked
+
+LOCK_WAIT = 120.0
+"""Seconds an asset waits for the warehouse while another process briefly holds it (an erasure's purge)."""
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -18,9 +22,26 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection for one asset; closed afterwards so other processes can open the file."""
-        with open_warehouse(self.path) as con:
+        """A connection for one asset; closed afterwards so other processes can open the file.
+
+        An erasure through the API may take the file between two assets for its purge: the asset waits
+        for it rather than failing the run (DuckDB itself does not wait for a lock).
+        """
+        con = self._open()
+        try:
             yield con
+        finally:
+            con.close()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                return connect(self.path)
+            except duckdb.Error as exc:
+                if not is_locked(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
 
 class ServingResource(dg.ConfigurableResource):

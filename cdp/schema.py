@@ -144,6 +144,16 @@ LOAD_LOG = _register(Table(
 """`source` names the feed (feed_name); new, changed and vanished compare keys and row hashes with the
 snapshot the load replaced."""
 
+SUPPRESSIONS = _register(Table(
+    "suppressions", "An erased source record, by keyed hash: loads quarantine it (reason 'erased'); kept.", (
+        ("record_hash", "VARCHAR"), ("key_id", "VARCHAR"), ("at", "TIMESTAMP")),
+    primary_key=("record_hash",)))
+"""record_hash is cdp.datakey.record_hash of (source, source_id) under the data key that key_id names: never
+the values. Copied from the serving store, where erasures write it (serving.suppress)."""
+
+ERASED = "erased"
+"""The quarantine reason of a row whose record was erased."""
+
 # --- Identity (see identity/) ---------------------------------------------------------------------
 
 MATCH_PAIRS = _register(Table(

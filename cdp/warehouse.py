@@ -27,6 +27,16 @@ def open_warehouse(path: str | Path, read_only: bool = False) -> Iterator[duckdb
         con.close()
 
 
+LOCKED = ("could not set lock", "conflicting lock")
+"""Words of DuckDB's error when another process holds the file open (a run, `cdp dagster`, an erasure)."""
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Whether a DuckDB error says another process holds the warehouse file."""
+    return isinstance(exc, duckdb.IOException | duckdb.ConnectionException) and any(
+        words in str(exc).lower() for words in LOCKED)
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     rows = con.execute(
         "select 1 from information_schema.tables where table_name = ? and table_schema = 'main'", [name]

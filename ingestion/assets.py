@@ -7,27 +7,30 @@ warehouse and call the plain functions of ingestion.load and ingestion.stage.
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 import dagster as dg
 
 from cdp.config import Config, SourceConfig
+from cdp.datakey import data_key
 from cdp.resources import WarehouseResource
-from cdp.schema import STAGED, raw_table, staged_table
+from cdp.schema import STAGED, SUPPRESSIONS, raw_table, staged_table
 from ingestion.load import load_source
 from ingestion.stage import build_unions, stage_source
 
 GROUP = "ingestion"
 
 
-def raw_asset(name: str, src: SourceConfig) -> dg.AssetsDefinition:
+def raw_asset(name: str, src: SourceConfig, state_dir: Path) -> dg.AssetsDefinition:
     kind = src.location.connector
 
-    @dg.asset(name=raw_table(name), group_name=GROUP, kinds={"duckdb", kind},
+    # After `suppressions` (serving.assets), which lists the records erased since the last run.
+    @dg.asset(name=raw_table(name), deps=[SUPPRESSIONS], group_name=GROUP, kinds={"duckdb", kind},
               description=f"Rows of source {name!r} ({kind}) and its interaction feeds as sent; "
-                          "unreadable, blank-key and duplicate-key rows quarantined.")
+                          "unreadable, blank-key, duplicate-key and erased rows quarantined.")
     def raw(warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connect() as con:
-            loads = load_source(con, name, src)
+            loads = load_source(con, name, src, data_key(state_dir))
         metadata = {f"{s.source}.{k}": v for s in loads for k, v in asdict(s).items()
                     if k.startswith("rows_")}
         return dg.MaterializeResult(metadata=metadata | {"batch_id": loads[0].batch_id})
@@ -61,7 +64,8 @@ def staged_asset(cfg: Config) -> dg.AssetsDefinition:
 
 def ingestion_assets(cfg: Config) -> list[dg.AssetsDefinition]:
     """raw_S and staged_S for each source S of the config, and `staged` over them all."""
-    branches = [a for name, src in cfg.sources.items() for a in (raw_asset(name, src), staged_source_asset(name, src))]
+    branches = [a for name, src in cfg.sources.items()
+                for a in (raw_asset(name, src, cfg.state_dir), staged_source_asset(name, src))]
     return [*branches, staged_asset(cfg)]
 
 

@@ -3,9 +3,10 @@
 A feed is a source's records or one of its interaction feeds; its name (`sales`, `sales__orders`)
 names the raw table and is the `source` in quarantine and load_log. Each load replaces the
 previous snapshot. A row is not published, but quarantined with its reason, when it could not be
-read, its key is blank (or, for interactions, its record key), or an earlier row of the same load
-has the same key: the first occurrence is kept. `_row_hash` (md5 of the row's values) lets a load
-count, against the snapshot it replaces, the keys that are new, changed and vanished.
+read, its key is blank (or, for interactions, its record key), its record was erased (ingestion.suppress:
+quarantined without its values), or an earlier row of the same load has the same key: the first occurrence
+is kept. `_row_hash` (md5 of the row's values) lets a load count, against the snapshot it replaces, the
+keys that are new, changed and vanished.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 import duckdb
 
 from cdp.config import ConfigError, InteractionConfig, Location, SourceConfig
-from cdp.schema import LOAD_LOG, QUARANTINE, ensure_tables, feed_name, raw_table
+from cdp.schema import ERASED, LOAD_LOG, QUARANTINE, ensure_tables, feed_name, raw_table
 from cdp.warehouse import table_exists
 from ingestion.connectors import connector_for, describe_missing
 from ingestion.duck import drop, ident, literal
+from ingestion.suppress import erased_sql, prepare
 
 LANDING = "_cdp_landing"
 CLASSIFIED = "_cdp_classified"
@@ -38,6 +40,10 @@ class Feed:
     """Column holding the row's key: unique and never blank in what is published."""
     columns: dict[str, str]
     """Every column the config maps, by the config key naming it (sources.sales.fields.email: email)."""
+    source: str
+    """The source whose records the rows are, or belong to."""
+    record_key: str
+    """Column holding the key of the source record a row is (`key`) or belongs to (an interaction's)."""
     required: tuple[str, ...] = ()
     """Further columns that must not be blank (an interaction's record key)."""
 
@@ -66,7 +72,7 @@ def feeds_of(source: str, src: SourceConfig) -> list[Feed]:
     where = f"sources.{source}"
     columns = {f"{where}.key": src.key} | {f"{where}.fields.{a}": c for a, c in src.fields.items()}
     columns |= {f"{where}.updated_at": src.updated_at} if src.updated_at else {}
-    return [Feed(source, src.location, src.key, columns),
+    return [Feed(source, src.location, src.key, columns, source, src.key),
             *(_interaction_feed(source, event) for event in src.interactions)]
 
 
@@ -75,7 +81,8 @@ def _interaction_feed(source: str, event: InteractionConfig) -> Feed:
     columns = {f"{where}.key": event.key, f"{where}.record_key": event.record_key, f"{where}.at": event.at}
     columns |= {f"{where}.amount": event.amount} if event.amount else {}
     columns |= {f"{where}.attributes.{c}": c for c in event.attributes}
-    return Feed(feed_name(source, event.name), event.location, event.key, columns, (event.record_key,))
+    return Feed(feed_name(source, event.name), event.location, event.key, columns, source, event.record_key,
+                (event.record_key,))
 
 
 def new_batch_id(source: str) -> str:
@@ -83,23 +90,31 @@ def new_batch_id(source: str) -> str:
     return f"{source}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def load_source(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> list[LoadStats]:
-    """Load the source's records and interaction feeds under one batch id; return one LoadStats per feed."""
+def load_source(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig,
+                data_key: bytes | None = None) -> list[LoadStats]:
+    """Load the source's records and interaction feeds under one batch id; return one LoadStats per feed.
+
+    `data_key` (cdp.datakey) hashes record keys against the suppression list; it is needed once the
+    warehouse lists an erased record.
+    """
     ensure_tables(con, QUARANTINE, LOAD_LOG)
+    suppress = prepare(con, data_key)
     batch = new_batch_id(source)
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return [load_feed(con, feed, batch, loaded_at) for feed in feeds_of(source, src)]
+    return [load_feed(con, feed, batch, loaded_at, suppress) for feed in feeds_of(source, src)]
 
 
-def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime) -> LoadStats:
-    """Land one feed, publish raw_<feed>, quarantine the rest and log the load."""
+def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime,
+              suppress: bool = False) -> LoadStats:
+    """Land one feed, publish raw_<feed>, quarantine the rest and log the load (with `suppress`, erased
+    records too: ingestion.suppress.prepare must have run on `con`)."""
     drop(con, LANDING, CLASSIFIED)
     connector = connector_for(feed.location)
     columns = connector.land(con, LANDING)
     problems = describe_missing(feed.columns, columns, connector.label)
     if problems:
         raise ConfigError("; ".join(problems))
-    con.execute(_classify_sql(feed, columns))
+    con.execute(_classify_sql(feed, columns, suppress))
     stats = _stats(con, feed, batch, loaded_at)
     con.execute("begin")  # the snapshot, its quarantine and its log row change together or not at all
     try:
@@ -114,7 +129,7 @@ def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at:
     return stats
 
 
-def _classify_sql(feed: Feed, columns: list[str]) -> str:
+def _classify_sql(feed: Feed, columns: list[str], suppress: bool) -> str:
     """Every landed row with its trimmed key, values as JSON, row hash, and why it is not published."""
     raw = "json_object(" + ", ".join(f"{literal(c)}, {ident(c)}" for c in columns) + ")"
     blanks = [f"when nullif(trim({ident(c)}), '') is null then {literal(f'blank record key (column {c})')}"
@@ -127,13 +142,15 @@ def _classify_sql(feed: Feed, columns: list[str]) -> str:
                 when _error is not null then _error
                 when _key is null then {literal(f"blank key (column {feed.key})")}
                 {' '.join(blanks)}
+                when _erased then {literal(ERASED)}
                 when _kept <> _row_number then
                     'duplicate key: row ' || _kept || {literal(f" has the same {feed.key} and is kept")}
             end as _reason
         from (
             select *, min(_row_number) over (partition by _key, _complete) as _kept
             from (
-                select *, {complete} as _complete, md5(_raw::VARCHAR) as _row_hash
+                select *, {complete} as _complete, md5(_raw::VARCHAR) as _row_hash,
+                       {erased_sql(feed.source, feed.record_key) if suppress else 'false'} as _erased
                 from (select *, nullif(trim({ident(feed.key)}), '') as _key, {raw} as _raw from {LANDING})))"""
 
 
@@ -169,10 +186,11 @@ def _publish(con: duckdb.DuckDBPyConnection, feed: Feed, columns: list[str], bat
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime) -> None:
-    """Replace the feed's quarantined rows with this load's; an unreadable row keeps its text as `_line`."""
+    """Replace the feed's quarantined rows with this load's; an unreadable row keeps its text as `_line`, an
+    erased record's row keeps no value."""
     con.execute(f"delete from {QUARANTINE} where source = ?", [feed.name])
     con.execute(f"""
         insert into {QUARANTINE}
         select ?, _key, _row_number, ?, _reason,
-               case when _error is null then _raw else json_object('_line', _line) end, ?
+               case when _erased then NULL when _error is null then _raw else json_object('_line', _line) end, ?
         from {CLASSIFIED} where _reason is not null order by _row_number""", [feed.name, batch, loaded_at])

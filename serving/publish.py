@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Table, inspect
+from sqlalchemy import Connection, Table, inspect
 
 from cdp.config import ConfigError
 from serving import tables
@@ -34,15 +34,17 @@ class PublishStats:
     """The store's URL, without any password."""
 
 
-def publish(con: duckdb.DuckDBPyConnection, url: str, run_id: str | None = None) -> PublishStats:
+def publish(con: duckdb.DuckDBPyConnection, url: str, run_id: str | None = None,
+            before_commit: Callable[[Connection], None] | None = None) -> PublishStats:
     """Replace the serving store's published version by the warehouse's current one, atomically.
 
     Runs the store's migrations first. On any error nothing changes: readers keep the old version.
+    `before_commit`: see ServingStore.publish.
     """
     start = time.perf_counter()
     store = ServingStore.open(url)
     try:
-        version, rows = store.publish(warehouse_version(con), run_id)
+        version, rows = store.publish(warehouse_version(con), run_id, before_commit)
     finally:
         store.close()
     return PublishStats(version, rows, round(time.perf_counter() - start, 3), store.engine.url.render_as_string())

@@ -18,7 +18,7 @@ import itertools
 import queue
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, final
@@ -117,8 +117,13 @@ class ServingStore(ABC):
             upgrade(conn)
 
     @final
-    def publish(self, data: Mapping[Table, Batches], run_id: str | None = None) -> tuple[int, dict[str, int]]:
-        """Replace every table in `data` by its rows, atomically; return the new version and row counts."""
+    def publish(self, data: Mapping[Table, Batches], run_id: str | None = None,
+                before_commit: Callable[[Connection], None] | None = None) -> tuple[int, dict[str, int]]:
+        """Replace every table in `data` by its rows, atomically; return the new version and row counts.
+
+        `before_commit` runs in the swap's transaction once the new tables are live there (an erasure made
+        while they loaded is applied to them: serving.erasure.reapply).
+        """
         self.migrate()
         shadows = {table: shadow_of(table, self.key_names_unique) for table in data}
         # The warehouse computes the tables to come while the store writes, one query at a time in table
@@ -136,6 +141,8 @@ class ServingStore(ABC):
         with self.engine.begin() as conn:
             for table, shadow in shadows.items():
                 self._swap(conn, table, shadow)
+            if before_commit is not None:
+                before_commit(conn)
             version = self._log(conn, run_id, counts)
         return version, counts
 

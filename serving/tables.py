@@ -177,5 +177,42 @@ review_decisions = Table(
 )
 """Stewards' decisions, written by the API and never replaced by a publish: the next run imports them."""
 
+audit = Table(
+    "audit",
+    metadata,
+    Column("audit_id", Integer, autoincrement=True, nullable=False),
+    Column("at", DateTime, nullable=False, doc="UTC."),
+    Column("who", Text, nullable=False, doc="The key's name (api.auth.Caller.who): never the key."),
+    Column("action", Text, nullable=False, doc="'decision' | 'erasure' (AUDIT_ACTIONS)."),
+    Column("customer_id", Key, doc="The customer acted on (a decision: the left record's, when published)."),
+    Column("other_customer_id", Key, doc="A decision: the right record's customer."),
+    Column("candidate_id", Text, doc="A decision's review candidate."),
+    Column("detail", Text, doc="A decision: 'match' | 'no_match'. An erasure records that it happened, not what."),
+    Column("note", Text),
+    PrimaryKeyConstraint("audit_id", name="pk_audit"),
+    Index("ix_audit_customer", "customer_id", "audit_id"),
+    Index("ix_audit_other_customer", "other_customer_id", "audit_id"),
+    Index("ix_audit_who", "who", "audit_id"),
+)
+"""Append-only: who did what to which customer, and when. Written by the API (never updated or deleted);
+no publish touches it."""
+
+AUDIT_ACTIONS = ("decision", "erasure")
+"""What the audit records so far (merges and splits are to come)."""
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("suppression_id", Integer, autoincrement=True, nullable=False),
+    Column("record_hash", Key, nullable=False, doc="cdp.datakey.record_hash of (source, source_id): never values."),
+    Column("key_id", Text, nullable=False, doc="cdp.datakey.key_id of the data key the hash was taken with."),
+    Column("at", DateTime, nullable=False, doc="UTC."),
+    PrimaryKeyConstraint("suppression_id", name="pk_suppressions"),
+    Index("ux_suppressions_hash", "record_hash", unique=True),
+)
+"""Erased source records, written by an erasure (serving.erasure) and never replaced by a publish: every run
+copies them into the warehouse, whose loads then quarantine those records."""
+
 PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects, timeline, review_candidates)
-"""The tables a publish replaces as a whole (publish_log is appended to; review_decisions belongs to the API)."""
+"""The tables a publish replaces as a whole (publish_log is appended to; review_decisions, audit and
+suppressions belong to the API)."""

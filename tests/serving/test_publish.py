@@ -19,7 +19,7 @@ from api.reader import ServingReader
 from cdp.config import DEFAULT_PII, Config, ConfigError
 from cdp.resources import ServingResource, WarehouseResource
 from cdp.warehouse import open_warehouse
-from serving.assets import build_defs, published
+from serving.assets import build_defs, published_asset
 from serving.publish import PublishStats, export_source_records, publish
 from tests.utils.publishing import ingest, resolve
 
@@ -194,7 +194,7 @@ def test_published_asset_is_in_the_serving_group_and_reports_the_version(cfg: Co
     node = graph.get(dg.AssetKey("published"))
     assert node.group_name == "serving"
     assert {k.to_user_string() for k in node.parent_keys} == {"golden", "traits"}
-    result = dg.materialize([published], resources=resources)
+    result = dg.materialize([published_asset(cfg)], resources=resources)
     assert result.success
     metadata = result.asset_materializations_for_node("published")[0].metadata
     assert metadata["version"].value == 1 and metadata["rows.profiles"].value == 4
