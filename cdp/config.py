@@ -20,6 +20,7 @@ from cdp.schema import ATTRIBUTES
 
 DEFAULT_WAREHOUSE = ".cdp/warehouse.duckdb"
 DEFAULT_SERVING = "sqlite:///.cdp/serving.db"
+DEFAULT_PII = ("email", "phone", "tax_id", "birth_date", "street")
 
 
 class ConfigError(ValueError):
@@ -220,6 +221,9 @@ class QualityConfig(Strict):
     """Warn when a larger share of all records than this sits in large customers."""
     min_golden_completeness: float = 0.8
     """Warn when fewer golden profiles carry a last name, or a way to reach them (email, phone or street)."""
+    pii_examples: bool = False
+    """List examples of unexpected staged emails, phones and birth dates in the quality report and Data Docs;
+    off, those checks give counts only, so the reports hold no personal values."""
 
 
 class IdentityConfig(Strict):
@@ -251,6 +255,17 @@ class ApiConfig(Strict):
 
     keys: list[str] = Field(default_factory=list)
     """API keys as `key:role[:pii]`; $CDP_API_KEYS adds to them."""
+    pii: list[str] = Field(default_factory=lambda: list(DEFAULT_PII))
+    """The personal attributes: masked for readers without `pii`, and in `cdp export quarantine` unless
+    --with-pii."""
+
+    @field_validator("pii")
+    @classmethod
+    def _known(cls, pii: list[str]) -> list[str]:
+        unknown = sorted(set(pii) - set(ATTRIBUTES))
+        if unknown:
+            raise ValueError(f"unknown canonical attribute(s) {unknown}; known: {', '.join(ATTRIBUTES)}")
+        return pii
 
 
 class Config(Strict):

@@ -12,6 +12,7 @@ import dagster as dg
 from cdp.config import Config
 from cdp.resources import ServingResource, WarehouseResource
 from identity.review import import_decisions
+from quality.quarantine import keep_published
 from serving.decisions import decisions
 from serving.publish import publish
 
@@ -32,9 +33,11 @@ def steward_decisions(warehouse: WarehouseResource, serving: ServingResource) ->
 def published(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
               serving: ServingResource) -> dg.MaterializeResult:
     """Profiles, search keys, source records, redirects, timelines and the review queue in the serving
-    store, swapped in as one new version: readers see the old or the new."""
+    store, swapped in as one new version: readers see the old or the new. The load's quarantine becomes the
+    one `cdp export quarantine` shows."""
     with warehouse.connect() as con:
         stats = publish(con, serving.url, context.run_id)
+        keep_published(con)
     rows = {f"rows.{table}": n for table, n in stats.rows.items()}
     return dg.MaterializeResult(metadata={"version": stats.version, "store": stats.store,
                                           "seconds": stats.seconds, **rows})
