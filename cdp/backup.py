@@ -35,6 +35,7 @@ from cdp.config import Config, ConfigError, sqlite_file
 from serving import tables
 from serving.store import SHADOW, ServingStore
 
+
 class BackupError(ValueError):
     """A backup that cannot be written or restored, and why."""
 

@@ -80,7 +80,8 @@ def _masked_raw(masked: Mapping[str, Sequence[str]]) -> str:
     lists = " ".join(f"when {literal(feed)} then [{', '.join(literal(c) for c in [*columns, LINE])}]"
                      for feed, columns in masked.items())
     hidden = f"(case source {lists} end)"
-    value = f"case when nullif(e.value, '') is not null and list_contains({hidden}, e.key) then '{MASK}' else e.value end"
+    value = (f"case when nullif(e.value, '') is not null and list_contains({hidden}, e.key) then '{MASK}' "
+             "else e.value end")
     entries = """map_entries(json_transform(raw, '"MAP(VARCHAR, VARCHAR)"'))"""
     each = f"list_transform({entries}, lambda e: {{'key': e.key, 'value': {value}}})"
     return f"case when {hidden} is null then raw else to_json(map_from_entries({each})) end as raw"
