@@ -63,6 +63,7 @@ class Manifest:
     serving_tables: list[str] = field(default_factory=list)
     """The store's tables the backup holds."""
     not_included: list[str] = field(default_factory=list)
+    """What a restore does not bring back, in words."""
 
     def lines(self, restored: bool = False) -> list[str]:
         """What `cdp backup` / `cdp restore` print."""
@@ -110,7 +111,7 @@ def restore(cfg: Config, folder: Path) -> Manifest:
 
 
 def read_manifest(folder: Path) -> Manifest:
-    """The manifest of the backup in `folder`; a ConfigError when there is none."""
+    """The manifest of the backup in `folder`; a BackupError when there is none."""
     try:
         return Manifest(**json.loads((folder / MANIFEST).read_text()))
     except (OSError, ValueError, TypeError) as exc:
