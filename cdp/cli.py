@@ -113,8 +113,8 @@ def cmd_model(args: argparse.Namespace) -> int:
     model = store.load()
     print(f"model: {current}\n{weights_table(model)}")
     records = 0
-    if cfg.warehouse_path.exists():
-        with open_warehouse(cfg.warehouse_path, read_only=True) as con:
+    if cfg.warehouse_path.exists():  # under the lock: a run holds the file, and DuckDB would refuse with its own error
+        with project_lock(cfg.state_dir, "model"), open_warehouse(cfg.warehouse_path, read_only=True) as con:
             records = con.execute(f"select count(*) from {STAGED}").fetchall()[0][0] if table_exists(con, STAGED) else 0
     found = problems(model, records) if records else []
     print("\n".join(f"implausible: {line}" for line in found) or "\nplausible: no near level outweighs an exact one, "
