@@ -9,19 +9,26 @@ from pathlib import Path
 
 from cdp import __version__
 from cdp.config import Config, ConfigError, config_path, load_config
+from cdp.state import Busy, owner_only, private_file, project_lock
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+EXIT_BUSY = 75
+"""Another command holds the project's lock: try again later (sysexits' EX_TEMPFAIL)."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `cdp` console script."""
+    """Entry point of the `cdp` console script. Whatever a command writes is owner-only (cdp.state)."""
     args = _parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with owner_only():
+            return int(args.func(args) or 0)
     except ConfigError as exc:
         print(f"cdp: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except Busy as exc:
+        print(f"cdp: {exc}; try again when it has finished", file=sys.stderr)
+        return EXIT_BUSY
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -42,8 +49,9 @@ def cmd_run(args: argparse.Namespace, retrain: bool = False) -> int:
     from ingestion import check_columns
 
     cfg = _config(args)
-    check_columns(cfg)
-    outcome = run_pipeline(cfg, retrain=retrain or getattr(args, "retrain", False))
+    with project_lock(cfg.state_dir, "run"):  # the whole run: two writers of one DuckDB file fail each other
+        check_columns(cfg)
+        outcome = run_pipeline(cfg, retrain=retrain or getattr(args, "retrain", False))
     return print_outcome(cfg, outcome)
 
 
@@ -105,8 +113,8 @@ def cmd_model(args: argparse.Namespace) -> int:
     model = store.load()
     print(f"model: {current}\n{weights_table(model)}")
     records = 0
-    if cfg.warehouse_path.exists():
-        with open_warehouse(cfg.warehouse_path, read_only=True) as con:
+    if cfg.warehouse_path.exists():  # under the lock: a run holds the file, and DuckDB would refuse with its own error
+        with project_lock(cfg.state_dir, "model"), open_warehouse(cfg.warehouse_path, read_only=True) as con:
             records = con.execute(f"select count(*) from {STAGED}").fetchall()[0][0] if table_exists(con, STAGED) else 0
     found = problems(model, records) if records else []
     print("\n".join(f"implausible: {line}" for line in found) or "\nplausible: no near level outweighs an exact one, "
@@ -123,12 +131,46 @@ def cmd_export(args: argparse.Namespace) -> int:
         rows = export_source_records(cfg.serving, out)
     else:
         from cdp.warehouse import open_warehouse
-        from quality.quarantine import export_attribute_issues, export_quarantine
+        from quality.quarantine import export_attribute_issues, export_quarantine, personal_columns
 
-        write = export_quarantine if args.what == "quarantine" else export_attribute_issues
-        with open_warehouse(cfg.warehouse_path) as con:
-            rows = write(con, out)
-    print(f"{rows} rows written to {out}")
+        with project_lock(cfg.state_dir, "export"), open_warehouse(cfg.warehouse_path) as con:
+            if args.what == "quarantine":
+                rows = export_quarantine(con, out, {} if args.with_pii else personal_columns(cfg))
+            else:
+                rows = export_attribute_issues(con, out, [] if args.with_pii else cfg.api.pii)
+    private_file(out)
+    masked = "" if args.with_pii or args.what == "crosswalk" else f" ({', '.join(cfg.api.pii)} masked)"
+    print(f"{rows} rows written to {out}{masked}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Snapshot warehouse, serving store and models into a new folder, while the API keeps serving."""
+    from cdp.backup import BackupError, backup
+
+    cfg = _config(args)
+    try:
+        with project_lock(cfg.state_dir, "backup"):
+            manifest = backup(cfg, Path(args.out))
+    except BackupError as exc:
+        print(f"cdp backup: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print("\n".join(manifest.lines()))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put a backup back: refused while a run (or another command) holds the project's lock."""
+    from cdp.backup import BackupError, restore
+
+    cfg = _config(args)
+    try:
+        with project_lock(cfg.state_dir, "restore", wait=0):
+            manifest = restore(cfg, Path(args.folder))
+    except BackupError as exc:
+        print(f"cdp restore: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print("\n".join(manifest.lines(restored=True)))
     return 0
 
 
@@ -177,7 +219,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="crosswalk: source records and their customer ids; quarantine: input rows not published; "
                         "attribute_issues: values set aside during standardisation (record, field, reason)")
     p.add_argument("--out", required=True, help="CSV file to write")
+    p.add_argument("--with-pii", action="store_true",
+                   help="quarantine, attribute_issues: write the personal values (api.pii) as sent, not masked")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("backup", parents=[config],
+                       help="snapshot warehouse, serving store, steward decisions and models (the API keeps serving)")
+    p.add_argument("--out", required=True, help="a new folder to write the snapshot into")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", parents=[config], help="put a `cdp backup` snapshot back (refused while a run is on)")
+    p.add_argument("folder", help="the folder `cdp backup --out` wrote")
+    p.set_defaults(func=cmd_restore)
     return ap
 
 

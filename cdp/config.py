@@ -220,6 +220,9 @@ class QualityConfig(Strict):
     """Warn when a larger share of all records than this sits in large customers."""
     min_golden_completeness: float = 0.8
     """Warn when fewer golden profiles carry a last name, or a way to reach them (email, phone or street)."""
+    pii_examples: bool = False
+    """List examples of unexpected staged emails, phones and birth dates in the quality report and Data Docs;
+    off, those checks give counts only, so the reports hold no personal values."""
 
 
 class IdentityConfig(Strict):
@@ -265,8 +268,9 @@ class ApiConfig(Strict):
     keys: list[str] = Field(default_factory=list)
     """API keys as `key:role[:pii]`; $CDP_API_KEYS adds to them."""
     pii: list[str] = Field(default_factory=lambda: list(DEFAULT_PII))
-    """Canonical attributes masked for readers whose key lacks `pii`, everywhere they appear; searching by
-    one of them needs a `pii` key (stewards and admins see and search everything)."""
+    """Canonical attributes masked for readers whose key lacks `pii`, everywhere they appear, and in
+    `cdp export quarantine` unless --with-pii; searching by one of them needs a `pii` key (stewards and
+    admins see and search everything)."""
     rate_limit: RateLimit | None = RateLimit(per_minute=60_000, burst=2_000)
     """Every request of a key (null: no limit). The default only stops a runaway client or a leaked key."""
     search_rate_limit: RateLimit | None = RateLimit(per_minute=1_200, burst=100)

@@ -7,10 +7,13 @@ with quality checks on every stage; a new source in cdp.yaml is a new raw/staged
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from cdp.config import Config, load_config
 from cdp.resources import ServingResource, WarehouseResource
+from cdp.state import PRIVATE_UMASK
 from identity.assets import build_defs as identity_defs
 from ingestion.assets import build_defs as ingestion_defs
 from quality.checks import build_defs as quality_defs
@@ -32,5 +35,9 @@ def build_definitions(cfg: Config) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """What `dagster dev -w workspace.yaml` loads: the graph of ./cdp.yaml or $CDP_CONFIG."""
+    """What `dagster dev -w workspace.yaml` loads: the graph of ./cdp.yaml or $CDP_CONFIG.
+
+    Sets umask 077 in the process loading it, so what its runs write is owner-only as under `cdp`.
+    """
+    os.umask(PRIVATE_UMASK)
     return build_definitions(load_config())

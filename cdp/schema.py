@@ -129,6 +129,11 @@ QUARANTINE = _register(Table(
 """`source` names the feed (feed_name); source_id is NULL when blank; an unreadable row's raw is
 {"_line": <its text>}."""
 
+PUBLISHED_QUARANTINE = _register(Table(
+    "published_quarantine", "The quarantine as it stood when the serving store was last published.",
+    TABLES[QUARANTINE].columns))
+"""What `cdp export quarantine` shows: a run that fails after loading leaves it as the last good run left it."""
+
 ATTRIBUTE_ISSUES = _register(Table(
     "attribute_issues", "A value staging set aside, or kept with a flag (reason 'kept for matching; ...'), "
     "from the latest staging of each feed.", (

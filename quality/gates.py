@@ -26,8 +26,9 @@ class Project:
     def __init__(self, cfg: Config, run_id: str) -> None:
         self.context, self.run_id = open_project(quality_dir(cfg), run_id), run_id
 
-    def validate(self, frame: pd.DataFrame, suite: gx.ExpectationSuite, source: str | None) -> Outcome:
-        return validate(self.context, self.run_id, frame, suite, source)
+    def validate(self, frame: pd.DataFrame, suite: gx.ExpectationSuite, source: str | None,
+                 examples: bool = True) -> Outcome:
+        return validate(self.context, self.run_id, frame, suite, source, examples)
 
 
 def build_run_docs(cfg: Config, run_id: str) -> None:
@@ -54,10 +55,14 @@ def raw_gate(con: duckdb.DuckDBPyConnection, cfg: Config, run_id: str, source: s
 
 
 def staged_gate(con: duckdb.DuckDBPyConnection, cfg: Config, run_id: str, source: str) -> Outcome:
-    """The source's standardised records: shares of usable emails, phones, birth dates and names."""
+    """The source's standardised records: shares of usable emails, phones, birth dates and names.
+
+    The values these expectations find unexpected are personal (emails, phones, birth dates as sent), so
+    the results keep counts only unless `quality.pii_examples` asks for examples.
+    """
     src, project = cfg.sources[source], Project(cfg, run_id)
     suite = suites.staged_suite(staged_table(source), set(src.fields), cfg.quality)
-    return project.validate(frames.staged_frame(con, source, src), suite, source)
+    return project.validate(frames.staged_frame(con, source, src), suite, source, cfg.quality.pii_examples)
 
 
 def clusters_gate(con: duckdb.DuckDBPyConnection, cfg: Config, run_id: str) -> Outcome:

@@ -35,6 +35,9 @@ from quality.report import GX_DOCS, GX_FOLDER, INDEX, RUN_MARKER
 DATASOURCE = "cdp"
 RESULT_FORMAT = ResultFormat.BASIC  # counts plus up to 20 unexpected values, for Data Docs and the findings
 # (SUMMARY adds counts per unexpected value: a hash of every column it checks, seconds per million rows)
+COUNTS_ONLY = {"result_format": ResultFormat.BASIC, "partial_unexpected_count": 0}
+"""BASIC without the unexpected values: for personal data, which would otherwise be written into the stored
+results, the Data Docs, cdp's report and Dagster's event log."""
 
 # Great Expectations fingerprints each in-memory batch by hashing every value of the frame (~1 s
 # per million rows, per validation) only to label it in the results; our frames are built for
@@ -70,15 +73,17 @@ def open_project(root: Path, run_id: str) -> AbstractDataContext:
 
 
 def validate(context: AbstractDataContext, run_id: str, frame: pd.DataFrame, suite: gx.ExpectationSuite,
-             source: str | None) -> Outcome:
-    """Validate `frame` with `suite` (named after the table it checks) and store the result (see build_docs)."""
+             source: str | None, examples: bool = True) -> Outcome:
+    """Validate `frame` with `suite` (named after the table it checks) and store the result (see build_docs);
+    without `examples`, no unexpected value is kept, only counts."""
     table = suite.name
     suite.meta["source"] = source  # for the report, which reads the stored results back
     suite = context.suites.add_or_update(suite)
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=table, data=_batch_definition(context, table), suite=suite))
     with _inferred_strings():
-        result = definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT,
+        result = definition.run(batch_parameters={"dataframe": frame},
+                                result_format=RESULT_FORMAT if examples else COUNTS_ONLY,
                                 run_id=RunIdentifier(run_name=run_id))
     return outcome_of(result, table, source)
 

@@ -4,12 +4,16 @@ Each file is read into a scratch table (DuckDB keeps the file's order, so rowid 
 among readable records). Readers that set records aside (DuckDB's `store_rejects`) leave them in
 REJECTS with their record number; the placing query below slots those back between the readable
 ones, so `_row_number` is the record's position in the file, offset by the files read before it.
+
+An empty file (no bytes, or only blank lines) is an error naming it: readers would otherwise
+invent a column for it (`column0`) and the config's columns would seem missing.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+from pathlib import Path
 from typing import ClassVar
 
 import duckdb
@@ -22,6 +26,8 @@ READ = "_cdp_read"
 REJECTS = "_cdp_rejects"
 SCANS = "_cdp_scans"
 REJECT_OPTIONS = f"store_rejects=true, rejects_table='{REJECTS}', rejects_scan='{SCANS}'"
+BLANK_SCAN = 65_536
+"""Files up to this size are read whole to tell one holding only blank lines; larger ones hold more."""
 
 # {header}: lines before the first record; {offset}: records in earlier files.
 PLACE = """
@@ -40,6 +46,10 @@ from (select rowid + 1 as _cdp_k, * from {read}) r asof left join gaps g on r._c
 union all by name
 select {offset} + pos as _row_number, 'unreadable record: ' || error as _error, text as _line from rejected
 """
+
+
+class EmptyFile(ValueError):
+    """A source file with nothing in it."""
 
 
 class FileConnector(Connector):
@@ -61,10 +71,19 @@ class FileConnector(Connector):
         """Values for the reader's `?` after the path."""
         return []
 
+    def paths(self) -> list[str]:
+        """The files `path:` matches, in name order; raises EmptyFile for the first empty one."""
+        paths = sorted(glob.glob(self.location.path))
+        for path in paths:
+            size = os.path.getsize(path)
+            if size == 0 or (size <= BLANK_SCAN and not Path(path).read_bytes().strip()):
+                raise EmptyFile(f"file is empty: {path}")
+        return paths
+
     def columns(self) -> list[str]:
         names: dict[str, None] = {}  # ordered union over the files
         with duckdb.connect() as con:
-            for path in sorted(glob.glob(self.location.path)):
+            for path in self.paths():
                 names.update(dict.fromkeys(self.file_columns(con, path)))
         return list(names)
 
@@ -87,7 +106,7 @@ class FileConnector(Connector):
 
     def _land(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
         parts, offset = [], 0
-        for i, path in enumerate(sorted(glob.glob(self.location.path))):
+        for i, path in enumerate(self.paths()):
             parts.append(f"{table}_{i}")
             offset += self._land_file(con, path, parts[-1], offset)
         if len(parts) == 1:

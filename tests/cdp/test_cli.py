@@ -17,7 +17,7 @@ def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().out == f"cdp {version('cdp')}\n"
 
 
-@pytest.mark.parametrize("command", ["demo", "run", "train", "dagster", "model", "export"])
+@pytest.mark.parametrize("command", ["demo", "run", "train", "dagster", "model", "export", "backup", "restore"])
 def test_every_option_says_what_it_does(command: str) -> None:
     sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
     options = [a for a in sub.choices[command]._actions if not isinstance(a, argparse._HelpAction)]

@@ -15,6 +15,26 @@ def test_a_good_config_passes(tmp_path: Path) -> None:
     check_columns(two_sources(tmp_path))
 
 
+@pytest.mark.parametrize(("name", "content"), [
+    ("sales_contacts.csv", b""), ("sales_contacts.csv", b"\n  \n"), ("tickets.jsonl", b""), ("tickets.jsonl", b"\n\n"),
+])
+def test_an_empty_file_is_said_to_be_empty_naming_source_and_file(tmp_path: Path, name: str, content: bytes) -> None:
+    cfg = write_config(tmp_path, {"sales": sales_source(tmp_path)})
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ConfigError) as err:
+        check_columns(cfg)
+    assert str(err.value) == f"sources.sales: cannot read {name}: file is empty: {tmp_path / name}"
+    assert "column0" not in str(err.value)
+
+
+def test_an_empty_parquet_file_is_said_to_be_empty(tmp_path: Path) -> None:
+    (tmp_path / "contacts.parquet").write_bytes(b"")
+    cfg = write_config(tmp_path, {"shop": {"connector": "parquet", "path": "contacts.parquet", "key": "id",
+                                           "fields": {"email": "email"}}})
+    with pytest.raises(ConfigError, match="^sources.shop: cannot read contacts.parquet: file is empty: "):
+        check_columns(cfg)
+
+
 def test_missing_csv_column_names_source_key_file_and_columns(tmp_path: Path) -> None:
     source = sales_source(tmp_path)
     source["key"] = "no_such_column_contact_id"

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from cdp.config import CsvLocation, JsonlLocation, ParquetLocation, SqlLocation
 from ingestion.connectors import CsvConnector, JsonlConnector, ParquetConnector, SqlConnector, connector_for
 from ingestion.connectors import sql as sql_connector
+from ingestion.connectors.files import EmptyFile
 from tests.utils.services import require_mariadb, require_postgres
 from tests.utils.sources import write_csv, write_jsonl, write_parquet, write_sqlite
 
@@ -51,6 +52,20 @@ def test_csv_glob_reads_files_in_name_order_and_numbers_across_them(tmp_path: Pa
     write_csv(tmp_path / "part_1.csv", ["id", "name", "extra"], [["1", "Ann", "x"], ["2", "Bob", "y"]])
     rows = landed(CsvLocation(connector="csv", path=str(tmp_path / "part_*.csv"), delimiter=","))
     assert [(r[0], *r[3:]) for r in rows] == [(1, "1", "Ann", "x"), (2, "2", "Bob", "y"), (3, "3", "Cy", None)]
+
+
+def test_an_empty_file_in_a_glob_is_named_when_landing(tmp_path: Path) -> None:
+    """The check before the run names it too (tests/ingestion/test_columns.py); a file emptied since then is
+    named when the load reaches it, not read as a column called column0."""
+    write_csv(tmp_path / "a.csv", ["id"], [["1"]])
+    (tmp_path / "b.csv").write_text("")
+    with pytest.raises(EmptyFile, match=f"^file is empty: {tmp_path / 'b.csv'}$"):
+        landed(CsvLocation(connector="csv", path=str(tmp_path / "*.csv")))
+
+
+def test_a_header_only_csv_is_not_empty_it_has_no_records(tmp_path: Path) -> None:
+    location = CsvLocation(connector="csv", path=str(write_csv(tmp_path / "a.csv", ["id", "email"], [])))
+    assert connector_for(location).columns() == ["id", "email"] and landed(location) == []
 
 
 def test_csv_honours_delimiter_and_encoding(tmp_path: Path) -> None:

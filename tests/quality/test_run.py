@@ -50,9 +50,9 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def export(folder: Path, what: str) -> list[dict[str, str]]:
+def export(folder: Path, what: str, *options: str) -> list[dict[str, str]]:
     out = folder / f"{what}.csv"
-    assert main(["export", what, "--config", str(folder / "cdp.yaml"), "--out", str(out)]) == 0
+    assert main(["export", what, "--config", str(folder / "cdp.yaml"), "--out", str(out), *options]) == 0
     return read_csv(out)
 
 
@@ -124,7 +124,8 @@ def test_messy_sales_export_completes_and_accounts_for_every_row(
     assert ("warning: staged_sales: warning_expectations: expect_column_values_to_be_in_set failed for "
             "source sales, table staged_sales, column email_status") in out
 
-    quarantine = [(r["source_id"], r["row_number"], r["reason"], r["raw"]) for r in export(deployment, "quarantine")]
+    quarantine = [(r["source_id"], r["row_number"], r["reason"], r["raw"])
+                  for r in export(deployment, "quarantine", "--with-pii")]
     assert [q[:3] for q in quarantine if "unreadable" not in q[2]] == [
         ("", "1", "blank key (column contact_id)"), ("", "2", "blank key (column contact_id)"),
         (rows[2][0], str(len(rows) - 1), "duplicate key: row 3 has the same contact_id and is kept"),
@@ -134,7 +135,7 @@ def test_messy_sales_export_completes_and_accounts_for_every_row(
     unreadable = [q for q in quarantine if "unreadable" in q[2]]
     assert len(unreadable) == 1 and unreadable[0][1] == "5" and "surplus" in unreadable[0][3]
 
-    issues = export(deployment, "attribute_issues")
+    issues = export(deployment, "attribute_issues", "--with-pii")
     assert {(r["source_id"], r["field"]) for r in issues} >= {(row[0], "birth_date") for row in rows[5:10]}
     assert {(r["source_id"], r["field"]) for r in issues} >= {(row[0], "email") for row in rows[10:100]}
 
@@ -147,6 +148,38 @@ def test_messy_sales_export_completes_and_accounts_for_every_row(
         assert rows_in == published_rows + quarantined_rows == published_rows + quarantined.get(source, 0)
         assert published_rows == sum(r["source"] == source for r in crosswalk)
     assert {s: n for s, n, _, _ in logged} == {"crm": len(PEOPLE), "sales": len(rows)}
+
+
+def test_personal_values_stay_out_of_exports_reports_and_run_records_unless_asked(
+    deployment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = sales_rows(PEOPLE)
+    rows.append(list(rows[0]))                           # duplicate key: quarantined with its email and phone
+    rows[1].append("surplus")                            # unreadable: its whole line is quarantined
+    for i, row in enumerate(rows[5:100]):
+        row[2] = f"private.person{i}@@mail.example"      # junk emails: unexpected values of the staged check
+    for row in rows[5:10]:
+        row[3] = "555-PRIV-" + row[0]                    # junk phones
+    write_csv(deployment / "sales.csv", SALES_HEADER, rows)
+    assert run(deployment) == 0
+    assert "expect_column_values_to_be_in_set failed" in capsys.readouterr().out
+    personal = [rows[0][2], rows[0][3], rows[1][2], rows[5][2], rows[99][2], rows[5][3], rows[9][3]]
+
+    quarantine = export(deployment, "quarantine")
+    issues = export(deployment, "attribute_issues")
+    assert len(quarantine) == 2 and {r["field"] for r in issues} >= {"email", "phone"}
+    written = [deployment / "quarantine.csv", deployment / "attribute_issues.csv",
+               *(p for p in (deployment / ".cdp" / "quality").rglob("*") if p.is_file()),
+               *(p for p in (deployment / ".cdp" / "dagster").rglob("*") if p.is_file())]
+    for path in written:
+        data = path.read_bytes()
+        assert not [value for value in personal if value.encode() in data], path
+    report = (deployment / ".cdp" / "quality" / "report.html").read_text()
+    assert re.search(r"<td>\d+ of \d+ values unexpected \([0-9.]+%\)</td>", report) and "e.g." not in report
+
+    with_pii = "\n".join(r["raw"] for r in export(deployment, "quarantine", "--with-pii"))
+    assert rows[0][2] in with_pii and rows[1][2] in with_pii
+    assert rows[5][2] in {r["value"] for r in export(deployment, "attribute_issues", "--with-pii")}
 
 
 def test_renamed_key_column_fails_before_publishing(deployment: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -164,14 +197,21 @@ def test_collapsed_volume_blocks_the_run_naming_the_expectation(
     deployment: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     crosswalk, digest = export(deployment, "crosswalk"), serving_digest(deployment)
-    write_csv(deployment / "sales.csv", SALES_HEADER, sales_rows(PEOPLE)[:10])
+    quarantine = export(deployment, "quarantine", "--with-pii")
+    rows = sales_rows(PEOPLE)[:10]
+    rows[0][0] = ""  # quarantined by the blocked load: the export keeps showing the last published load's
+    write_csv(deployment / "sales.csv", SALES_HEADER, rows)
 
     assert run(deployment) == 1
     out, err = capsys.readouterr()
     assert ("blocking check failed: raw_sales: critical_expectations: expect_table_row_count_to_be_between "
-            "failed for source sales, table raw_sales: observed 10") in err
+            "failed for source sales, table raw_sales: observed 9") in err
     assert "nothing was published" in err
-    assert "source sales: 10 rows loaded, 0 quarantined" in out.splitlines() and "customers:" not in out
+    assert "source sales: 10 rows loaded, 1 quarantined" in out.splitlines() and "customers:" not in out
+    assert export(deployment, "quarantine", "--with-pii") == quarantine
+    with open_warehouse(load_config(deployment / "cdp.yaml").warehouse_path, read_only=True) as con:
+        assert con.execute("select reason from quarantine where source = 'sales'").fetchall() == [
+            ("blank key (column contact_id)",)], "the blocked load's own quarantine is in the warehouse"
     report = (deployment / ".cdp" / "quality" / "report.html").read_text()
     assert ('<td class="status blocking">blocking</td><td class="mono">expect_table_row_count_to_be_between</td>'
             in report)
