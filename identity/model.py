@@ -73,23 +73,24 @@ def train(records: pa.Table) -> dict[str, Any]:
         if _has_pairs(records, rule):
             training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
     model = linker.misc.save_model_to_json()
-    _train_contacts(records, model, u_pairs)
+    _train_gated(records, model, u_pairs)
     return model
 
 
-def _train_contacts(records: pa.Table, model: dict[str, Any], u_pairs: float) -> None:
-    """Give the gated contact comparisons the m that their ungated form learns, in place.
+def _train_gated(records: pa.Table, model: dict[str, Any], u_pairs: float) -> None:
+    """Give the gated comparisons (`settings.GATED`) the m that their ungated form learns, in place.
 
-    The gate (could the two be one person?) reads names, birth dates and tax ids, which every
-    training rule blocks on, so Splink would leave the gated contacts untrained in every session
-    and at its default m, where a changed phone alone weighs about -6. Ungated, the sessions on
-    names and birth dates see them; among true matches the gate almost always holds, so the
-    ungated m is the gated one. The household level keeps its fixed weight 0.
+    A contact's gate (could the two be one person?) reads names, birth dates and tax ids, and the last
+    name's changed-surname level reads the birth date, email and phone: every training rule blocks on
+    one of those, so Splink would leave these comparisons untrained in every session, at its default m,
+    where a changed phone alone weighs about -6. Ungated, the sessions on names and birth dates see them;
+    among true matches the gate almost always holds, so the ungated m is the gated one. The fixed
+    levels (weight 0) stay as they are.
     """
     shadow = model_settings.settings(gated=False)
     shadow["probability_two_random_records_match"] = model["probability_two_random_records_match"]
-    # The other comparisons stay as trained: only the contacts are learnt here.
-    shadow["comparisons"] = [c if c["output_column_name"] in model_settings.CONTACTS else _fixed(t)
+    # The other comparisons stay as trained: only the gated ones are learnt here.
+    shadow["comparisons"] = [c if c["output_column_name"] in model_settings.GATED else _fixed(t)
                              for c, t in zip(shadow["comparisons"], model["comparisons"], strict=True)]
     linker = make_linker(records, shadow)
     linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=SEED)
@@ -99,16 +100,18 @@ def _train_contacts(records: pa.Table, model: dict[str, Any], u_pairs: float) ->
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
         except ValueError as exc:  # Splink refuses to go on from an m of exactly 0; the other sessions still teach
-            log.warning("training the contacts on %s stopped: %s", rule, exc)
+            log.warning("training the gated comparisons on %s stopped: %s", rule, exc)
     learnt = {c["output_column_name"]: c for c in linker.misc.save_model_to_json()["comparisons"]}
     for comparison in model["comparisons"]:
         name = comparison["output_column_name"]
-        if name not in model_settings.CONTACTS:
+        if name not in model_settings.GATED:
             continue
         gated, ungated = (_trainable(c) for c in (comparison, learnt[name]))
         for mine, theirs in zip(gated, ungated, strict=True):
             if theirs.get("m_probability") is not None:
                 mine["m_probability"] = theirs["m_probability"]
+        if name not in model_settings.CONTACTS:
+            continue
         # People move and change numbers: however rare that was in training, a changed contact is no proof.
         different = gated[-1]
         different["m_probability"] = max(different.get("m_probability") or 0.0, CONTACT_CHANGE)

@@ -100,19 +100,22 @@ def first_name() -> dict[str, Any]:
     ])
 
 
-def last_name() -> dict[str, Any]:
-    maiden = f"{_both('dob')} AND dob_l = dob_r AND first_name_root_l = first_name_root_r"
-    return comparison("last_name", "last name: exact, typo, swapped, double-barrelled, maiden name", [
+def last_name(gated: bool = True) -> dict[str, Any]:
+    """`gated=False` leaves out the changed-surname level, whose condition keeps training away (see `contact`)."""
+    # A changed surname (marriage) keeps the first name, the birth date and often the email or phone.
+    changed = "first_name_root_l = first_name_root_r AND (dob_l = dob_r OR email_l = email_r OR phone_l = phone_r)"
+    # No evidence either way: what agrees counts in its own comparison already, and a level of its own
+    # would count it again (at a million records, strangers sharing a first name and birth date linked on it).
+    surname_changed = [level(changed, "different, same first name and birth date, email or phone (surname changed)",
+                             **NO_EVIDENCE)]
+    return comparison("last_name", "last name: exact, typo, swapped, double-barrelled, changed", [
         null_level("last_name"),
         level("last_name_l = last_name_r", "exact", tf_adjustment_column="last_name"),
         level(f"jaro_winkler_similarity(last_name_l, last_name_r) >= {NAME_TYPO} "
               "OR damerau_levenshtein(last_name_l, last_name_r) <= 1", "typo"),
         level(SWAPPED, "swapped with first name"),
         level("contains(last_name_l, last_name_r) OR contains(last_name_r, last_name_l)", "one part of the other"),
-        # No evidence either way: the agreeing first name and birth date already count in their own
-        # comparisons, and a level of its own would count them again (at a million records, strangers
-        # who share both would then link on it).
-        level(maiden, "different, same first name and birth date (maiden name)", **NO_EVIDENCE),
+        *(surname_changed if gated else []),
         level("jaro_winkler_similarity(last_name_l, last_name_r) >= 0.8", "similar"),
         ELSE,
     ])
@@ -221,11 +224,13 @@ def area(gated: bool = True) -> dict[str, Any]:
 
 CONTACTS = ("email", "phone", "street", "area")
 """Comparisons gated on SAME_PERSON_POSSIBLE: no training session can see them in their gated form."""
+GATED = ("last_name", *CONTACTS)
+"""Comparisons whose gated form no training session sees: `identity.model` trains their ungated form."""
 
 
 def comparisons(gated: bool = True) -> list[dict[str, Any]]:
     """Every comparison of the model, person-identifying ones first (`gated`: see `contact`)."""
-    return [first_name(), last_name(), middle_name(), name_suffix(), birth_date(), tax_id(),
+    return [first_name(), last_name(gated), middle_name(), name_suffix(), birth_date(), tax_id(),
             email(gated), phone(gated), street(gated), area(gated)]
 
 

@@ -52,10 +52,19 @@ def test_one_street_counts_once_not_again_as_postcode_and_city() -> None:
     assert level_of(sql.area(), ANNETTE | home, ANNETTE | moved) == "same postcode and city"
 
 
-@pytest.mark.parametrize("name", sql.CONTACTS)
-def test_ungated_contacts_have_the_gated_levels_without_the_household_one(name: str) -> None:
+@pytest.mark.parametrize("name", sql.GATED)
+def test_ungated_forms_have_the_gated_levels_without_the_fixed_ones(name: str) -> None:
     gated, ungated = (next(c for c in sql.comparisons(g) if c["output_column_name"] == name) for g in (True, False))
     labels = [lv["label_for_charts"] for lv in gated["comparison_levels"] if not lv.get("fix_m_probability")]
     assert labels == [lv["label_for_charts"] for lv in ungated["comparison_levels"]
                       if not lv.get("fix_m_probability")]
     assert all(sql.SAME_PERSON_POSSIBLE not in lv["sql_condition"] for lv in ungated["comparison_levels"])
+
+
+@pytest.mark.parametrize("shared", [{"birth_date": "1980-02-03"}, {"email": "debra.fairley@icloud.com"},
+                                    {"phone": "+13154679742"}])
+def test_a_changed_surname_with_a_first_name_and_one_more_thing_in_common_is_no_evidence_against(
+        shared: dict[str, str]) -> None:
+    left, right = {"first_name": "DEBRA", "last_name": "FAIRLEY"}, {"first_name": "DEBRA", "last_name": "HACKMAN"}
+    assert level_of(sql.last_name(), left | shared, right | shared).endswith("(surname changed)")
+    assert level_of(sql.last_name(), left, right) == "different"
