@@ -9,6 +9,9 @@ DIR/serving/*.parquet   a PostgreSQL serving store: only the tables a publish do
                         stewards' decisions, and any other table the API writes); the published tables are
                         not copied: `cdp run` rebuilds them from the restored warehouse, or use pg_dump
 DIR/models/             the match models, the one in use and any set aside as implausible
+DIR/data.key            the generated data key (cdp.datakey) the suppression list is hashed with, when
+                        $CDP_DATA_KEY does not give it: without it a restored project could not read its
+                        own suppression list
 
 Both commands run under the project's lock (cdp.state), so no run writes the warehouse meanwhile.
 `cdp serve` keeps answering throughout: the SQLite store is read through SQLite's online backup (a
@@ -32,6 +35,7 @@ import sqlalchemy as sa
 
 from cdp import __version__
 from cdp.config import Config, ConfigError, sqlite_file
+from cdp.datakey import KEY_FILE
 from serving import tables
 from serving.store import SHADOW, ServingStore
 
@@ -89,6 +93,8 @@ def backup(cfg: Config, out: Path) -> Manifest:
     models = cfg.state_dir / MODELS
     if models.is_dir():
         shutil.copytree(models, out / MODELS)
+    if (cfg.state_dir / KEY_FILE).exists():
+        shutil.copyfile(cfg.state_dir / KEY_FILE, out / KEY_FILE)
     manifest = _backup_serving(cfg.serving, out)
     (out / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2) + "\n")
     return manifest
@@ -102,6 +108,8 @@ def restore(cfg: Config, folder: Path) -> Manifest:
                           f"a {_kind(cfg.serving)} one")
     _copy_warehouse(folder / WAREHOUSE, cfg.warehouse_path)
     _replace_folder(folder / MODELS, cfg.state_dir / MODELS)
+    if (folder / KEY_FILE).exists():
+        shutil.copyfile(folder / KEY_FILE, cfg.state_dir / KEY_FILE)
     if manifest.serving_kind == "sqlite":
         if (folder / SERVING_FILE).exists():  # absent when nothing had been published
             _sqlite_copy(folder / SERVING_FILE, _sqlite_path(cfg.serving))

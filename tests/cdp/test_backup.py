@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from cdp.backup import BackupError, backup, read_manifest, restore
 from cdp.config import Config
+from cdp.datakey import KEY_FILE, data_key
 from cdp.warehouse import open_warehouse
 from serving import tables
 from serving.publish import publish
@@ -64,12 +65,13 @@ def project(tmp_path: Path, store_url: str) -> Config:
 def test_restore_brings_back_warehouse_models_and_decisions(project: Config, tmp_path: Path) -> None:
     cfg, folder = project, tmp_path / "backup"
     customers, before = profiles(cfg.serving), decisions(cfg.serving)
+    key = data_key(cfg.state_dir)  # generated into the state folder: the suppression list needs it back
     manifest = backup(cfg, folder)
     assert read_manifest(folder) == manifest and manifest.serving_version == 1
     if manifest.serving_kind == "sqlite":
         assert (folder / "serving.db").is_file() and "profiles" in manifest.serving_tables
     else:
-        assert manifest.serving_tables == ["review_decisions"]
+        assert manifest.serving_tables == ["audit", "review_decisions", "suppressions"]
         assert manifest.not_included[0].startswith(f"the published tables of the {manifest.serving_kind} store "
                                                    "(profiles, search_keys, source_records, redirects, timeline, "
                                                    "review_candidates): `cdp run` rebuilds them")
@@ -78,6 +80,7 @@ def test_restore_brings_back_warehouse_models_and_decisions(project: Config, tmp
     decide(cfg.serving, "cand-2")  # after the backup: gone once restored
     cfg.warehouse_path.unlink()
     (cfg.state_dir / "models" / "current").unlink()
+    (cfg.state_dir / KEY_FILE).unlink()
     restore(cfg, folder)
 
     assert decisions(cfg.serving) == before
@@ -85,6 +88,7 @@ def test_restore_brings_back_warehouse_models_and_decisions(project: Config, tmp
     assert [c for _, c in decisions(cfg.serving)] == ["cand-1", "cand-3"]
     assert profiles(cfg.serving) == customers
     assert (cfg.state_dir / "models" / "current").read_text() == "model-1.json"
+    assert data_key(cfg.state_dir) == key
     with open_warehouse(cfg.warehouse_path, read_only=True) as con:
         assert con.execute("select count(*) from record_customer").fetchall()[0][0] == 5
 
