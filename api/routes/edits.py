@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, status
 
 from api.auth import Role
-from api.deps import Responses, StewardRole, WriterDep, refusals
+from api.deps import UNANSWERABLE, Responses, StewardRole, WriterDep, refusals
 from api.models import MergeIn, Problem, RecordedEdit, RecordedLink, RecordRef, SplitIn
 from serving.edits import Edit, NotLive, NotSplittable, merge, split
 
@@ -38,7 +38,8 @@ def merge_customers(body: MergeIn, caller: StewardRole, writer: WriterDep) -> Re
 
 
 @router.post("/{customer_id}/split", response_model=RecordedEdit, status_code=status.HTTP_201_CREATED,
-             responses={**NOT_LIVE, 422: {"description": "A record that is not the customer's (the message names "
+             responses={**NOT_LIVE, 422: {**UNANSWERABLE[422],
+                                          "description": "A record that is not the customer's (the message names "
                                                          "it), all of its records, or an invalid body."}},
              summary="Split records out of a customer")
 def split_customer(customer_id: str, body: SplitIn, caller: StewardRole, writer: WriterDep) -> RecordedEdit:
