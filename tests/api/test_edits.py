@@ -50,7 +50,7 @@ def test_stewards_and_admins_merge_and_split_readers_do_not(client: TestClient, 
     assert split(client, JOHN, [("sales", "S1")], role="admin").status_code == 201
 
 
-def test_a_merge_is_a_must_link_between_the_customers_audited_and_applied_by_the_next_run(
+def test_a_merge_is_a_must_link_between_the_customers_audited_and_served_as_before_until_a_run(
         client: TestClient, world: ServingBuilder) -> None:
     response = merge(client, [MARY, ROBERT], "same woman, married name")
     assert response.status_code == 201, response.text
