@@ -1,4 +1,4 @@
-"""The audit trail, read: who decided, erased (and later merged, split) what, newest first.
+"""The audit trail, read: who decided, merged, split or erased what, newest first.
 
 Rows are appended by the writes they record (serving.audit); this side only reads them. Times are
 stored as UTC without a zone and answered with one (RFC 3339).

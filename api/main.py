@@ -25,7 +25,7 @@ from api.limits import Limiter
 from api.mask import Mask
 from api.reader import BadCursor, BadQuery, ServingReader
 from api.review_desk import ReviewDesk
-from api.routes import audit, customers, erasure, health, review, sources
+from api.routes import audit, customers, edits, erasure, health, review, sources
 from cdp.config import Config, load_config
 from serving.audit import write_engine
 
@@ -67,7 +67,7 @@ def create_app(cfg: Config) -> FastAPI:
     app.add_exception_handler(sa.exc.DataError, _unstorable)
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
     app.add_exception_handler(sa.exc.ProgrammingError, _store_unavailable)
-    for module in (health, customers, erasure, sources, review, audit):
+    for module in (health, customers, edits, erasure, sources, review, audit):
         app.include_router(module.router)
     add_docs(app)  # after the routers: a request for data is matched before the static mount is tried
     app.add_middleware(HeadAsGet)

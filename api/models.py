@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:
@@ -201,6 +201,67 @@ class CandidatePage(BaseModel):
     next_cursor: str | None
 
 
+class MergeIn(BaseModel):
+    """Customers a steward knows to be one person."""
+
+    customer_ids: list[str] = Field(min_length=2, max_length=20, description="live customer ids, distinct; the "
+                                                                             "others are merged into the first")
+    note: str | None = Field(None, max_length=2000, description="why, for the next steward")
+
+    @field_validator("customer_ids")
+    @classmethod
+    def _distinct(cls, ids: list[str]) -> list[str]:
+        if len(set(ids)) < len(ids):
+            raise ValueError("the same customer id is given twice")
+        return ids
+
+
+class RecordRef(BaseModel):
+    """A source record, by its source and its key there."""
+
+    source: str = Field(max_length=200)
+    source_id: str = Field(max_length=1000)
+
+
+class SplitIn(BaseModel):
+    """Records of a customer that belong to another person."""
+
+    records: list[RecordRef] = Field(min_length=1, max_length=1000,
+                                     description="records of the customer, not all of them: they become one new "
+                                                 "customer")
+    note: str | None = Field(None, max_length=2000, description="why, for the next steward")
+
+    @field_validator("records")
+    @classmethod
+    def _distinct(cls, records: list[RecordRef]) -> list[RecordRef]:
+        if len({(r.source, r.source_id) for r in records}) < len(records):
+            raise ValueError("the same record is given twice")
+        return records
+
+
+class RecordedLink(BaseModel):
+    """A decision on a pair of records written by a merge or split: `match` a must-link, `no_match` a cannot-link."""
+
+    left: RecordRef
+    right: RecordRef
+    decision: Literal["match", "no_match"]
+
+
+class RecordedEdit(BaseModel):
+    """The answer to a merge or split: the decisions recorded; the published customers change at the next run."""
+
+    action: Literal["merge", "split"]
+    customer_ids: list[str] = Field(description="the customers merged (the first survives), or the one split")
+    decisions: list[RecordedLink]
+    who: str
+    note: str | None = None
+    at: Timestamp
+    audit_ids: list[int]
+    applies: Literal["next run"] = Field(
+        default="next run", description="the next `cdp run` applies it and every later run keeps it; until then the "
+                                        "customers are served as they were")
+
+
 class AuditEntry(BaseModel):
     """One audited action: who did it (the key's name, never the key), when, what, to whom, and why."""
 
@@ -208,11 +269,14 @@ class AuditEntry(BaseModel):
     at: dt.datetime = Field(description="RFC 3339, UTC")
     who: str
     action: Literal["decision", "erasure", "merge", "split"]
-    customer_id: str | None = Field(None, description="the customer acted on (a decision: the left record's)")
-    other_customer_id: str | None = Field(None, description="a decision: the right record's customer")
+    customer_id: str | None = Field(None, description="the customer acted on (a decision: the left record's; a "
+                                                      "merge: the survivor)")
+    other_customer_id: str | None = Field(None, description="a decision: the right record's customer; a merge: "
+                                                            "the customer merged into customer_id")
     candidate_id: str | None = Field(None, description="a decision's review candidate")
-    detail: str | None = Field(None, description="a decision: match | no_match; an erasure says nothing of what "
-                                                 "was erased")
+    detail: str | None = Field(None, description="a decision: match | no_match; a merge: the must-link; a split: "
+                                                 "the records split out; an erasure says nothing of what was "
+                                                 "erased")
     note: str | None = None
 
 

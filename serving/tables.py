@@ -183,11 +183,13 @@ audit = Table(
     Column("audit_id", Integer, autoincrement=True, nullable=False),
     Column("at", DateTime, nullable=False, doc="UTC."),
     Column("who", Text, nullable=False, doc="The key's name (api.auth.Caller.who): never the key."),
-    Column("action", Text, nullable=False, doc="'decision' | 'erasure' (AUDIT_ACTIONS)."),
-    Column("customer_id", Key, doc="The customer acted on (a decision: the left record's, when published)."),
-    Column("other_customer_id", Key, doc="A decision: the right record's customer."),
+    Column("action", Text, nullable=False, doc="'decision' | 'erasure' | 'merge' | 'split' (AUDIT_ACTIONS)."),
+    Column("customer_id", Key, doc="The customer acted on (a decision: the left record's, when published; a "
+                                   "merge: the survivor)."),
+    Column("other_customer_id", Key, doc="A decision: the right record's customer; a merge: the one merged away."),
     Column("candidate_id", Text, doc="A decision's review candidate."),
-    Column("detail", Text, doc="A decision: 'match' | 'no_match'. An erasure records that it happened, not what."),
+    Column("detail", Text, doc="A decision: 'match' | 'no_match'; a merge: its must-link; a split: the records split "
+                               "out. An erasure records that it happened, not what."),
     Column("note", Text),
     PrimaryKeyConstraint("audit_id", name="pk_audit"),
     Index("ix_audit_customer", "customer_id", "audit_id"),
@@ -197,8 +199,8 @@ audit = Table(
 """Append-only: who did what to which customer, and when. Written by the API (never updated or deleted);
 no publish touches it."""
 
-AUDIT_ACTIONS = ("decision", "erasure")
-"""What the audit records so far (merges and splits are to come)."""
+AUDIT_ACTIONS = ("decision", "erasure", "merge", "split")
+"""What the audit records (serving.audit.record's `action`)."""
 
 suppressions = Table(
     "suppressions",

@@ -1,4 +1,4 @@
-"""/audit: the trail of stewards' decisions and admins' erasures (merges and splits to come), for stewards."""
+"""/audit: the trail of stewards' decisions, merges and splits and admins' erasures, for stewards."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> AuditPage:
-    """Every decision and erasure: who (the key's name, never the key), when, what and the note, newest first.
-    Kept across publishes; nothing is ever removed from it."""
+    """Every decision, merge, split and erasure: who (the key's name, never the key), when, what and the note,
+    newest first. Kept across publishes; nothing is ever removed from it."""
     page = audit.entries(customer_id, who, since, limit, cursor)
     return AuditPage.model_validate({"items": page.items, "next_cursor": page.next_cursor})
