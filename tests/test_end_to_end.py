@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 
 from cdp.cli import main
 from cdp.config import load_config
+from tests.utils.demo import read_csv, run_demo
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("e2e") / "demo"
-    assert main(["demo", "--out", str(out), "--people", "400", "--seed", "3"]) == 0
-    assert main(["run", "--config", str(out / "cdp.yaml")]) == 0
-    return out
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
+    return run_demo(tmp_path_factory.mktemp("e2e") / "demo", people=400, seed=3)
 
 
 def test_crosswalk_covers_every_demo_record(demo: Path) -> None:

@@ -3,7 +3,6 @@ out after a re-run of the unchanged sources; when a run holds the warehouse, the
 
 from __future__ import annotations
 
-import csv
 import stat
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from cdp.cli import main
 from cdp.config import Config, load_config
 from cdp.datakey import ENV_DATA_KEY, KEY_FILE
 from cdp.warehouse import open_warehouse
+from tests.utils.demo import crosswalk, read_csv, run_demo
 
 KEYS = "e2e-admin:admin,e2e-pii:reader:pii,e2e-steward:steward"
 ADMIN, PII, STEWARD = ({"X-API-Key": k} for k in ("e2e-admin", "e2e-pii", "e2e-steward"))
@@ -29,21 +29,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(ENV_DATA_KEY, raising=False)  # the generated key of the state folder
         mp.setenv("CDP_API_KEYS", KEYS)
-        out = tmp_path_factory.mktemp("erasure") / "demo"
-        assert main(["demo", "--out", str(out), "--people", "300", "--seed", "11"]) == 0
-        assert main(["run", "--config", str(out / "cdp.yaml")]) == 0
-        yield out
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def crosswalk(demo: Path) -> list[dict[str, str]]:
-    out = demo / "crosswalk.csv"
-    assert main(["export", "crosswalk", "--config", str(demo / "cdp.yaml"), "--out", str(out)]) == 0
-    return read_csv(out)
+        yield run_demo(tmp_path_factory.mktemp("erasure") / "demo", people=300, seed=11)
 
 
 def person(client: TestClient, rows: list[dict[str, str]], customer_id: str) -> dict[str, Any]:

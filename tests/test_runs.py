@@ -9,7 +9,6 @@ test near 50 s on two cores.
 
 from __future__ import annotations
 
-import csv
 import json
 import multiprocessing
 import os
@@ -36,6 +35,7 @@ from cdp.state import project_lock
 from cdp.warehouse import open_warehouse
 from serving.store import SHADOW
 from tests.api.conftest import _wait_for, free_port
+from tests.utils.demo import crosswalk, run_demo
 
 ADMIN = "t-admin"
 KEYS = f"{ADMIN}:admin"
@@ -43,10 +43,7 @@ KEYS = f"{ADMIN}:admin"
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("runs") / "demo"
-    assert main(["demo", "--out", str(folder), "--people", "120", "--seed", "5"]) == 0
-    assert main(["run", "--config", str(folder / "cdp.yaml")]) == 0
-    return folder
+    return run_demo(tmp_path_factory.mktemp("runs") / "demo", people=120, seed=5)
 
 
 @pytest.fixture
@@ -58,17 +55,6 @@ def project(published: Path, tmp_path: Path) -> Path:
 def cdp(*args: str, **popen: Any) -> subprocess.Popen[bytes]:
     """`cdp ARGS` as a process of its own: its pid is the one the lock file names."""
     return subprocess.Popen([sys.executable, "-m", "cdp.cli", *args], **popen)
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def crosswalk(project: Path) -> list[dict[str, str]]:
-    out = project / "crosswalk.csv"
-    assert main(["export", "crosswalk", "--config", str(project / "cdp.yaml"), "--out", str(out)]) == 0
-    return read_csv(out)
 
 
 # --- files 0600, folders 0700 ----------------------------------------------------------------------

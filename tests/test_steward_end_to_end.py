@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,6 +12,8 @@ from api.main import create_app
 from cdp.cli import main
 from cdp.config import load_config
 from cdp.datakey import ENV_DATA_KEY
+from tests.utils.demo import crosswalk as published_crosswalk
+from tests.utils.demo import run_demo
 
 KEYS = "e2e-steward:steward"
 STEWARD = {"X-API-Key": "e2e-steward"}
@@ -20,10 +21,7 @@ STEWARD = {"X-API-Key": "e2e-steward"}
 
 def crosswalk(demo: Path) -> dict[tuple[str, str], str]:
     """(source, source_id) -> customer_id of every published record."""
-    out = demo / "crosswalk.csv"
-    assert main(["export", "crosswalk", "--config", str(demo / "cdp.yaml"), "--out", str(out)]) == 0
-    with out.open(newline="") as f:
-        return {(r["source"], r["source_id"]): r["customer_id"] for r in csv.DictReader(f)}
+    return {(r["source"], r["source_id"]): r["customer_id"] for r in published_crosswalk(demo)}
 
 
 def customers(rows: dict[tuple[str, str], str]) -> dict[str, list[tuple[str, str]]]:
@@ -38,8 +36,7 @@ def test_a_merge_and_a_split_hold_after_the_next_run(tmp_path: Path,
     monkeypatch.delenv(ENV_DATA_KEY, raising=False)
     monkeypatch.setenv("CDP_API_KEYS", KEYS)
     demo = tmp_path / "demo"
-    assert main(["demo", "--out", str(demo), "--people", "300", "--seed", "7"]) == 0
-    assert main(["run", "--config", str(demo / "cdp.yaml")]) == 0
+    run_demo(demo, people=300, seed=7)
     held = customers(crosswalk(demo))
     singles = [c for c, records in held.items() if len(records) == 1][:2]
     multi = next(c for c, records in held.items() if len(records) >= 3)

@@ -6,7 +6,6 @@ from a published deployment and can check what a bad run leaves behind.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 import shutil
@@ -20,6 +19,7 @@ from cdp.cli import main
 from cdp.config import load_config
 from cdp.warehouse import open_warehouse
 from tests.quality.silos import SALES_HEADER, people, sales_rows, write_silos
+from tests.utils.demo import read_csv
 from tests.utils.sources import write_csv
 
 PEOPLE = people(160)
@@ -43,11 +43,6 @@ def deployment(published: Path, tmp_path: Path) -> Path:
 
 def run(folder: Path) -> int:
     return main(["run", "--config", str(folder / "cdp.yaml")])
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def export(folder: Path, what: str, *options: str) -> list[dict[str, str]]:
