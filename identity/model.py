@@ -106,21 +106,23 @@ def _train_gated(records: pa.Table, model: dict[str, Any], u_pairs: float) -> No
     learnt = {c["output_column_name"]: c for c in linker.misc.save_model_to_json()["comparisons"]}
     for comparison in model["comparisons"]:
         name = comparison["output_column_name"]
-        if name not in model_settings.GATED:
-            continue
-        gated, ungated = (_trainable(c) for c in (comparison, learnt[name]))
-        for mine, theirs in zip(gated, ungated, strict=True):
-            if theirs.get("m_probability") is not None:
-                mine["m_probability"] = theirs["m_probability"]
-        if name not in model_settings.CONTACTS:
-            continue
-        # People move and change numbers: however rare that was in training, a changed contact is no proof.
-        different = gated[-1]
-        different["m_probability"] = max(different.get("m_probability") or 0.0, CONTACT_CHANGE)
+        if name in model_settings.GATED:
+            # People move and change numbers: however rare that was in training, a changed contact is no proof.
+            _carry_m(learnt[name], comparison, CONTACT_CHANGE if name in model_settings.CONTACTS else 0.0)
+
+
+def _carry_m(ungated: dict[str, Any], gated: dict[str, Any], least_different: float) -> None:
+    """The ungated form's learnt m onto the gated comparison's trainable levels, level for level."""
+    mine = _trainable(gated)
+    for level, theirs in zip(mine, _trainable(ungated), strict=True):
+        if theirs.get("m_probability") is not None:
+            level["m_probability"] = theirs["m_probability"]
+    if least_different:
+        mine[-1]["m_probability"] = max(mine[-1].get("m_probability") or 0.0, least_different)
 
 
 def _fixed(comparison: dict[str, Any]) -> dict[str, Any]:
-    """A trained comparison whose m and u training must leave as they are."""
+    """A trained comparison whose m training must leave as it is."""
     levels = [lv if lv.get("m_probability") is None else
               lv | {"m_probability": max(lv["m_probability"], M_FLOOR), "fix_m_probability": True}
               for lv in comparison["comparison_levels"]]
