@@ -22,7 +22,7 @@ demo: install
 	$(BIN)/cdp export crosswalk --config $(DEMO)/cdp.yaml --out $(DEMO)/crosswalk.csv
 
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check cdp ingestion identity quality serving api tests bench
