@@ -276,6 +276,12 @@ class ServingReader:
         row = self._first(self._redirect, {"customer_id": customer_id})
         return row[0] if row is not None else None
 
+    def merged_into(self, customer_id: str) -> list[str]:
+        """The ids merged into a live customer (those that now redirect to it), sorted."""
+        query = sa.select(redirects.c.from_id).where(redirects.c.to_id == customer_id).order_by(redirects.c.from_id)
+        with self.engine.connect() as con:
+            return list(con.execute(query).scalars())
+
     def exists(self, customer_id: str) -> bool:
         """Whether `customer_id` is a live customer."""
         return self._first(self._exists, {"customer_id": customer_id}) is not None
