@@ -31,6 +31,7 @@ from serving.tables import (
     LINEAGE_FIELDS,
     NAME_SEPARATOR,
     TIMELINE_CHUNK,
+    customer_links,
     name_key,
     profiles,
     publish_log,
@@ -281,6 +282,17 @@ class ServingReader:
         query = sa.select(redirects.c.from_id).where(redirects.c.to_id == customer_id).order_by(redirects.c.from_id)
         with self.engine.connect() as con:
             return list(con.execute(query).scalars())
+
+    def links(self, customer_id: str) -> list[dict[str, Any]]:
+        """The links that hold a customer together (serving.tables.customer_links), strongest first, as dicts
+        with `left` and `right` record ids and the explanation parsed."""
+        cl = customer_links.c
+        query = (sa.select(cl.record_id_l, cl.record_id_r, cl.match_probability, cl.explanation)
+                 .where(cl.customer_id == customer_id).order_by(cl.match_probability.desc(), cl.record_id_l))
+        with self.engine.connect() as con:
+            rows = con.execute(query).all()
+        return [{"left": r.record_id_l, "right": r.record_id_r, "match_probability": r.match_probability,
+                 "explanation": json.loads(r.explanation)} for r in rows]
 
     def exists(self, customer_id: str) -> bool:
         """Whether `customer_id` is a live customer."""

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response, status
 from pydantic import ValidationError
 
@@ -88,10 +89,20 @@ def _customer_page(request: Request, signed: SignedIn, customer_id: str, store: 
     entries = audit.all_of(customer_id)
     version = store.version()
     published = utc(version.published_at) if version else None
+    links = _held_by(store, customer_id)
+    weights = [float(x["weight"]) for c in [*candidates, *(links or [])] for x in c["explanation"]]
     return page(request, "customer.html", signed, status_code=status_code, p=profile, notice=notice, error=error,
-                links=_links(candidates, set(record_ids)), decisions=decisions, merged=store.merged_into(customer_id),
-                audit=entries, pending=[e for e in entries if _after(e["at"], published)], published=published,
-                scale=bar_scale([float(x["weight"]) for c in candidates for x in c["explanation"]]))
+                links=links, candidates=_links(candidates, set(record_ids)), decisions=decisions,
+                merged=store.merged_into(customer_id), audit=entries, published=published,
+                pending=[e for e in entries if _after(e["at"], published)], scale=bar_scale(weights))
+
+
+def _held_by(store: StoreDep, customer_id: str) -> list[dict[str, Any]] | None:
+    """The published links inside the customer; None from a store whose last publish predates them."""
+    try:
+        return store.links(customer_id)
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError):  # no customer_links table until the next run
+        return None
 
 
 def _links(candidates: list[dict[str, Any]], own: set[str]) -> list[dict[str, Any]]:

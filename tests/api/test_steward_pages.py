@@ -164,7 +164,9 @@ def test_a_customer_page_shows_lineage_records_links_and_id_history(any_store: T
     page = client.get(f"/steward/customers/{JOHN}").text
     assert "finance/F1" in page and "sales/S1" in page and "trust" in page
     assert f"<code>{MERGED}</code>" in page  # merged into John
-    assert "probability 0.720" in page  # a scored pair on John's records
+    assert "finance/F1 — sales/S1:\n    probability 0.970" in page  # the link that holds John together
+    assert "+6.10" in page and "-1.50" in page
+    assert "probability 0.720" in page  # a review candidate on John's records
     moved = client.get(f"/steward/customers/{MERGED}")
     assert moved.status_code == 303 and moved.headers["location"] == f"/steward/customers/{JOHN}"
     assert client.get("/steward/customers/C999").status_code == 404
