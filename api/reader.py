@@ -209,6 +209,12 @@ def _fits(value: Any, kind: type) -> bool:
     return True
 
 
+def _record_ref(record_id: str) -> dict[str, str]:
+    """A record id ('<source>:<source_id>'; source names hold no colon) as the API names records."""
+    source, _, source_id = record_id.partition(":")
+    return {"source": source, "source_id": source_id}
+
+
 class ServingReader:
     """Read-only queries over one serving store, with one connection pool per process."""
 
@@ -285,14 +291,14 @@ class ServingReader:
 
     def links(self, customer_id: str) -> list[dict[str, Any]]:
         """The links that hold a customer together (serving.tables.customer_links), strongest first, as dicts
-        with `left` and `right` record ids and the explanation parsed."""
+        with `left` and `right` records ({source, source_id}) and the explanation parsed."""
         cl = customer_links.c
         query = (sa.select(cl.record_id_l, cl.record_id_r, cl.match_probability, cl.explanation)
                  .where(cl.customer_id == customer_id).order_by(cl.match_probability.desc(), cl.record_id_l))
         with self.engine.connect() as con:
             rows = con.execute(query).all()
-        return [{"left": r.record_id_l, "right": r.record_id_r, "match_probability": r.match_probability,
-                 "explanation": json.loads(r.explanation)} for r in rows]
+        return [{"left": _record_ref(r.record_id_l), "right": _record_ref(r.record_id_r),
+                 "match_probability": r.match_probability, "explanation": json.loads(r.explanation)} for r in rows]
 
     def exists(self, customer_id: str) -> bool:
         """Whether `customer_id` is a live customer."""
