@@ -20,7 +20,7 @@ from api.audit_log import utc
 from api.deps import AuditDep, ReviewDep, StoreDep, WriterDep
 from api.models import MergeIn, SplitIn
 from api.steward.render import bar_scale, invalid, page, see_other
-from api.steward.session import PageError, SignedIn, Steward, field, form_of
+from api.steward.session import FormFields, PageError, SignedIn, Steward, field
 from serving.edits import NotLive, NotSplittable, merge, split
 
 router = APIRouter(prefix="/steward/customers", include_in_schema=False)
@@ -35,10 +35,9 @@ def customer(request: Request, customer_id: str, signed: Steward, store: StoreDe
 
 
 @router.post("/{customer_id}/merge")
-async def merge_with(request: Request, customer_id: str, signed: Steward, store: StoreDep, review: ReviewDep,
-                     audit: AuditDep, writer: WriterDep) -> Response:
+def merge_with(request: Request, customer_id: str, signed: Steward, fields: FormFields, store: StoreDep,
+               review: ReviewDep, audit: AuditDep, writer: WriterDep) -> Response:
     """Merge another customer (form field `other`) into this one, with a note; it applies at the next run."""
-    fields = await form_of(request, signed.session)
     try:
         body = MergeIn.model_validate({"customer_ids": [customer_id, field(fields, "other").strip()],
                                        "note": field(fields, "note").strip() or None})
@@ -49,10 +48,9 @@ async def merge_with(request: Request, customer_id: str, signed: Steward, store:
 
 
 @router.post("/{customer_id}/split")
-async def split_out(request: Request, customer_id: str, signed: Steward, store: StoreDep, review: ReviewDep,
-                    audit: AuditDep, writer: WriterDep) -> Response:
+def split_out(request: Request, customer_id: str, signed: Steward, fields: FormFields, store: StoreDep,
+              review: ReviewDep, audit: AuditDep, writer: WriterDep) -> Response:
     """Split the checked source records (`record` = source:source_id) out into a new customer, at the next run."""
-    fields = await form_of(request, signed.session)
     chosen = [r.partition(":") for r in fields.get("record", [])]
     try:
         body = SplitIn.model_validate({"records": [{"source": s, "source_id": i} for s, _, i in chosen],

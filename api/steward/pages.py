@@ -18,13 +18,13 @@ from api.models import DecisionIn
 from api.steward.queue import Ranked, matching, open_candidates, rank
 from api.steward.render import bar_scale, invalid, page, see_other
 from api.steward.session import (
+    FormFields,
     PageError,
     Steward,
     base_of,
     clear_session,
     csrf_token,
     field,
-    form_of,
     new_session,
     read_session,
     steward_of,
@@ -48,9 +48,8 @@ def login_form(request: Request, wanted: Annotated[str, Query(alias="next")] = "
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
+def login(request: Request, fields: FormFields) -> Response:
     """Sign in with a steward's or admin's key: a session cookie that names the key's holder, not the key."""
-    fields = await form_of(request, read_session(request))
     caller = request.app.state.keys.get(field(fields, "api_key"))
     wanted = field(fields, "next")
     if caller is None:
@@ -76,9 +75,8 @@ def _refused(request: Request, code: int, message: str, wanted: str) -> Response
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    """Sign out: the session cookie is dropped."""
-    await form_of(request, read_session(request))
+def logout(request: Request, fields: FormFields) -> Response:
+    """Sign out (the form carries only its CSRF token): the session cookie is dropped."""
     response = see_other(request, "/login")
     clear_session(request, response)
     return response
@@ -110,10 +108,9 @@ def candidate(request: Request, candidate_id: str, signed: Steward, review: Revi
 
 
 @router.post("/candidates/{candidate_id}/decision")
-async def decide(request: Request, candidate_id: str, signed: Steward, review: ReviewDep, store: StoreDep,
-                 config: ConfigDep) -> Response:
+def decide(request: Request, candidate_id: str, signed: Steward, fields: FormFields, review: ReviewDep,
+           store: StoreDep, config: ConfigDep) -> Response:
     """Record "Match" or "Not a match" with the note, then open the next candidate of the (filtered) queue."""
-    fields = await form_of(request, signed.session)
     try:
         body = DecisionIn.model_validate({"decision": field(fields, "decision"),
                                           "note": field(fields, "note").strip() or None})

@@ -147,13 +147,17 @@ async def signed_in(request: Request) -> SignedIn:
     return SignedIn(caller, session, csrf_token(request, session))
 
 
-async def form_of(request: Request, session: Session | None) -> dict[str, list[str]]:
-    """The fields of a urlencoded form POST, after checking its CSRF token against the session (403 if wrong).
+async def form_of(request: Request) -> dict[str, list[str]]:
+    """The fields of a urlencoded form POST, after checking its CSRF token against the request's session (a 403
+    page if it does not match).
 
-    Parsed here rather than with FastAPI's Form, which would need python-multipart for one content type.
+    Parsed here rather than with FastAPI's Form, which would need python-multipart for one content type. A
+    dependency, so that the routes can be plain `def`s: their writes may wait on a publish (SQLite), and must
+    not hold up the event loop meanwhile.
     """
     fields = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
     token = (fields.get("csrf") or [""])[0]
+    session = read_session(request)
     if session is None or not hmac.compare_digest(csrf_token(request, session), token):
         raise PageError(status.HTTP_403_FORBIDDEN, "The form's CSRF token does not match this session: "
                                                    "reload the page and try again.")
@@ -166,3 +170,5 @@ def field(fields: dict[str, list[str]], name: str) -> str:
 
 
 Steward = Annotated[SignedIn, Depends(signed_in)]
+FormFields = Annotated[dict[str, list[str]], Depends(form_of)]
+"""A POSTed form's fields, its CSRF token checked."""
