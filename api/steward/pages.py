@@ -32,6 +32,8 @@ from api.steward.session import (
 )
 
 router = APIRouter(prefix="/steward", include_in_schema=False)
+SHOWN = 200
+"""Candidates the queue page lists: the top of the ranking (the filters narrow it)."""
 
 
 @router.get("/login")
@@ -90,8 +92,8 @@ def queue(request: Request, signed: Steward, review: ReviewDep, store: StoreDep,
     shown = matching(open_candidates(review), source or None, low, high)
     ranked = rank(shown, store.engine, config.identity.threshold)
     filters = urlencode({"source": source, "low": low, "high": high})
-    return page(request, "queue.html", signed, ranked=ranked, sources=sorted(config.sources), source=source,
-                low=low, high=high, filters=filters)
+    return page(request, "queue.html", signed, ranked=ranked[:SHOWN], total=len(ranked), sources=sorted(config.sources),
+                source=source, low=low, high=high, filters=filters)
 
 
 @router.get("/candidates/{candidate_id}")

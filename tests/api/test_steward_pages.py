@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.steward import pages
 from tests.api.conftest import CANDIDATES, FILLERS, JOHN, KEYS, MARY, MERGED, ROBERT, build_world, config
 from tests.utils.publishing import postgres_schema
 
@@ -124,7 +125,8 @@ def test_every_form_needs_the_sessions_csrf_token(site: TestClient) -> None:
     assert site.get("/steward").status_code == 303  # signed out
 
 
-def test_the_queue_ranks_by_what_a_decision_would_change_and_filters(any_store: TestClient) -> None:
+def test_the_queue_ranks_by_what_a_decision_would_change_and_filters(any_store: TestClient,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     client = sign_in(any_store)
     page = client.get("/steward").text
     # the Smiths' candidates would join John (2 records) and Mary (1); Brown's would split Robert (2)
@@ -133,6 +135,9 @@ def test_the_queue_ranks_by_what_a_decision_would_change_and_filters(any_store: 
     assert queue_ids(client.get("/steward?source=service").text) == [BROWN]
     assert queue_ids(client.get("/steward?low=0.6&high=0.9").text) == [SMITH_1, BROWN]
     assert "Nothing to review" in client.get("/steward?low=0.95").text
+    monkeypatch.setattr(pages, "SHOWN", 2)
+    top = client.get("/steward").text
+    assert queue_ids(top) == [SMITH_1, SMITH_2] and "3 open, the first\n  2 shown" in top
 
 
 def test_a_candidate_shows_both_records_and_each_comparisons_weight(site: TestClient) -> None:
