@@ -30,7 +30,8 @@ def export(reader: ServingReader, review: ReviewDesk, audit: AuditLog, cfg: Conf
     candidates, decisions = review.involving(record_ids)
     rows = records_as_sent(cfg, [(r["source"], r["source_id"]) for r in profile["sources"]])
     return {"customer_id": customer_id, "exported_at": dt.datetime.now(dt.UTC), "profile": profile,
-            "records_as_sent": rows, "timeline": _timeline(reader, customer_id), "review_candidates": candidates,
+            "records_as_sent": rows, "timeline": _timeline(reader, customer_id),
+            "links": reader.links(customer_id), "review_candidates": candidates,
             "decisions": [{**d, "at": utc(d["at"])} for d in decisions], "audit": audit.all_of(customer_id)}
 
 

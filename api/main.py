@@ -26,6 +26,7 @@ from api.mask import Mask
 from api.reader import BadCursor, BadQuery, ServingReader
 from api.review_desk import ReviewDesk
 from api.routes import audit, customers, edits, erasure, health, review, sources
+from api.steward import add_steward
 from cdp.config import Config, load_config
 from serving.audit import write_engine
 
@@ -69,6 +70,7 @@ def create_app(cfg: Config) -> FastAPI:
     app.add_exception_handler(sa.exc.ProgrammingError, _store_unavailable)
     for module in (health, customers, edits, erasure, sources, review, audit):
         app.include_router(module.router)
+    add_steward(app)  # the HTML pages under /steward, out of the OpenAPI document
     add_docs(app)  # after the routers: a request for data is matched before the static mount is tried
     app.add_middleware(HeadAsGet)
     return app

@@ -317,6 +317,15 @@ class SentRecord(BaseModel):
     row: dict[str, Any]
 
 
+class CustomerLink(BaseModel):
+    """A scored link between two of a customer's records: each record's strongest one inside the customer."""
+
+    left: RecordRef
+    right: RecordRef
+    match_probability: float
+    explanation: list[Evidence] = Field(description="per comparison, in model order")
+
+
 class CustomerExport(BaseModel):
     """Everything held about a person, for an access request."""
 
@@ -328,6 +337,7 @@ class CustomerExport(BaseModel):
         description="each source record's whole row as landed, unmapped columns too; null while a run holds the "
                     "warehouse (ask again after it)")
     timeline: list[Interaction] = Field(description="every interaction from every silo, newest first")
+    links: list[CustomerLink] = Field(description="the scored links that hold the person's records together")
     review_candidates: list[ReviewCandidate] = Field(description="queued pairs involving the person's records")
     decisions: list[ExportedDecision] = Field(description="stewards' decisions on pairs involving them, oldest first")
     audit: list[AuditEntry] = Field(description="audit entries about the customer, newest first")

@@ -31,6 +31,7 @@ from serving.tables import (
     LINEAGE_FIELDS,
     NAME_SEPARATOR,
     TIMELINE_CHUNK,
+    customer_links,
     name_key,
     profiles,
     publish_log,
@@ -208,6 +209,12 @@ def _fits(value: Any, kind: type) -> bool:
     return True
 
 
+def _record_ref(record_id: str) -> dict[str, str]:
+    """A record id ('<source>:<source_id>'; source names hold no colon) as the API names records."""
+    source, _, source_id = record_id.partition(":")
+    return {"source": source, "source_id": source_id}
+
+
 class ServingReader:
     """Read-only queries over one serving store, with one connection pool per process."""
 
@@ -275,6 +282,23 @@ class ServingReader:
         """The live id a merged-away customer id now points to, or None."""
         row = self._first(self._redirect, {"customer_id": customer_id})
         return row[0] if row is not None else None
+
+    def merged_into(self, customer_id: str) -> list[str]:
+        """The ids merged into a live customer (those that now redirect to it), sorted."""
+        query = sa.select(redirects.c.from_id).where(redirects.c.to_id == customer_id).order_by(redirects.c.from_id)
+        with self.engine.connect() as con:
+            return list(con.execute(query).scalars())
+
+    def links(self, customer_id: str) -> list[dict[str, Any]]:
+        """The links that hold a customer together (serving.tables.customer_links), strongest first, as dicts
+        with `left` and `right` records ({source, source_id}) and the explanation parsed."""
+        cl = customer_links.c
+        query = (sa.select(cl.record_id_l, cl.record_id_r, cl.match_probability, cl.explanation)
+                 .where(cl.customer_id == customer_id).order_by(cl.match_probability.desc(), cl.record_id_l))
+        with self.engine.connect() as con:
+            rows = con.execute(query).all()
+        return [{"left": _record_ref(r.record_id_l), "right": _record_ref(r.record_id_r),
+                 "match_probability": r.match_probability, "explanation": json.loads(r.explanation)} for r in rows]
 
     def exists(self, customer_id: str) -> bool:
         """Whether `customer_id` is a live customer."""

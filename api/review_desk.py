@@ -73,6 +73,12 @@ class ReviewDesk:
         token = encode_cursor([rows[-1].match_probability, rows[-1].candidate_id]) if more else None
         return Page([_candidate(r) for r in rows], token)
 
+    def candidate(self, candidate_id: str) -> dict[str, Any] | None:
+        """One published candidate as `candidates` lists it (with its latest decision), or None."""
+        with self.engine.connect() as con:
+            row = con.execute(self._queue.where(review_candidates.c.candidate_id == candidate_id)).first()
+        return _candidate(row) if row is not None else None
+
     def decide(self, candidate_id: str, decision: Decision, who: str, note: str | None) -> Recorded | None:
         """Record a decision on a published candidate (the pair's record ids copied along), and audit it with
         the two records' customers; None if no such candidate.

@@ -17,6 +17,7 @@ from cdp.schema import (
     ID_REDIRECTS,
     INTERACTIONS,
     LINEAGE,
+    MATCH_PAIRS,
     PROFILE_ATTRIBUTES,
     RECORD_CUSTOMER,
     REVIEW_CANDIDATES,
@@ -148,11 +149,33 @@ NO_REVIEW = """select NULL::VARCHAR as candidate_id, NULL::VARCHAR as record_id_
 """Stands in for REVIEW_SQL in a warehouse that was never matched (identity built from given clusters)."""
 
 
+LINKS_SQL = f"""
+    with inside as (
+        select l.customer_id, p.record_id_l, p.record_id_r, p.match_probability, p.explanation
+        from {MATCH_PAIRS} p join {RECORD_CUSTOMER} l on l.record_id = p.record_id_l
+        join {RECORD_CUSTOMER} r on r.record_id = p.record_id_r
+        where l.customer_id = r.customer_id),
+    ends as (select record_id_l as record_id, * from inside union all select record_id_r as record_id, * from inside),
+    strongest as (
+        select * exclude (record_id) from ends
+        qualify row_number() over (partition by record_id
+                                   order by match_probability desc, record_id_l, record_id_r) = 1)
+    select distinct customer_id, record_id_l, record_id_r, match_probability,
+           coalesce(explanation::VARCHAR, '[]') as explanation
+    from strongest order by customer_id, record_id_l, record_id_r"""
+"""Each record's strongest scored link inside its customer (tables.customer_links): both ends of a link may
+pick it, hence the distinct."""
+NO_LINKS = """select NULL::VARCHAR as customer_id, NULL::VARCHAR as record_id_l, NULL::VARCHAR as record_id_r,
+    NULL::DOUBLE as match_probability, NULL::VARCHAR as explanation where false"""
+"""Stands in for LINKS_SQL in a warehouse that was never matched."""
+
+
 def queries(con: duckdb.DuckDBPyConnection) -> dict[Table, str]:
     """Per serving table, the query that fills it; quick ones first, so that a store starts writing at once
     while the warehouse computes the heavier ones."""
     events = EVENTS if table_exists(con, INTERACTIONS) else NO_EVENTS
     review = REVIEW_SQL if table_exists(con, REVIEW_CANDIDATES) else NO_REVIEW
+    links = LINKS_SQL if table_exists(con, MATCH_PAIRS) else NO_LINKS
     return {tables.source_records: SOURCE_RECORDS, tables.redirects: REDIRECTS, tables.search_keys: SEARCH_KEYS,
             tables.profiles: _profiles(), tables.timeline: timeline_sql(f"({events})"),
-            tables.review_candidates: review}
+            tables.review_candidates: review, tables.customer_links: links}

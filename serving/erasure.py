@@ -3,8 +3,8 @@
 `erase` runs in one transaction of the serving store, so readers see the customer whole or gone,
 and the API keeps serving everyone else meanwhile (SQLite in WAL mode, PostgreSQL's MVCC): it lists
 the customer's records on the suppression list (keyed hashes, cdp.datakey) and deletes the profile,
-search keys, source records, redirects to it, timeline, review candidates and decisions involving its
-records, and appends an 'erasure' row to the audit, which records that it happened, not what.
+search keys, source records, links, redirects to it, timeline, review candidates and decisions involving
+its records, and appends an 'erasure' row to the audit, which records that it happened, not what.
 `erase_from_warehouse` then takes the records out of the warehouse if no run holds it; otherwise the
 next run's `suppressions` asset does, before anything is loaded (serving.suppress). An erasure made
 while a publish loads its version is applied again to that version in the swap's transaction (`reapply`).
@@ -25,6 +25,7 @@ from cdp.warehouse import is_locked, open_warehouse
 from serving import audit
 from serving.suppress import SUPPRESSION_SCHEMA, listing_store, purge, sync
 from serving.tables import (
+    customer_links,
     profiles,
     redirects,
     review_candidates,
@@ -76,7 +77,7 @@ def _take_out(conn: sa.Connection, customer_id: str, record_ids: list[str]) -> N
         conn.execute(sa.delete(table).where(sa.or_(table.c.record_id_l.in_(record_ids),
                                                    table.c.record_id_r.in_(record_ids))))
     conn.execute(sa.delete(redirects).where(redirects.c.to_id == customer_id))
-    for table in (timeline, search_keys, source_records, profiles):
+    for table in (customer_links, timeline, search_keys, source_records, profiles):
         conn.execute(sa.delete(table).where(table.c.customer_id == customer_id))
 
 

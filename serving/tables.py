@@ -161,6 +161,20 @@ review_candidates = Table(
 )
 """The stewards' queue: pairs the model was unsure about and links the clustering guards refused."""
 
+customer_links = Table(
+    "customer_links",
+    metadata,
+    Column("customer_id", Key, nullable=False),
+    Column("record_id_l", Text, nullable=False),
+    Column("record_id_r", Text, nullable=False),
+    Column("match_probability", Float, nullable=False),
+    Column("explanation", Text, nullable=False, doc="JSON array: [{comparison, level, weight}] in model order."),
+    PrimaryKeyConstraint("customer_id", "record_id_l", "record_id_r", name="pk_customer_links"),
+)
+"""Why a customer's records are one: each record's strongest scored link to another record of the same customer
+(at most one row per record, so the table grows with the records, not with the pairs). A record held only by a
+steward's must-link, or a customer of one record, has none."""
+
 review_decisions = Table(
     "review_decisions",
     metadata,
@@ -215,6 +229,7 @@ suppressions = Table(
 """Erased source records, written by an erasure (serving.erasure) and never replaced by a publish: every run
 copies them into the warehouse, whose loads then quarantine those records."""
 
-PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects, timeline, review_candidates)
+PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects, timeline, review_candidates,
+                                customer_links)
 """The tables a publish replaces as a whole (publish_log is appended to; review_decisions, audit and
 suppressions belong to the API)."""

@@ -62,6 +62,7 @@ def build_world(url: str) -> ServingBuilder:
     b.customer(MARY, [record("sales", "S3", first_name="MARY", last_name="SMITH", email="mary.smith@example.com")],
                lifetime_value=300.0, monetary_tier="mid", loyalty="short_valuable")
     b.redirect(MERGED, JOHN)
+    b.link(JOHN, "finance:F1", "sales:S1", 0.97, first_name=2.5, last_name=6.1, phone=-1.5)
     for n, cid in enumerate(FILLERS):
         b.customer(cid, [record("sales", f"S{100 + n}", first_name="ANNA", last_name=f"DOE{n}")])
     b.interaction(JOHN, "2024-03-01T10:00:00", "finance", "invoices", "I1", 500.0, paid=True)

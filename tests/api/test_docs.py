@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
-from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Served
+from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, chromium, only_from
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 PATHS = {"/health", "/customers/{customer_id}", "/customers", "/customers/{customer_id}/timeline",
          "/sources/{source}/{source_id}", "/review/candidates", "/review/candidates/{candidate_id}/decision",
          "/customers/{customer_id}/export", "/audit", "/customers/merge", "/customers/{customer_id}/split"}
@@ -66,39 +61,16 @@ def test_openapi_lists_the_refusals_each_route_can_answer(client: TestClient) ->
     assert refs <= set(spec["components"]["schemas"])  # every hand-written reference resolves
 
 
-def chromium() -> Any:
-    """Playwright's sync API when Debian's chromium is here; else skip (fail when CDP_REQUIRE_SERVICES=1)."""
-    reason = None
-    if not Path(CHROMIUM).exists():
-        reason = f"{CHROMIUM} not found (apt-get install -y chromium)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = reason or "playwright not installed (pip install -e '.[dev]')"
-    if reason:
-        if os.environ.get("CDP_REQUIRE_SERVICES") == "1":
-            pytest.fail(reason + " (CDP_REQUIRE_SERVICES=1 turns this skip into a failure)")
-        pytest.skip(reason)
-    return sync_playwright
-
-
 def test_docs_render_in_chromium_without_network(served: Served, tmp_path: Path) -> None:
     """The real `cdp serve`, a real browser, and every request not to the server refused."""
     sync_playwright = chromium()
     refused: list[str] = []
 
-    def only_the_server(route: Any) -> None:
-        if route.request.url.startswith(served.base + "/"):
-            route.continue_()
-        else:
-            refused.append(route.request.url)
-            route.abort()
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            page.route("**/*", only_the_server)
+            page.route("**/*", only_from(served.base, refused))
             page.goto(served.base + "/docs")
             page.wait_for_selector(".opblock-summary-path", timeout=30_000)
             operations = page.locator(".opblock-summary-path")

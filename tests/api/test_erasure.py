@@ -104,6 +104,8 @@ def test_an_export_holds_everything_about_the_person(admin_client: TestClient, w
     assert export["profile"] == world.docs[JOHN]  # unmasked, with every record's values as sent
     assert export["records_as_sent"] == []  # no warehouse behind this store
     assert [e["interaction_id"] for e in export["timeline"]] == TIMELINE
+    assert [(x["left"], x["right"]) for x in export["links"]] == [
+        ({"source": "finance", "source_id": "F1"}, {"source": "sales", "source_id": "S1"})]
     assert {c["candidate_id"] for c in export["review_candidates"]} == set(CANDIDATES[:2])
     assert [(d["candidate_id"], d["decision"]) for d in export["decisions"]] == [(CANDIDATES[0], "no_match")]
     assert [(a["action"], a["customer_id"], a["other_customer_id"]) for a in export["audit"]] == [

@@ -98,6 +98,16 @@ class ServingBuilder:
             "status": status, "left_record": json.dumps(_side(left)), "right_record": json.dumps(_side(right)),
             "explanation": json.dumps(explanation)})
 
+    def link(self, customer_id: str, record_id_l: str, record_id_r: str, match_probability: float,
+             **weights: float) -> None:
+        """A published link inside a customer between two record ids ('source:source_id'); keyword arguments
+        are the evidence, comparison -> weight."""
+        explanation = [{"comparison": c, "level": "exact match" if w > 0 else "else", "weight": w}
+                       for c, w in weights.items()]
+        self.rows[tables.customer_links].append({
+            "customer_id": customer_id, "record_id_l": record_id_l, "record_id_r": record_id_r,
+            "match_probability": match_probability, "explanation": json.dumps(explanation)})
+
     def write(self, version: int = 1) -> None:
         """Drop and create the serving tables, insert everything collected and log it as `version`."""
         self.rows[tables.timeline] = self._timeline()
