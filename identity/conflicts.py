@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from jellyfish import damerau_levenshtein_distance, jaro_winkler_similarity
 
-from identity.settings import NAME_COMPATIBLE, NAME_TYPO
+from identity.settings import NAME_COMPATIBLE, NAME_TYPO, SWAPPED_SUM
 
 
 class Name(NamedTuple):
@@ -52,9 +52,15 @@ def _close(x: str, y: str, similarity: float) -> bool:
 
 
 def _crossed(a: Name, b: Name) -> bool:
-    """First and last entered the other way round in one record (the other part may be lost)."""
-    # The model compares last names without spaces (identity.model.INPUT_SQL): "DE VOGA" is "DEVOGA".
-    return bool(b.last) and jaro_winkler_similarity(a.first, (b.last or "").replace(" ", "")) >= NAME_TYPO
+    """First and last entered the other way round: both names crossed, or `a`'s first is `b`'s last and
+    `a`'s own last name is lost."""
+    if not b.last:
+        return False
+    # The model compares names without spaces (identity.model.INPUT_SQL): "DE VOGA" is "DEVOGA".
+    first_last = jaro_winkler_similarity(a.first.replace(" ", ""), b.last.replace(" ", ""))
+    if not a.last:
+        return first_last >= NAME_TYPO
+    return first_last + jaro_winkler_similarity(a.last.replace(" ", ""), b.first.replace(" ", "")) >= SWAPPED_SUM
 
 
 @lru_cache(maxsize=1 << 20)

@@ -31,9 +31,10 @@ INITIAL = (
     "(length(first_name_l) = 1 OR length(first_name_r) = 1) AND left(first_name_l, 1) = left(first_name_r, 1)"
 )
 # First and last name entered the other way round, allowing a typo in one of them.
+SWAPPED_SUM = 2 * NAME_TYPO - 0.1
 SWAPPED = (
     "jaro_winkler_similarity(first_name_l, last_name_r) + jaro_winkler_similarity(last_name_l, first_name_r) "
-    f">= {2 * NAME_TYPO - 0.1}"
+    f">= {SWAPPED_SUM}"
 )
 DAY_MONTH_SWAP = (
     "left(dob_l, 4) = left(dob_r, 4) AND substr(dob_l, 5, 2) = substr(dob_r, 7, 2) "
@@ -41,10 +42,12 @@ DAY_MONTH_SWAP = (
 )
 DOB_TYPO = "damerau_levenshtein(dob_l, dob_r) <= 1"
 
-# One name of a record equal (up to a typo) to the other name of the other record.
+# First and last entered the other way round: both names crossed (SWAPPED), or one record's first name
+# the other's last where its own last name is lost. One crossed name beside a different one is a
+# household ("WARREN, SHIRLEY" filed as first name WARREN beside GWENDOLYN WARREN), not a person.
 CROSSED = (
-    f"jaro_winkler_similarity(first_name_l, last_name_r) >= {NAME_TYPO} "
-    f"OR jaro_winkler_similarity(last_name_l, first_name_r) >= {NAME_TYPO}"
+    f"({SWAPPED}) OR (last_name_l IS NULL AND jaro_winkler_similarity(first_name_l, last_name_r) >= {NAME_TYPO}) "
+    f"OR (last_name_r IS NULL AND jaro_winkler_similarity(first_name_r, last_name_l) >= {NAME_TYPO})"
 )
 # A typo of the formal name against a nickname (ADVID / DAVE): ingestion folds only the nickname.
 ROOT_TYPO = (
@@ -113,7 +116,9 @@ def last_name(gated: bool = True) -> dict[str, Any]:
         level("last_name_l = last_name_r", "exact", tf_adjustment_column="last_name"),
         level(f"jaro_winkler_similarity(last_name_l, last_name_r) >= {NAME_TYPO} "
               "OR damerau_levenshtein(last_name_l, last_name_r) <= 1", "typo"),
-        level(SWAPPED, "swapped with first name"),
+        # The first name's swapped level already weighs the swap of both names: counting it here too
+        # gave every swapped pair twice the weight of the same names in place.
+        level(SWAPPED, "swapped with first name (counted by first name)", **NO_EVIDENCE),
         level("contains(last_name_l, last_name_r) OR contains(last_name_r, last_name_l)", "one part of the other"),
         *(surname_changed if gated else []),
         level("jaro_winkler_similarity(last_name_l, last_name_r) >= 0.8", "similar"),

@@ -13,6 +13,9 @@ from identity.conflicts import Name, dobs_compatible, first_names_compatible, ta
     (Name("J", "J", "KIM"), Name("JOHN", "JOHN", "KIM"), True),                  # initial
     (Name("AMY", "AMY", "LEE"), Name("ANY", "ANY", "LEE"), True),                # one edit
     (Name("SMITH", "SMITH", "JOHN"), Name("JOHN", "JOHN", "SMITH"), True),       # swapped
+    (Name("KLEIN", "KLEIN", "MARYANNE"), Name("MARIA", "MARIA", "KLEIN"), True),  # swapped, one name shortened
+    (Name("SMITH", "SMITH", None), Name("JOHN", "JOHN", "SMITH"), True),         # swapped, the other part lost
+    (Name("WARREN", "WARREN", "GWENDOLYN"), Name("SHIRLEY", "SHIRLEY", "WARREN"), False),  # swapped sister
     (Name("ANNA", "ANNA", "KOWALSKI"), Name("EMMA", "EMMA", "KOWALSKI"), False),  # twins
     (Name("JOHN", "JOHN", "MILLER"), Name("MARY", "MARY", "MILLER"), False),
 ])

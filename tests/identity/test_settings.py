@@ -14,13 +14,17 @@ from tests.utils.staged import staged_row, write_staged
 ANNETTE = {"first_name": "ANNETTE", "last_name": "HARVEY"}
 
 
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def level_of(comparison: dict[str, Any], left: dict[str, Any], right: dict[str, Any]) -> str:
     """The label of the first level of `comparison` whose condition holds for the two records."""
     con = duckdb.connect()
     write_staged(con, [staged_row("l", "1", **left), staged_row("r", "1", **right)])
     cols = con.sql(INPUT_SQL.format(table="staged")).columns
     pairs = ", ".join([*(f"l.{c} as {c}_l" for c in cols), *(f"r.{c} as {c}_r" for c in cols)])
-    whens = " ".join(f"when {lv['sql_condition']} then '{lv['label_for_charts']}'"
+    whens = " ".join(f"when {lv['sql_condition']} then {_quoted(lv['label_for_charts'])}"
                      for lv in comparison["comparison_levels"] if lv["sql_condition"] != "ELSE")
     return con.sql(f"""with s as ({INPUT_SQL.format(table="staged")})
         select case {whens} else 'different' end from (select {pairs} from s l, s r
@@ -68,3 +72,19 @@ def test_a_changed_surname_with_a_first_name_and_one_more_thing_in_common_is_no_
     left, right = {"first_name": "DEBRA", "last_name": "FAIRLEY"}, {"first_name": "DEBRA", "last_name": "HACKMAN"}
     assert level_of(sql.last_name(), left | shared, right | shared).endswith("(surname changed)")
     assert level_of(sql.last_name(), left, right) == "different"
+
+
+def test_a_relative_filed_last_name_first_is_a_household_not_a_person() -> None:
+    gwendolyn = {"first_name": "WARREN", "last_name": "GWENDOLYN", "phone": "+13154679742"}
+    shirley = {"first_name": "SHIRLEY", "last_name": "WARREN", "phone": "+13154679742"}
+    assert level_of(sql.phone(), gwendolyn, shirley).endswith("(household)")
+    assert level_of(sql.phone(), gwendolyn | {"last_name": "SHIRLEY"}, shirley) == "same, names compatible"
+
+
+def test_swapped_names_are_weighed_once() -> None:
+    left, right = {"first_name": "JAMES", "last_name": "BLACKBURN"}, {"first_name": "BLACKBURN", "last_name": "JAMES"}
+    assert level_of(sql.first_name(), left, right) == "swapped with last name"
+    label = level_of(sql.last_name(), left, right)
+    assert label == "swapped with first name (counted by first name)"
+    level = next(lv for lv in sql.last_name()["comparison_levels"] if lv["label_for_charts"] == label)
+    assert level["m_probability"] == level["u_probability"]
