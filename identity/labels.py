@@ -16,7 +16,9 @@ With enough labels (MIN_LABELS, at least MIN_EACH of each kind) a model is refin
   `identity.threshold` of cdp.yaml while the model is in use.
 
 The refined model keeps the unsupervised m beside it (LABELS_KEY), so refining again blends with the EM
-estimate, not with an earlier blend.
+estimate, not with an earlier blend. Labels are read from the warehouse's `steward_decisions`, which a run
+fills after matching: a run learns from the decisions earlier runs imported (`cdp train --with-labels`
+imports the latest first, cdp.runner.import_labels).
 """
 
 from __future__ import annotations
@@ -105,8 +107,7 @@ def used(model: dict[str, Any]) -> int:
 
 def due(model: dict[str, Any], labels: Labels) -> bool:
     """Whether a run should refine `model` with `labels`: enough of them, and grown since it last learnt."""
-    return labels.enough() and labels.pairs.num_rows >= GROWTH * used(model) and \
-        labels.pairs.num_rows != used(model)
+    return labels.enough() and labels.pairs.num_rows >= max(GROWTH * used(model), used(model) + 1)
 
 
 def threshold(model: dict[str, Any], default: float) -> float:
