@@ -44,14 +44,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace, retrain: bool = False) -> int:
-    from cdp.runner import run_pipeline
+    from cdp.runner import import_labels, run_pipeline
     from cdp.summary import print_outcome
     from ingestion import check_columns
 
     cfg = _config(args)
+    with_labels = getattr(args, "with_labels", False)
     with project_lock(cfg.state_dir, "run"):  # the whole run: two writers of one DuckDB file fail each other
         check_columns(cfg)
-        outcome = run_pipeline(cfg, retrain=retrain or getattr(args, "retrain", False))
+        if with_labels and not (labels := import_labels(cfg)).enough():
+            from identity.labels import MIN_EACH, MIN_LABELS
+
+            print(f"cdp train: the stewards' labels are {labels.describe()}; --with-labels needs at least "
+                  f"{MIN_LABELS}, with {MIN_EACH} of each kind (nothing was run)", file=sys.stderr)
+            return EXIT_FAILED
+        outcome = run_pipeline(cfg, retrain=retrain or getattr(args, "retrain", False), with_labels=with_labels)
     return print_outcome(cfg, outcome)
 
 
@@ -101,6 +108,7 @@ def cmd_model(args: argparse.Namespace) -> int:
     """Print the match model in use: its weights per level and anything implausible; 1 when there is none."""
     from cdp.schema import STAGED
     from cdp.warehouse import open_warehouse, table_exists
+    from identity.labels import summary
     from identity.model import ModelStore
     from identity.plausible import problems, weights_table
 
@@ -111,7 +119,7 @@ def cmd_model(args: argparse.Namespace) -> int:
         print(f"no match model in {store.folder} yet: `cdp run` trains one", file=sys.stderr)
         return EXIT_FAILED
     model = store.load()
-    print(f"model: {current}\n{weights_table(model)}")
+    print(f"model: {current}\n{summary(model)}\n{weights_table(model)}")
     records = 0
     if cfg.warehouse_path.exists():  # under the lock: a run holds the file, and DuckDB would refuse with its own error
         with project_lock(cfg.state_dir, "model"), open_warehouse(cfg.warehouse_path, read_only=True) as con:
@@ -193,6 +201,9 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("train", parents=[config], help="retrain the match model, then run")
+    p.add_argument("--with-labels", action="store_true",
+                   help="also learn m and the threshold from the stewards' decisions, the latest included "
+                        "(a run does so by itself once there are 50, 10 of each kind; this fails with fewer)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("serve", parents=[config], help="serve the read API over the published store")

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from cdp.config import Config
 from cdp.definitions import build_definitions
+from identity.labels import Labels
 
 
 @dataclass
@@ -100,12 +101,15 @@ def prepare_instance(cfg: Config) -> Path:
     return home
 
 
-def run_pipeline(cfg: Config, retrain: bool = False) -> RunOutcome:
-    """Run ingest -> standardise -> quality -> identity -> golden -> publish as one Dagster run."""
+def run_pipeline(cfg: Config, retrain: bool = False, with_labels: bool = False) -> RunOutcome:
+    """Run ingest -> standardise -> quality -> identity -> golden -> publish as one Dagster run.
+
+    `with_labels`: refine the model by the stewards' decisions (call `import_labels` first, so the latest count).
+    """
     job = build_definitions(cfg).resolve_implicit_global_asset_job_def()
     run_config: dict = {"loggers": {"progress": {}}}
-    if retrain:
-        run_config["ops"] = {"match_pairs": {"config": {"retrain": True}}}
+    if retrain or with_labels:
+        run_config["ops"] = {"match_pairs": {"config": {"retrain": retrain, "with_labels": with_labels}}}
     start = time.perf_counter()
     columns = (TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
     with _terminal() as console, Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
@@ -114,6 +118,24 @@ def run_pipeline(cfg: Config, retrain: bool = False) -> RunOutcome:
         with dg.DagsterInstance.from_config(str(prepare_instance(cfg))) as instance:
             result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     return collect_outcome(result, time.perf_counter() - start)
+
+
+def import_labels(cfg: Config) -> Labels:
+    """The stewards' decisions brought into the warehouse now, as labels to learn from.
+
+    A run imports them only after matching (`steward_decisions` follows `match_pairs`), so the decisions made
+    since the last run would otherwise teach the model one run late. Importing twice changes nothing.
+    """
+    from cdp.warehouse import open_warehouse
+    from identity.labels import read_labels
+    from identity.review import import_decisions
+    from serving.decisions import decisions
+
+    if not cfg.warehouse_path.exists():  # never run: nothing was staged, nothing can be labelled
+        return Labels.none()
+    with open_warehouse(cfg.warehouse_path) as con:
+        import_decisions(con, decisions(cfg.serving))
+        return read_labels(con)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from cdp.schema import STAGED
 from identity.cluster import cluster_records
 from identity.golden import build_golden
 from identity.ids import assign_customer_ids
+from identity.labels import threshold_in_use
 from identity.matching import match
 from identity.model import ModelStore
 from identity.plausible import problems, weights_table
@@ -30,6 +31,8 @@ class MatchConfig(dg.Config):
 
     retrain: bool = False
     """Train a new model version before scoring (what `cdp train` sets)."""
+    with_labels: bool = False
+    """Refine the model by the stewards' decisions even if not due, failing if too few (`cdp train --with-labels`)."""
 
 
 def match_pairs_asset(cfg: Config) -> dg.AssetsDefinition:
@@ -39,7 +42,7 @@ def match_pairs_asset(cfg: Config) -> dg.AssetsDefinition:
     def match_pairs(config: MatchConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Candidate pairs scored by the Splink model, with explanations; uncertain ones queued for review."""
         with warehouse.connect() as con:
-            stats = match(con, cfg.identity, store, retrain=config.retrain)
+            stats = match(con, cfg.identity, store, retrain=config.retrain, with_labels=config.with_labels)
         return dg.MaterializeResult(metadata=asdict(stats))
 
     return match_pairs
@@ -68,15 +71,18 @@ def model_check(cfg: Config) -> dg.AssetChecksDefinition:
 
 
 def clusters_asset(cfg: Config) -> dg.AssetsDefinition:
+    store = ModelStore(cfg.state_dir / "models")
+
     @dg.asset(name="clusters", deps=["match_pairs", "steward_decisions"], group_name=GROUP, kinds={"duckdb"})
     def clusters(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Records grouped into people: links strongest first, guarded against conflicting identifiers.
 
         Links the guards refused join the stewards' review queue.
         """
+        cut = threshold_in_use(store, cfg.identity.threshold)  # picked from the stewards' labels, if any
         with warehouse.connect() as con:
-            stats = cluster_records(con, cfg.identity.threshold, cfg.identity.max_cluster_size)
-            review_open = queue_split_links(con, cfg.identity.threshold)
+            stats = cluster_records(con, cut, cfg.identity.max_cluster_size)
+            review_open = queue_split_links(con, cut)
         return dg.MaterializeResult(metadata=stats.as_metadata() | {"review_open": review_open})
 
     return clusters

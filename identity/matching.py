@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from cdp.config import IdentityConfig
 from cdp.schema import MATCH_PAIRS
+from identity.labels import refine, threshold, used
 from identity.model import ModelStore, model_for, read_input
 from identity.predict import score, write_match_pairs
 from identity.review import refresh_candidates
@@ -29,18 +30,29 @@ class MatchStats:
     review_open: int
     model: str
     trained: bool
+    labels: int
+    """Steward decisions the model learnt from (identity.labels); 0 for an unsupervised model."""
+    threshold: float
+    """The match threshold in use: the model's, picked from labels, else cdp.yaml's."""
 
 
-def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore, retrain: bool = False) -> MatchStats:
-    """Score the staged records with the current model (training one first if asked or missing)."""
+def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore, retrain: bool = False,
+          with_labels: bool = False) -> MatchStats:
+    """Score the staged records with the current model (training one first if asked or missing), refined
+    by the stewards' labels when asked (`with_labels`) or once there are enough (identity.labels)."""
     records = read_input(con)
     if records.num_rows < MIN_RECORDS:  # nothing to learn from or to pair; the tables still exist
         write_match_pairs(con, NO_PAIRS)
-        return MatchStats(records.num_rows, 0, 0, refresh_candidates(con, cfg.review_band), "", False)
+        return MatchStats(records.num_rows, 0, 0, refresh_candidates(con, cfg.review_band), "", False, 0,
+                          cfg.threshold)
     model, path, trained = model_for(store, records, retrain)
-    floor = min(cfg.review_band[0], cfg.threshold)
-    pairs = score(records, model, floor, cfg.threshold, complete_up_to=2 * cfg.max_cluster_size)
+    model, refined = refine(con, store, records, model, cfg, required=with_labels)
+    path = refined or path
+    cut = threshold(model, cfg.threshold)
+    floor = min(cfg.review_band[0], cut)
+    pairs = score(records, model, floor, cut, complete_up_to=2 * cfg.max_cluster_size)
     write_match_pairs(con, pairs)
     review_open = refresh_candidates(con, cfg.review_band)
-    links = con.execute(f"select count(*) from {MATCH_PAIRS} where match_probability >= ?", [cfg.threshold])
-    return MatchStats(records.num_rows, pairs.num_rows, links.fetchall()[0][0], review_open, path.name, trained)
+    links = con.execute(f"select count(*) from {MATCH_PAIRS} where match_probability >= ?", [cut])
+    return MatchStats(records.num_rows, pairs.num_rows, links.fetchall()[0][0], review_open, path.name,
+                      trained or refined is not None, used(model), cut)

@@ -43,6 +43,8 @@ M_FLOOR = 1e-6
 # Least m of a contact's "different" level: weighs at most log2(0.05) = -4.3 against a match.
 CONTACT_CHANGE = 0.05
 SEED = 42
+LABELS_KEY = "cdp_labels"
+"""What a model learnt from the stewards' labels (identity.labels), kept in its file beside Splink's settings."""
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,9 @@ def read_input(con: duckdb.DuckDBPyConnection, table: str = STAGED) -> pa.Table:
 def make_linker(records: pa.Table, model: dict[str, Any]) -> Linker:
     """A Linker over `records` in its own in-memory DuckDB, so Splink's work tables stay out of the warehouse."""
     frame = DuckDBAPI().register(records, table_name="cdp_records")
+    settings = {k: v for k, v in model.items() if k != LABELS_KEY}  # Splink refuses keys it does not know
     # Splink warns per untrained level ("not observed in dataset"): noise in a `cdp run`, so errors only.
-    return Linker(frame, model, log_level=logging.ERROR)
+    return Linker(frame, settings, log_level=logging.ERROR)
 
 
 def train(records: pa.Table) -> dict[str, Any]:
