@@ -80,8 +80,9 @@ def load_truth(con: duckdb.DuckDBPyConnection, truth_csv: Path) -> int:
     return con.execute("select count(*) from staged").fetchall()[0][0]
 
 
-def run_dataset(name: str, work: Path, baseline: bool = True) -> list[Score]:
-    """Write, stage, resolve and score one dataset; also the baseline unless told not to."""
+def run_dataset(name: str, work: Path, baseline: bool = True, sweep: tuple[float, ...] = ()) -> list[Score]:
+    """Write, stage, resolve and score one dataset; also the baseline unless told not to, and cdp's
+    clusters at each threshold of `sweep` (the same scored pairs, clustered again)."""
     cfg = load_config(DATASETS[name](work / name))
     stage(cfg)
     scores = []
@@ -91,6 +92,9 @@ def run_dataset(name: str, work: Path, baseline: bool = True) -> list[Score]:
         match(con, cfg.identity, ModelStore(cfg.state_dir / "models"), retrain=True)
         cluster_records(con, cfg.identity.threshold, cfg.identity.max_cluster_size)
         scores.append(Score(name, "cdp", records, *pairwise(con, "clusters"), time.perf_counter() - start))
+        for threshold in sweep:
+            cluster_records(con, threshold, cfg.identity.max_cluster_size)
+            scores.append(Score(name, f"cdp at {threshold}", records, *pairwise(con, "clusters"), 0.0))
         if baseline:
             scores.append(score_baseline(con, name, records, cfg.identity.threshold))
     return scores
@@ -112,11 +116,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--datasets", default="demo20k,febrl3,febrl4", help=f"comma list of {', '.join(DATASETS)}")
     ap.add_argument("--work", help="folder for the generated sources and warehouses (default: a temp dir)")
     ap.add_argument("--no-baseline", action="store_true", help="score only cdp")
+    ap.add_argument("--sweep", default="", help="comma list of other thresholds to cluster cdp's pairs at")
     args = ap.parse_args(argv)
     work = Path(args.work or tempfile.mkdtemp(prefix="cdp-accuracy-"))
     print(HEADER, flush=True)
     for name in args.datasets.split(","):
-        for score in run_dataset(name.strip(), work, baseline=not args.no_baseline):
+        sweep = tuple(float(t) for t in args.sweep.split(",") if t)
+        for score in run_dataset(name.strip(), work, baseline=not args.no_baseline, sweep=sweep):
             print(score.row(), flush=True)
 
 

@@ -228,8 +228,10 @@ class QualityConfig(Strict):
 class IdentityConfig(Strict):
     """Matching, clustering and survivorship (see identity/)."""
 
-    threshold: float = 0.9
-    """Match probability at or above which two records are linked."""
+    threshold: float = 0.6
+    """Match probability at or above which two records are linked. The model's probabilities are calibrated
+    (of the pairs it scores 0.5-0.6, about 58% are one person), so F1 peaks near 0.5; 0.6 leaves a margin
+    for links that chain (bench/README.md has the sweep)."""
     review_band: tuple[float, float] = (0.5, 0.9)
     """Pairs scored in this band go to the stewards' review queue."""
     max_cluster_size: int = 30
