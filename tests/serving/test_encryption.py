@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.reader import ServingReader
 from api.startup import published
 from cdp.config import Config
 from cdp.datakey import ENV_DATA_KEY
@@ -25,6 +26,7 @@ from cdp.warehouse import open_warehouse
 from serving.publish import publish
 from serving.seal import Sealing
 from serving.store import SqliteStore
+from serving.tables import name_key
 from tests.api.conftest import SPECS, as_role
 from tests.utils.publishing import ingest, postgres_schema, resolve
 
@@ -193,3 +195,20 @@ def test_a_sealed_value_does_not_open_in_another_row() -> None:
     assert sealed != sealer.seal(json.dumps({"email": "a@b.example"}), "profiles.attributes\x1fC1")  # fresh nonce
     with pytest.raises(RuntimeError, match="does not decrypt"):
         sealer.open(sealed, "profiles.attributes\x1fC2")
+
+
+def test_names_in_api_pii_are_hashed_too(tmp_path: Path) -> None:
+    """With a name attribute personal, name keys are hashed, and surnames get keys of their own."""
+    cfg = warehouse(tmp_path, f"sqlite:///{tmp_path / 'serving.db'}")
+    sealer = Sealer.of(KEY.encode())
+    with open_warehouse(cfg.warehouse_path) as con:
+        publish(con, cfg.serving, "run-1", sealing=Sealing.of(sealer, (*PII, "last_name")))
+    assert "SMITH/ROBERT" not in store_text(cfg.serving)
+    reader = ServingReader(cfg.serving, sealer=sealer)
+    try:
+        for keys in ([("name", name_key("SMITH", "ROBERT"))], [("last_name", "SMITH")],
+                     [("email", "bobsmith@gmail.com")]):
+            assert [json.loads(doc)["customer_id"] for doc in reader.search(keys, [], None, 10).items] == [BOB], keys
+        assert reader.search([("last_name", "SMIT")], [], None, 10).items == []
+    finally:
+        reader.close()
