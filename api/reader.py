@@ -28,12 +28,11 @@ import sqlalchemy as sa
 from api.mask import Mask
 from cdp.config import sqlite_file
 from cdp.schema import PROFILE_ATTRIBUTES, TRAITS
-from cdp.sealing import SealedStore, Sealer, no_key, place_of, unseal
+from cdp.sealing import SealedStore, Sealer, no_key, unseal
 from serving.tables import (
     EVENT_FIELDS,
     LINEAGE_FIELDS,
     NAME_SEPARATOR,
-    SEALED,
     TIMELINE_CHUNK,
     name_key,
     profiles,
@@ -138,8 +137,10 @@ def document(row: Sequence[Any], mask: Mask | None, sealer: Sealer | None = None
     """The JSON text of GET /customers/{id} from a row of DOCUMENT; `mask` (None: none) hides the PII values,
     `sealer` opens the parts published encrypted."""
     customer_id, attributes, lineage, sources, *values = row
-    attributes, lineage, sources = (unseal(text, sealer, place_of(profiles.name, column, customer_id))
-                                    for text, column in zip((attributes, lineage, sources), PROFILE_PARTS, strict=True))
+    # The parts tables.SEALED names for profiles: plain text passes through at the cost of a prefix test.
+    attributes = unseal(attributes, sealer, profiles.name, "attributes", customer_id)
+    lineage = unseal(lineage, sealer, profiles.name, "lineage", customer_id)
+    sources = unseal(sources, sealer, profiles.name, "sources", customer_id)
     entries = json.loads(lineage)
     display: dict[str, Any] = dict.fromkeys(PROFILE_ATTRIBUTES)
     for attr, entry in entries.items():  # a lineage entry published before display forms has three members
@@ -158,9 +159,6 @@ def document(row: Sequence[Any], mask: Mask | None, sealer: Sealer | None = None
     return (f'{{"customer_id":{_json(customer_id)},"attributes":{attributes},"display":{_json(display)},'
             f'"lineage":{lineage},"sources":{sources},"traits":{_json(traits)}}}')
 
-
-PROFILE_PARTS = SEALED[profiles.name][1]
-"""The profile's JSON parts sealed in an encrypted version: attributes, lineage, sources (DOCUMENT's order)."""
 
 _json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 """Compact JSON, as DuckDB writes the stored parts (one encoder: `json.dumps` builds one per call)."""
@@ -355,8 +353,7 @@ class ServingReader:
             query = query.where(sa.tuple_(*last) < sa.tuple_(*after))
         with self.engine.connect() as con:
             events = [e for position, text in con.execute(query)
-                      for e in json.loads(unseal(text, self.sealer, place_of(timeline.name, "events", customer_id,
-                                                                             position)))]
+                      for e in json.loads(unseal(text, self.sealer, timeline.name, "events", customer_id, position))]
         if after is not None:
             events = [e for e in events if _event_key(e) < after]
         more = len(events) > limit

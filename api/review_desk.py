@@ -16,7 +16,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from api.reader import Page, decode_cursor, encode_cursor
-from cdp.sealing import Sealer, place_of, unseal
+from cdp.sealing import Sealer, unseal
 from serving import audit
 from serving.tables import review_candidates, review_decisions, source_records
 
@@ -122,7 +122,7 @@ def _customer_of(record_id: str) -> sa.ScalarSelect[Any]:
 def _candidate(row: Any, sealer: Sealer | None) -> dict[str, Any]:
     """A queue row as the API answers it (JSON columns opened and parsed, the latest decision folded in)."""
     decided = row.decision_id is not None
-    left, right = (json.loads(unseal(text, sealer, place_of(review_candidates.name, column, row.candidate_id)))
+    left, right = (json.loads(unseal(text, sealer, review_candidates.name, column, row.candidate_id))
                    for text, column in ((row.left_record, "left_record"), (row.right_record, "right_record")))
     return {"candidate_id": row.candidate_id, "status": "decided" if decided else row.status,
             "match_probability": row.match_probability, "left": left,

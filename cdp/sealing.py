@@ -88,13 +88,14 @@ class Sealer:
         return hmac.new(self.search_key, f"{kind}{SEPARATOR}{value}".encode(), hashlib.sha256).hexdigest()
 
 
-def unseal(text: str, sealer: Sealer | None, place: str) -> str:
-    """A stored text as written: opened when sealed, as it is when plain (a store published without a key)."""
+def unseal(text: str, sealer: Sealer | None, table: str, column: str, *row_key: object) -> str:
+    """A stored text as written: opened when sealed (at its place_of), as it is when plain (a store published
+    without a key; then nothing else is done: this is on every profile read)."""
     if not text.startswith(PREFIX):
         return text
     if sealer is None:
         raise no_key(None)
-    return sealer.open(text, place)
+    return sealer.open(text, place_of(table, column, *row_key))
 
 
 def place_of(table: str, column: str, *row_key: object) -> str:
