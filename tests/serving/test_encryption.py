@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -20,9 +21,11 @@ from api.reader import ServingReader
 from api.startup import published
 from cdp.config import Config
 from cdp.datakey import ENV_DATA_KEY
+from cdp.resources import ServingResource, WarehouseResource
 from cdp.schema import REVIEW_CANDIDATES, STAGED, ensure_tables
 from cdp.sealing import PREFIX, Sealer
 from cdp.warehouse import open_warehouse
+from serving.assets import published_asset
 from serving.publish import publish
 from serving.seal import Sealing
 from serving.store import SqliteStore
@@ -205,3 +208,20 @@ def test_names_in_api_pii_are_hashed_too(tmp_path: Path) -> None:
         assert reader.search([("last_name", "SMIT")], [], None, 10).items == []
     finally:
         reader.close()
+
+
+def test_the_published_asset_encrypts_with_the_environments_key(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cdp run`'s publish: $CDP_DATA_KEY turns encryption on, api.pii says which search keys are hashed."""
+    cfg = warehouse(tmp_path, f"sqlite:///{tmp_path / 'serving.db'}")
+    monkeypatch.setenv(ENV_DATA_KEY, KEY)
+    resources = {"warehouse": WarehouseResource(path=str(cfg.warehouse_path)),
+                 "serving": ServingResource(url=cfg.serving)}
+    assert dg.materialize([published_asset(cfg)], resources=resources).success
+    engine = sa.create_engine(cfg.serving)
+    with engine.connect() as con:
+        logged = con.execute(sa.text("select key_id, hashed_search from publish_log")).one()
+        attributes = con.execute(sa.text("select attributes from profiles")).scalars().all()
+    engine.dispose()
+    assert tuple(logged) == (Sealer.of(KEY.encode()).key_id, "email,phone")
+    assert attributes and all(text.startswith(PREFIX) for text in attributes)
