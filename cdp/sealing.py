@@ -23,11 +23,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from cdp.config import ConfigError
 from cdp.datakey import ENV_DATA_KEY, SEPARATOR, key_id
 
 PREFIX = "e1:"
 """Begins every sealed text: format 1 (AES-256-GCM, 12-byte nonce, HKDF purpose 'serving v1')."""
 NONCE_BYTES = 12
+MIN_KEY_CHARS = 32
+"""The shortest $CDP_DATA_KEY that encrypts: 32 hex digits are 128 bits."""
 SEARCH_MACRO = "cdp_search_hash"
 """DuckDB macro `cdp_search_hash(kind, value)`: Sealer.search_hash in SQL (cdp.datakey.install_keyed_hash)."""
 
@@ -64,9 +67,15 @@ class Sealer:
 
     @classmethod
     def from_env(cls) -> Sealer | None:
-        """The sealer of $CDP_DATA_KEY, or None when it is not set (values stay plain)."""
+        """The sealer of $CDP_DATA_KEY, or None when it is not set (values stay plain); ConfigError for a key
+        too short to encrypt with (HKDF stretches nothing: a short key could be guessed offline)."""
         key = os.environ.get(ENV_DATA_KEY)
-        return cls.of(key.encode()) if key else None
+        if not key:
+            return None
+        if len(key) < MIN_KEY_CHARS:
+            raise ConfigError(f"${ENV_DATA_KEY} has {len(key)} characters; encrypting needs at least "
+                              f"{MIN_KEY_CHARS} random ones (e.g. `openssl rand -hex 32`)")
+        return cls.of(key.encode())
 
     def seal(self, text: str, place: str) -> str:
         """`text` encrypted, bound to `place` (e.g. 'profiles.attributes' and the row's key)."""

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.reader import ServingReader
 from api.startup import published
-from cdp.config import Config
+from cdp.config import Config, ConfigError
 from cdp.datakey import ENV_DATA_KEY
 from cdp.resources import ServingResource, WarehouseResource
 from cdp.schema import REVIEW_CANDIDATES, STAGED, ensure_tables
@@ -33,7 +33,7 @@ from serving.tables import name_key
 from tests.api.conftest import SPECS, as_role
 from tests.utils.publishing import ingest, postgres_schema, resolve
 
-KEY = "a test data key, not a secret"
+KEY = "a test data key of 32+ characters, not a secret"
 PII = ("email", "phone", "tax_id", "birth_date", "street")
 BOB = "C000000001"
 """finance:1 (SMITH, ROBERT A, 123 North Main Street Apt 4) and sales:c1 (Bob Smith, bob.smith@...)."""
@@ -167,7 +167,7 @@ def test_the_api_answers_in_plain_with_the_key(sealed: Config, monkeypatch: pyte
         assert export["profile"]["attributes"] == bob["attributes"] and export["review_candidates"]
 
 
-@pytest.mark.parametrize("key", [None, "another key"])
+@pytest.mark.parametrize("key", [None, "another key, as long as a key must be"])
 def test_without_the_key_the_api_says_so(sealed: Config, key: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     with client(sealed, key, monkeypatch) as c:
         for path, params in ((f"/customers/{BOB}", {}), ("/customers", {"email": "bobsmith@gmail.com"}),
@@ -225,3 +225,9 @@ def test_the_published_asset_encrypts_with_the_environments_key(tmp_path: Path,
     engine.dispose()
     assert tuple(logged) == (Sealer.of(KEY.encode()).key_id, "email,phone")
     assert attributes and all(text.startswith(PREFIX) for text in attributes)
+
+
+def test_a_short_key_does_not_encrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_DATA_KEY, "short")
+    with pytest.raises(ConfigError, match="CDP_DATA_KEY has 5 characters"):
+        Sealer.from_env()
