@@ -327,13 +327,22 @@ class ServingReader:
     def _hashed(self) -> frozenset[str]:
         """The search key kinds the current version stores as keyed hashes; SealedStore when this process has
         no key, or another key than the version's (its hashes would silently find nobody)."""
-        with self.engine.connect() as con:
-            row = con.execute(sa.select(publish_log.c.key_id, publish_log.c.hashed_search)
-                              .order_by(publish_log.c.version.desc()).limit(1)).first()
-        if row is None or row.key_id is None:
-            return frozenset()
-        check_key(row.key_id, self.sealer)
-        return _kinds(row.hashed_search)
+        key_id, hashed = self._sealed_as()
+        check_key(key_id, self.sealer)
+        return hashed
+
+    def _sealed_as(self) -> tuple[str | None, frozenset[str]]:
+        """The current version's data key id (None: plain) and hashed search key kinds."""
+        query = (sa.select(publish_log.c.key_id, publish_log.c.hashed_search)
+                 .order_by(publish_log.c.version.desc()).limit(1))
+        try:
+            with self.engine.connect() as con:
+                row = con.execute(query).first()
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+            # A store not yet migrated to 0005 (the API never migrates; the next publish does) holds plain
+            # versions only. A store that cannot be read fails the answer's own query next, and says so.
+            return None, frozenset()
+        return (row.key_id, _kinds(row.hashed_search)) if row is not None else (None, frozenset())
 
     def timeline(self, customer_id: str, limit: int, cursor: str | None = None, mask: Mask | None = None) -> Page:
         """A customer's interactions from every silo, newest first, as dicts (attributes parsed; those named
@@ -369,13 +378,13 @@ class ServingReader:
         unwritten = self.file is not None and not self.file.exists()  # no run made it (nor, maybe, its folder)
         if unwritten or not sa.inspect(self.engine).has_table(publish_log.name):
             return None
-        query = sa.select(publish_log).order_by(publish_log.c.version.desc()).limit(1)
+        log = publish_log.c
+        query = sa.select(log.version, log.published_at, log.customers, log.records).order_by(log.version.desc())
         with self.engine.connect() as con:
-            row = con.execute(query).first()
+            row = con.execute(query.limit(1)).first()
         if row is None:
             return None
-        return Version(row.version, row.published_at, row.customers, row.records, row.key_id,
-                       _kinds(row.hashed_search))
+        return Version(row.version, row.published_at, row.customers, row.records, *self._sealed_as())
 
 
 def _kinds(hashed_search: str | None) -> frozenset[str]:

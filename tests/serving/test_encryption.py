@@ -30,7 +30,7 @@ from serving.publish import publish
 from serving.seal import Sealing
 from serving.store import SqliteStore
 from serving.tables import name_key
-from tests.api.conftest import SPECS, as_role
+from tests.api.conftest import JOHN, SPECS, as_role, build_world
 from tests.utils.publishing import ingest, postgres_schema, resolve
 
 KEY = "a test data key of 32+ characters, not a secret"
@@ -231,3 +231,20 @@ def test_a_short_key_does_not_encrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_DATA_KEY, "short")
     with pytest.raises(ConfigError, match="CDP_DATA_KEY has 5 characters"):
         Sealer.from_env()
+
+
+def test_a_store_from_before_encryption_reads_as_plain(tmp_path: Path) -> None:
+    """The API never migrates: until the next publish does, a store without publish_log's key columns serves."""
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    build_world(url)
+    with sqlite3.connect(tmp_path / "serving.db") as con:
+        con.execute("alter table publish_log drop column key_id")
+        con.execute("alter table publish_log drop column hashed_search")
+    con.close()
+    reader = ServingReader(url, sealer=Sealer.of(KEY.encode()))
+    try:
+        assert reader.version() is not None and reader.version().key_id is None  # type: ignore[union-attr]
+        found = reader.search([("email", "johnsmith@gmail.com")], [], None, 10).items
+        assert [json.loads(doc)["customer_id"] for doc in found] == [JOHN]
+    finally:
+        reader.close()
