@@ -28,7 +28,8 @@ Responses = dict[int | str, dict[str, Any]]
 """The `responses` of a route or router: the answers OpenAPI lists beside the successful one."""
 NOT_PUBLISHED = "nothing published yet: run `cdp run` first"
 UNAVAILABLE: Responses = {503: {"model": Problem, "description": f"The serving store holds {NOT_PUBLISHED}, "
-                                                                 "or cannot be reached."}}
+                                                                 "cannot be reached, or is encrypted under a data "
+                                                                 "key (CDP_DATA_KEY) this server lacks."}}
 UNANSWERABLE: Responses = {422: {
     "description": "A value the API cannot answer (e.g. a cursor it did not give out, an unknown segment, an "
                    "unreadable email), or a parameter of the wrong type (FastAPI's validation errors).",

@@ -28,6 +28,7 @@ from api.review_desk import ReviewDesk
 from api.routes import audit, customers, edits, erasure, health, review, sources
 from api.steward import add_steward
 from cdp.config import Config, load_config
+from cdp.sealing import SealedStore, Sealer
 from serving.audit import write_engine
 
 DESCRIPTION = """Golden customer profiles and their 360° view, read from the last published version.
@@ -42,7 +43,7 @@ erase a customer (`DELETE /customers/{id}`) and answer access requests (`GET /cu
 
 def create_app(cfg: Config) -> FastAPI:
     """The API over the serving store named by `cfg.serving`, with keys from cfg.api.keys and $CDP_API_KEYS."""
-    reader = ServingReader(cfg.serving)
+    reader = ServingReader(cfg.serving, sealer=Sealer.from_env())
     writer = write_engine(cfg.serving)
 
     @asynccontextmanager
@@ -60,13 +61,14 @@ def create_app(cfg: Config) -> FastAPI:
     app.state.search_rate_limit = Limiter(cfg.api.search_rate_limit) if cfg.api.search_rate_limit else None
     app.state.reader = reader
     app.state.writer = writer
-    app.state.review = ReviewDesk(reader.engine, writer)
+    app.state.review = ReviewDesk(reader.engine, writer, reader.sealer)
     app.state.audit = AuditLog(reader.engine)
     app.add_exception_handler(BadCursor, _bad_cursor)
     app.add_exception_handler(BadQuery, _bad_query)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(sa.exc.DataError, _unstorable)
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
+    app.add_exception_handler(SealedStore, _sealed)
     app.add_exception_handler(sa.exc.ProgrammingError, _store_unavailable)
     for module in (health, customers, edits, erasure, sources, review, audit):
         app.include_router(module.router)
@@ -133,6 +135,12 @@ def _encodable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
         return value
     return _encodable(str(value))
+
+
+async def _sealed(request: Request, exc: Exception) -> JSONResponse:
+    """503: the store is encrypted under a data key this process lacks (none, or another): a setting to fix on
+    the server, said as such rather than a 500 or undecryptable text."""
+    return JSONResponse({"detail": str(exc)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -4,7 +4,9 @@ No web framework here: the API turns these answers into responses. Each answer c
 SQL statement, so it reads one published version even while a publish swaps in the next.
 A profile document is joined as text from the stored JSON parts of its row; only the lineage (to write
 its entries out as objects) is parsed, and for a reader without `pii` the parts holding personal values
-(masked by an api.mask.Mask).
+(masked by an api.mask.Mask). Parts published encrypted (cdp.sealing) are opened with the reader's
+Sealer as they are read: three per profile; search keys of personal attributes are looked up by their
+keyed hash, as the published version's log row says.
 
 Pages are keyset-paginated: a cursor is an opaque token naming the last row served, so a page
 costs the same at any depth and rows published between two pages are neither skipped nor repeated
@@ -26,6 +28,7 @@ import sqlalchemy as sa
 from api.mask import Mask
 from cdp.config import sqlite_file
 from cdp.schema import PROFILE_ATTRIBUTES, TRAITS
+from cdp.sealing import SealedStore, Sealer, no_key, unseal
 from serving.tables import (
     EVENT_FIELDS,
     LINEAGE_FIELDS,
@@ -102,6 +105,10 @@ class Version:
     published_at: dt.datetime
     customers: int
     records: int
+    key_id: str | None = None
+    """The data key the version's personal values are encrypted with (cdp.datakey.key_id); None: plain."""
+    hashed_search: frozenset[str] = frozenset()
+    """The search key kinds stored as keyed hashes."""
 
 
 def segment_filter(name: str) -> sa.ColumnElement[bool]:
@@ -127,9 +134,14 @@ def zoned(text: str | None) -> str | None:
     return text + "Z"
 
 
-def document(row: Sequence[Any], mask: Mask | None) -> str:
-    """The JSON text of GET /customers/{id} from a row of DOCUMENT; `mask` (None: none) hides the PII values."""
+def document(row: Sequence[Any], mask: Mask | None, sealer: Sealer | None = None) -> str:
+    """The JSON text of GET /customers/{id} from a row of DOCUMENT; `mask` (None: none) hides the PII values,
+    `sealer` opens the parts published encrypted."""
     customer_id, attributes, lineage, sources, *values = row
+    # The parts tables.SEALED names for profiles: plain text passes through at the cost of a prefix test.
+    attributes = unseal(attributes, sealer, profiles.name, "attributes", customer_id)
+    lineage = unseal(lineage, sealer, profiles.name, "lineage", customer_id)
+    sources = unseal(sources, sealer, profiles.name, "sources", customer_id)
     entries = json.loads(lineage)
     display: dict[str, Any] = dict.fromkeys(PROFILE_ATTRIBUTES)
     for attr, entry in entries.items():  # a lineage entry published before display forms has three members
@@ -153,9 +165,12 @@ _json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 """Compact JSON, as DuckDB writes the stored parts (one encoder: `json.dumps` builds one per call)."""
 
 
-def _key(kind: str, value: str) -> tuple[sa.ColumnElement[bool], ...]:
-    """The search_keys conditions of one (kind, value)."""
+def _key(kind: str, value: str, hashed: frozenset[str], sealer: Sealer | None) -> tuple[sa.ColumnElement[bool], ...]:
+    """The search_keys conditions of one (kind, value), in a version whose `hashed` kinds are keyed hashes (by
+    `sealer`: serving.build.search_keys_sql)."""
     k = search_keys.c
+    if sealer is not None and (kind in hashed or (kind == "last_name" and "name" in hashed)):
+        return k.kind == kind, k.value == sealer.search_hash(kind, value)
     if kind == "last_name":
         start = name_key(value, None)
         end = start[:-1] + chr(ord(NAME_SEPARATOR) + 1)
@@ -218,7 +233,9 @@ def _record_ref(record_id: str) -> dict[str, str]:
 class ServingReader:
     """Read-only queries over one serving store, with one connection pool per process."""
 
-    def __init__(self, url: str, pool_size: int = 8) -> None:
+    def __init__(self, url: str, pool_size: int = 8, sealer: Sealer | None = None) -> None:
+        self.sealer = sealer
+        """Opens what a version published encrypted holds (None: a process without $CDP_DATA_KEY)."""
         dialect = sa.make_url(url).get_backend_name()
         options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": False,
                    **ENGINE_OPTIONS.get(dialect, {})}
@@ -276,7 +293,7 @@ class ServingReader:
     def profile(self, customer_id: str, mask: Mask | None) -> str | None:
         """The JSON text of a live customer's profile (masked by `mask`, if any), or None."""
         row = self._first(self._profile, {"customer_id": customer_id})
-        return document(row, mask) if row is not None else None
+        return document(row, mask, self.sealer) if row is not None else None
 
     def redirect(self, customer_id: str) -> str | None:
         """The live id a merged-away customer id now points to, or None."""
@@ -307,16 +324,17 @@ class ServingReader:
     def by_source(self, source: str, source_id: str, mask: Mask | None) -> str | None:
         """The profile JSON text of the customer a source record belongs to, or None."""
         row = self._first(self._by_source, {"source": source, "source_id": source_id})
-        return document(row, mask) if row is not None else None
+        return document(row, mask, self.sealer) if row is not None else None
 
     def search(self, keys: Sequence[tuple[str, str]], segments: Sequence[str], mask: Mask | None, limit: int,
                cursor: str | None = None) -> Page:
         """Profiles (JSON texts) having every search key (kind, value) and in every segment, by customer id."""
         query = sa.select(*DOCUMENT).order_by(profiles.c.customer_id).limit(limit + 1)
+        hashed = self._hashed() if keys else frozenset()
         for kind, value in keys:
             if kind not in SEARCH_KINDS:
                 raise BadQuery(f"unknown search key kind {kind!r}; known: {', '.join(SEARCH_KINDS)}")
-            having = sa.select(search_keys.c.customer_id).where(*_key(kind, value))
+            having = sa.select(search_keys.c.customer_id).where(*_key(kind, value, hashed, self.sealer))
             query = query.where(profiles.c.customer_id.in_(having))
         for name in segments:
             query = query.where(segment_filter(name))
@@ -327,7 +345,28 @@ class ServingReader:
             rows = con.execute(query).all()
         more = len(rows) > limit
         rows = rows[:limit]
-        return Page([document(row, mask) for row in rows], encode_cursor([rows[-1][0]]) if more else None)
+        return Page([document(row, mask, self.sealer) for row in rows],
+                    encode_cursor([rows[-1][0]]) if more else None)
+
+    def _hashed(self) -> frozenset[str]:
+        """The search key kinds the current version stores as keyed hashes; SealedStore when this process has
+        no key, or another key than the version's (its hashes would silently find nobody)."""
+        key_id, hashed = self._sealed_as()
+        check_key(key_id, self.sealer)
+        return hashed
+
+    def _sealed_as(self) -> tuple[str | None, frozenset[str]]:
+        """The current version's data key id (None: plain) and hashed search key kinds."""
+        query = (sa.select(publish_log.c.key_id, publish_log.c.hashed_search)
+                 .order_by(publish_log.c.version.desc()).limit(1))
+        try:
+            with self.engine.connect() as con:
+                row = con.execute(query).first()
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+            # A store not yet migrated to 0005 (the API never migrates; the next publish does) holds plain
+            # versions only. A store that cannot be read fails the answer's own query next, and says so.
+            return None, frozenset()
+        return (row.key_id, _kinds(row.hashed_search)) if row is not None else (None, frozenset())
 
     def timeline(self, customer_id: str, limit: int, cursor: str | None = None, mask: Mask | None = None) -> Page:
         """A customer's interactions from every silo, newest first, as dicts (attributes parsed; those named
@@ -339,14 +378,15 @@ class ServingReader:
         t = timeline.c
         # The first chunk read may hold events up to the cursor: one chunk more than the page needs.
         chunks = -(-(limit + 1) // TIMELINE_CHUNK) + 1
-        query = sa.select(t.events).where(t.customer_id == customer_id).order_by(t.position).limit(chunks)
+        query = sa.select(t.position, t.events).where(t.customer_id == customer_id).order_by(t.position).limit(chunks)
         after: tuple[str, ...] | None = None
         if cursor is not None:
             after = tuple(decode_cursor(cursor, TIMELINE_CURSOR))
             last = (t.last_at, t.last_source, t.last_name, t.last_interaction_id)
             query = query.where(sa.tuple_(*last) < sa.tuple_(*after))
         with self.engine.connect() as con:
-            events = [e for text in con.execute(query).scalars() for e in json.loads(text)]
+            events = [e for position, text in con.execute(query)
+                      for e in json.loads(unseal(text, self.sealer, timeline.name, "events", customer_id, position))]
         if after is not None:
             events = [e for e in events if _event_key(e) < after]
         more = len(events) > limit
@@ -362,7 +402,27 @@ class ServingReader:
         unwritten = self.file is not None and not self.file.exists()  # no run made it (nor, maybe, its folder)
         if unwritten or not sa.inspect(self.engine).has_table(publish_log.name):
             return None
-        query = sa.select(publish_log).order_by(publish_log.c.version.desc()).limit(1)
+        log = publish_log.c
+        query = sa.select(log.version, log.published_at, log.customers, log.records).order_by(log.version.desc())
         with self.engine.connect() as con:
-            row = con.execute(query).first()
-        return Version(row.version, row.published_at, row.customers, row.records) if row else None
+            row = con.execute(query.limit(1)).first()
+        if row is None:
+            return None
+        return Version(row.version, row.published_at, row.customers, row.records, *self._sealed_as())
+
+
+def _kinds(hashed_search: str | None) -> frozenset[str]:
+    """publish_log.hashed_search as a set of kinds."""
+    return frozenset(filter(None, (hashed_search or "").split(",")))
+
+
+def check_key(published: str | None, sealer: Sealer | None) -> None:
+    """SealedStore unless `sealer` holds the data key a version was encrypted with (`published`, a key id;
+    None: a plain version, which any reader reads)."""
+    if published is None:
+        return
+    if sealer is None:
+        raise no_key(published)
+    if sealer.key_id != published:
+        raise SealedStore(f"the serving store is encrypted with data key {published}, but $CDP_DATA_KEY is key "
+                          f"{sealer.key_id}: set it to the key the store was published with")

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from api.reader import Page, decode_cursor, encode_cursor
+from cdp.sealing import Sealer, unseal
 from serving import audit
 from serving.tables import review_candidates, review_decisions, source_records
 
@@ -37,11 +38,12 @@ class Recorded:
 
 class ReviewDesk:
     """The review queue and the decisions: read over the API's pool (`engine`), decisions written through
-    `writer` (serving.audit.write_engine)."""
+    `writer` (serving.audit.write_engine); `sealer` opens the records of a queue published encrypted."""
 
-    def __init__(self, engine: sa.Engine, writer: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, writer: sa.Engine, sealer: Sealer | None = None) -> None:
         self.engine = engine
         self.writer = writer
+        self.sealer = sealer
         c, d = review_candidates.c, review_decisions.c
         latest = (sa.select(sa.func.max(review_decisions.c.decision_id)).where(d.candidate_id == c.candidate_id)
                   .correlate(review_candidates).scalar_subquery())
@@ -71,13 +73,13 @@ class ReviewDesk:
         more = len(rows) > limit
         rows = rows[:limit]
         token = encode_cursor([rows[-1].match_probability, rows[-1].candidate_id]) if more else None
-        return Page([_candidate(r) for r in rows], token)
+        return Page([_candidate(r, self.sealer) for r in rows], token)
 
     def candidate(self, candidate_id: str) -> dict[str, Any] | None:
         """One published candidate as `candidates` lists it (with its latest decision), or None."""
         with self.engine.connect() as con:
             row = con.execute(self._queue.where(review_candidates.c.candidate_id == candidate_id)).first()
-        return _candidate(row) if row is not None else None
+        return _candidate(row, self.sealer) if row is not None else None
 
     def decide(self, candidate_id: str, decision: Decision, who: str, note: str | None) -> Recorded | None:
         """Record a decision on a published candidate (the pair's record ids copied along), and audit it with
@@ -113,7 +115,7 @@ class ReviewDesk:
             decided = con.execute(sa.select(d.decision_id, d.candidate_id, d.decision, d.who, d.note, d.at)
                                   .where(sa.or_(d.record_id_l.in_(record_ids), d.record_id_r.in_(record_ids)))
                                   .order_by(d.decision_id)).all()
-        return [_candidate(r) for r in rows], [r._asdict() for r in decided]
+        return [_candidate(r, self.sealer) for r in rows], [r._asdict() for r in decided]
 
 
 def _customer_of(record_id: str) -> sa.ScalarSelect[Any]:
@@ -123,11 +125,13 @@ def _customer_of(record_id: str) -> sa.ScalarSelect[Any]:
     return sa.select(sr.customer_id).where(sr.source == source, sr.source_id == source_id).scalar_subquery()
 
 
-def _candidate(row: Any) -> dict[str, Any]:
-    """A queue row as the API answers it (JSON columns parsed, the latest decision folded in)."""
+def _candidate(row: Any, sealer: Sealer | None) -> dict[str, Any]:
+    """A queue row as the API answers it (JSON columns opened and parsed, the latest decision folded in)."""
     decided = row.decision_id is not None
+    left, right = (json.loads(unseal(text, sealer, review_candidates.name, column, row.candidate_id))
+                   for text, column in ((row.left_record, "left_record"), (row.right_record, "right_record")))
     return {"candidate_id": row.candidate_id, "status": "decided" if decided else row.status,
-            "match_probability": row.match_probability, "left": json.loads(row.left_record),
-            "right": json.loads(row.right_record), "explanation": json.loads(row.explanation),
+            "match_probability": row.match_probability, "left": left,
+            "right": right, "explanation": json.loads(row.explanation),
             "decision": {"decision": row.decision, "who": row.who, "note": row.note, "at": row.at} if decided else None}
 

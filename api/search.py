@@ -7,16 +7,13 @@ johnsmith@gmail.com and '(555) 123-4567' finds +15551234567.
 from __future__ import annotations
 
 from ingestion.standardise import name_root, normalise_email, normalise_phone, parse_name
-from serving.tables import name_key
-
-SEARCHED_ATTRIBUTES = {"email": {"email"}, "phone": {"phone"},
-                      "name": {"first_name", "middle_name", "last_name", "full_name"}}
-"""Search parameter -> the attributes whose values it tests: one that tests a PII attribute needs a `pii` key."""
+from serving.tables import SEARCH_ATTRIBUTES, name_key
 
 
 def pii_searched(given: dict[str, str | None], pii: frozenset[str]) -> list[str]:
-    """The given search parameters (name -> value, None when not given) that test one of the `pii` attributes."""
-    return [name for name, value in given.items() if value is not None and SEARCHED_ATTRIBUTES[name] & pii]
+    """The given search parameters (name -> value, None when not given) that test one of the `pii` attributes
+    (a parameter is named as the search key kind it looks up: tables.SEARCH_ATTRIBUTES)."""
+    return [name for name, value in given.items() if value is not None and SEARCH_ATTRIBUTES[name] & pii]
 
 
 def search_keys(email: str | None, phone: str | None, name: str | None, country: str) -> list[tuple[str, str]]:

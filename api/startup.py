@@ -6,8 +6,9 @@ import sqlalchemy as sa
 
 from api.auth import ENV_KEYS, keys_of
 from api.deps import NOT_PUBLISHED
-from api.reader import ServingReader
+from api.reader import ServingReader, check_key
 from cdp.config import Config
+from cdp.sealing import SealedStore, Sealer
 
 NO_KEYS = (f"warning: no API keys configured, so every endpoint but /health answers 401. Set some in "
            f"${ENV_KEYS} (e.g. {ENV_KEYS}=mykey:reader:pii, comma-separated key:role[:pii], roles reader, "
@@ -34,7 +35,8 @@ def startup_lines(cfg: Config, host: str, port: int) -> list[str]:
 
 def published(serving_url: str) -> str:
     """The published version in the store, that nothing is published yet, or why the store cannot say."""
-    reader = ServingReader(serving_url, pool_size=1)
+    sealer = Sealer.from_env()
+    reader = ServingReader(serving_url, pool_size=1, sealer=sealer)
     try:
         version = reader.version()
     except sa.exc.DBAPIError as exc:
@@ -44,5 +46,12 @@ def published(serving_url: str) -> str:
         reader.close()
     if version is None:
         return f"{NOT_PUBLISHED}; until then every data endpoint answers 503"
-    return (f"published version {version.version} of {version.published_at:%Y-%m-%d %H:%M:%S} UTC: "
+    line = (f"published version {version.version} of {version.published_at:%Y-%m-%d %H:%M:%S} UTC: "
             f"{version.customers:,} customers, {version.records:,} source records")
+    if version.key_id is None:
+        return line + (" (stored plain: $CDP_DATA_KEY was not set when it was published)" if sealer else "")
+    try:
+        check_key(version.key_id, sealer)
+    except SealedStore as exc:
+        return f"{line}; error: {exc}; until then data endpoints answer 503"
+    return line + f", personal values encrypted (data key {version.key_id})"

@@ -30,6 +30,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 import yaml
@@ -41,6 +42,8 @@ from serving.tables import profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-reader"
+PII_KEY = "bench-reader-pii"
+"""A reader key with the pii flag: searching by email needs one."""
 APPS = {"bare": "bench.api_load:bare_app", "api": "api.main:from_environment"}
 LUA = """
 local ids = {}
@@ -206,18 +209,21 @@ def _combined(app: str, clients: int, runs: list[dict[str, Any]]) -> Result:
                   requests / seconds, sum(r["errors"] for r in runs))
 
 
-def cpu_per_request(app: Any, ids: list[str], n: int = 5000) -> float:
-    """Microseconds of this process's CPU per GET /customers/{id}, calling the ASGI app directly (no socket).
+def cpu_per_request(app: Any, ids: list[str], n: int = 5000, key: str = KEY, query: str = "") -> float:
+    """Microseconds of this process's CPU per GET /customers/{id}, calling the ASGI app directly (no socket);
+    with a `query`, per GET /customers?<query> where each `{}` in it takes one of `ids` (e.g. email={}).
 
     CPU time, not wall time: other processes on a shared machine barely move it, unlike wrk's figures.
     """
-    paths = [f"/customers/{random.Random(i).choice(ids)}" for i in range(n)]
-    headers = [(b"host", b"bench"), (b"x-api-key", KEY.encode())]
+    picks = [random.Random(i).choice(ids) for i in range(n)]
+    paths = [("/customers", query.format(quote(v))) if query else (f"/customers/{v}", "") for v in picks]
+    headers = [(b"host", b"bench"), (b"x-api-key", key.encode())]
 
-    async def call(path: str) -> None:
+    async def call(request: tuple[str, str]) -> None:
+        path, query_string = request
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-                 "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
-                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+                 "path": path, "raw_path": path.encode(), "query_string": query_string.encode(), "root_path": "",
+                 "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
         answer: list[int] = []
 
         async def receive() -> dict[str, Any]:
@@ -229,7 +235,7 @@ def cpu_per_request(app: Any, ids: list[str], n: int = 5000) -> float:
 
         await app(scope, receive, send)
         if answer != [200]:
-            raise SystemExit(f"{path} answered {answer}")
+            raise SystemExit(f"{path}?{query_string} answered {answer}")
 
     async def run() -> float:
         for path in paths[:200]:  # warm-up
@@ -265,11 +271,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes per server")
     ap.add_argument("--threads", type=int, default=1, help="wrk threads (they share the machine with the server)")
     ap.add_argument("--ids", type=int, default=20_000, help="random customer ids in the script")
+    ap.add_argument("--in-process", action="store_true",
+                    help="only the in-process CPU figures (no wrk): GET /customers/{id} and a search by email")
     args = ap.parse_args(argv)
+    if args.in_process:
+        with unthrottled(Path(args.config).resolve()) as config:
+            return in_process(config, args.ids)
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found (Debian: apt-get install wrk)")
     with unthrottled(Path(args.config).resolve()) as config:
         return run(args, config)
+
+
+def in_process(config: Path, limit: int) -> int:
+    """CPU per request of GET /customers/{id} (reader key: masked) and of a search by email (a pii key), called
+    in-process; with $CDP_DATA_KEY set, over a store published encrypted."""
+    cfg = load_config(config)
+    ids = customer_ids(cfg.serving, limit)
+    os.environ["CDP_API_KEYS"] = f"{KEY}:reader,{PII_KEY}:reader:pii"
+    app = create_app(cfg)
+    emails = [e for e in (json.loads(app.state.reader.profile(i, None))["attributes"]["email"] for i in ids[:2000])
+              if e]
+    get = cpu_per_request(app, ids)
+    search = cpu_per_request(app, emails, 2000, PII_KEY, "email={}")
+    print(f"in-process CPU per request (no socket), {cfg.serving}, CDP_DATA_KEY "
+          f"{'set' if os.environ.get('CDP_DATA_KEY') else 'unset'}: GET /customers/{{id}} {get:.0f} us "
+          f"({1e6 / get:,.0f} req/s of one core), search by email {search:.0f} us ({1e6 / search:,.0f} req/s)")
+    return 0
 
 
 def run(args: argparse.Namespace, config: Path) -> int:

@@ -2,8 +2,10 @@
 
 It comes from the environment, `CDP_DATA_KEY`, never from cdp.yaml. Without it, a random key is generated
 once into the state folder (`<state>/data.key`, mode 0600) and read from there on: the run and the API of
-one project then agree on it. Each use derives a key of its own from the data key (HMAC with a label),
-so no hash is ever taken with the data key itself; `key_id` names a key without revealing it.
+one project then agree on it. Only the environment's key turns on encryption at rest (cdp.sealing): the
+generated one lies beside the data it would protect. Each use derives a key of its own from the data key
+(HMAC with a label), so no hash is ever taken with the data key itself; `key_id` names a key without
+revealing it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ SEPARATOR = "\x1f"
 """Joins a source's name and a record key before hashing (a unit separator: in neither)."""
 HASH_MACRO = "cdp_record_hash"
 """DuckDB macro `cdp_record_hash(source, source_id)` that `install_record_hash` creates on a connection."""
-_PADS = "_cdp_record_hash_pads"
 
 
 def data_key(state_dir: Path) -> bytes:
@@ -63,15 +64,21 @@ def record_hash(key: bytes, source: str, source_id: str) -> str:
 
 
 def install_record_hash(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
-    """Create the temp macro `cdp_record_hash(source, source_id)` on `con`: `record_hash` in SQL, set-based.
+    """Create the temp macro `cdp_record_hash(source, source_id)` on `con`: `record_hash` in SQL, set-based."""
+    install_keyed_hash(con, HASH_MACRO, derive(key, "suppression"))
+
+
+def install_keyed_hash(con: duckdb.DuckDBPyConnection, macro: str, hash_key: bytes) -> None:
+    """Create the temp macro `<macro>(a, b)` on `con`: HMAC-SHA256 (hex) with `hash_key` of a, SEPARATOR, b.
 
     HMAC written out (RFC 2104) with DuckDB's sha256 over blobs; the padded key sits in a temp table,
     so it never appears in SQL text or error messages.
     """
-    block = derive(key, "suppression").ljust(64, b"\0")
+    pads = f"_{macro}_pads"
+    block = hash_key.ljust(64, b"\0")
     inner, outer = bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
-    con.execute(f"create or replace temp table {_PADS} as select ?::BLOB as inner_pad, ?::BLOB as outer_pad",
+    con.execute(f"create or replace temp table {pads} as select ?::BLOB as inner_pad, ?::BLOB as outer_pad",
                 [inner, outer])
-    con.execute(f"""create or replace temp macro {HASH_MACRO}(src, id) as
-        sha256((select outer_pad from {_PADS})
-               || unhex(sha256((select inner_pad from {_PADS}) || encode(src || '{SEPARATOR}' || id))))""")
+    con.execute(f"""create or replace temp macro {macro}(a, b) as
+        sha256((select outer_pad from {pads})
+               || unhex(sha256((select inner_pad from {pads}) || encode(a || '{SEPARATOR}' || b))))""")

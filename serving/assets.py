@@ -15,11 +15,13 @@ from cdp.config import Config
 from cdp.datakey import data_key
 from cdp.resources import ServingResource, WarehouseResource
 from cdp.schema import SUPPRESSIONS
+from cdp.sealing import Sealer
 from identity.review import import_decisions
 from quality.quarantine import keep_published
 from serving.decisions import decisions
 from serving.erasure import latest_suppression, reapply
 from serving.publish import publish
+from serving.seal import Sealing
 from serving.suppress import purge, store_suppressions, sync
 
 GROUP = "serving"
@@ -59,12 +61,14 @@ def published_asset(cfg: Config) -> dg.AssetsDefinition:
 
         Erasures made while the run was going are taken out of the warehouse first, and those made while
         the version loads out of the version as it is swapped in, so it does not bring them back. The load's
-        quarantine becomes the one `cdp export quarantine` shows."""
+        quarantine becomes the one `cdp export quarantine` shows. With $CDP_DATA_KEY set, the personal values
+        are stored encrypted (serving.seal)."""
         key, through = data_key(cfg.state_dir), latest_suppression(serving.url)
         with warehouse.connect() as con:
             sync(con, store_suppressions(serving.url))
             purge(con, cfg, key)
-            stats = publish(con, serving.url, context.run_id, reapply(key, through))
+            stats = publish(con, serving.url, context.run_id, reapply(key, through),
+                            Sealing.of(Sealer.from_env(), cfg.api.pii))
             keep_published(con)
         rows = {f"rows.{table}": n for table, n in stats.rows.items()}
         return dg.MaterializeResult(metadata={"version": stats.version, "store": stats.store,

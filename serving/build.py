@@ -25,6 +25,7 @@ from cdp.schema import (
     TRAIT_COLUMNS,
     TRAITS_TABLE,
 )
+from cdp.sealing import SEARCH_MACRO
 from cdp.warehouse import table_exists
 from serving import tables
 
@@ -76,14 +77,25 @@ def _profiles() -> str:
         order by g.customer_id"""
 
 
-SEARCH_KEYS = f"""
-    select distinct kind, value, customer_id from (
+def search_keys_sql(hashed: frozenset[str] = frozenset()) -> str:
+    """SQL: every staged record's standardised email, phone and name key (tables.name_key), the kinds in
+    `hashed` as keyed hashes (macro cdp.sealing.SEARCH_MACRO); hashed names add `last_name` keys of the surname,
+    which a hash cannot find as a range of name keys."""
+    surnames = "name" in hashed
+    kinds = ("email", "phone", "name", *(("last_name",) if surnames else ()))
+    hash_kinds = hashed | ({"last_name"} if surnames else set())
+    value = (f"case when kind in ({', '.join(map(repr, sorted(hash_kinds)))}) then {SEARCH_MACRO}(kind, value) "
+             "else value end" if hash_kinds else "value")
+    return f"""
+    with keys as (select distinct kind, value, customer_id from (
         unpivot (select rc.customer_id, s.email, s.phone,
                         s.last_name || '{tables.NAME_SEPARATOR}' || coalesce(s.first_name_root, '') as name
+                        {", s.last_name" if surnames else ""}
                  from {STAGED} s join {RECORD_CUSTOMER} rc using (record_id))
-        on email, phone, name into name kind value value)
-    order by kind, value, customer_id"""
-"""Every staged record's standardised email, phone and name key (tables.name_key)."""
+        on {', '.join(kinds)} into name kind value value)),
+    stored as (select kind, {value} as value, customer_id from keys)
+    select kind, value, customer_id from stored order by kind, value, customer_id"""
+
 
 SOURCE_RECORDS = f"select source, source_id, customer_id from {CROSSWALK} order by source, source_id"
 
@@ -170,12 +182,13 @@ NO_LINKS = """select NULL::VARCHAR as customer_id, NULL::VARCHAR as record_id_l,
 """Stands in for LINKS_SQL in a warehouse that was never matched."""
 
 
-def queries(con: duckdb.DuckDBPyConnection) -> dict[Table, str]:
-    """Per serving table, the query that fills it; quick ones first, so that a store starts writing at once
-    while the warehouse computes the heavier ones."""
+def queries(con: duckdb.DuckDBPyConnection, hashed: frozenset[str] = frozenset()) -> dict[Table, str]:
+    """Per serving table, the query that fills it (the search key kinds in `hashed` as keyed hashes); quick ones
+    first, so that a store starts writing at once while the warehouse computes the heavier ones."""
     events = EVENTS if table_exists(con, INTERACTIONS) else NO_EVENTS
     review = REVIEW_SQL if table_exists(con, REVIEW_CANDIDATES) else NO_REVIEW
     links = LINKS_SQL if table_exists(con, MATCH_PAIRS) else NO_LINKS
-    return {tables.source_records: SOURCE_RECORDS, tables.redirects: REDIRECTS, tables.search_keys: SEARCH_KEYS,
-            tables.profiles: _profiles(), tables.timeline: timeline_sql(f"({events})"),
-            tables.review_candidates: review, tables.customer_links: links}
+    return {tables.source_records: SOURCE_RECORDS, tables.redirects: REDIRECTS,
+            tables.search_keys: search_keys_sql(hashed), tables.profiles: _profiles(),
+            tables.timeline: timeline_sql(f"({events})"), tables.review_candidates: review,
+            tables.customer_links: links}

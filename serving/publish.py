@@ -12,8 +12,11 @@ import pyarrow as pa
 from sqlalchemy import Connection, Table, inspect
 
 from cdp.config import ConfigError
+from cdp.datakey import install_keyed_hash
+from cdp.sealing import SEARCH_MACRO
 from serving import tables
 from serving.build import queries
+from serving.seal import Sealing, seal_batches
 from serving.store import ServingStore
 
 BATCH_ROWS = 50_000
@@ -35,30 +38,38 @@ class PublishStats:
 
 
 def publish(con: duckdb.DuckDBPyConnection, url: str, run_id: str | None = None,
-            before_commit: Callable[[Connection], None] | None = None) -> PublishStats:
+            before_commit: Callable[[Connection], None] | None = None, sealing: Sealing | None = None) -> PublishStats:
     """Replace the serving store's published version by the warehouse's current one, atomically.
 
     Runs the store's migrations first. On any error nothing changes: readers keep the old version.
-    `before_commit`: see ServingStore.publish.
+    `before_commit`: see ServingStore.publish. With a `sealing`, the version's personal values are encrypted
+    and its search keys of personal attributes hashed (serving.seal).
     """
     start = time.perf_counter()
     store = ServingStore.open(url)
+    marks = {"key_id": sealing.sealer.key_id, "hashed_search": sealing.hashed_search} if sealing else None
     try:
-        version, rows = store.publish(warehouse_version(con), run_id, before_commit)
+        version, rows = store.publish(warehouse_version(con, sealing), run_id, before_commit, marks)
     finally:
         store.close()
     return PublishStats(version, rows, round(time.perf_counter() - start, 3), store.engine.url.render_as_string())
 
 
-def warehouse_version(con: duckdb.DuckDBPyConnection) -> dict[Table, Iterator[pa.RecordBatch]]:
-    """Per serving table, its rows from the warehouse as a lazy stream of Arrow batches."""
-    return {table: _batches(con, sql) for table, sql in queries(con).items()}
+def warehouse_version(con: duckdb.DuckDBPyConnection,
+                      sealing: Sealing | None = None) -> dict[Table, Iterator[pa.RecordBatch]]:
+    """Per serving table, its rows from the warehouse as a lazy stream of Arrow batches (sealed by `sealing`)."""
+    if sealing is None:
+        return {table: _batches(con, sql) for table, sql in queries(con).items()}
+    return {table: seal_batches(table, _batches(con, sql, sealing.sealer.search_key), sealing.sealer)
+            for table, sql in queries(con, sealing.hashed).items()}
 
 
-def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pa.RecordBatch]:
+def _batches(con: duckdb.DuckDBPyConnection, sql: str, search_key: bytes | None = None) -> Iterator[pa.RecordBatch]:
     """The query's rows as Arrow batches, run when the store starts reading, on a cursor of its own
-    so that tables can load in parallel threads."""
+    so that tables can load in parallel threads (with the search key hash macro when given its key)."""
     with con.cursor() as cursor:
+        if search_key is not None:
+            install_keyed_hash(cursor, SEARCH_MACRO, search_key)
         yield from cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
 
 

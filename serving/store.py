@@ -66,6 +66,11 @@ class ServingStore(ABC):
     """Tables loaded at once, each on its own connection (a server engine parses rows in its own processes)."""
     read_ahead: ClassVar[bool] = True
     """Whether every table's batches are read ahead in a thread of their own from the start of a publish."""
+    scrub: ClassVar[tuple[str, ...]] = ()
+    """Run in the swap's transaction when an encrypted version replaces a plain one, so that the pages of the
+    plain tables dropped do not keep their values in the store's files."""
+    scrubbed: ClassVar[tuple[str, ...]] = ()
+    """Run after that swap's commit, each on a connection of its own."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -118,11 +123,13 @@ class ServingStore(ABC):
 
     @final
     def publish(self, data: Mapping[Table, Batches], run_id: str | None = None,
-                before_commit: Callable[[Connection], None] | None = None) -> tuple[int, dict[str, int]]:
+                before_commit: Callable[[Connection], None] | None = None,
+                sealed: Mapping[str, str] | None = None) -> tuple[int, dict[str, int]]:
         """Replace every table in `data` by its rows, atomically; return the new version and row counts.
 
         `before_commit` runs in the swap's transaction once the new tables are live there (an erasure made
-        while they loaded is applied to them: serving.erasure.reapply).
+        while they loaded is applied to them: serving.erasure.reapply). `sealed`: the publish_log values of an
+        encrypted version (key_id, hashed_search).
         """
         self.migrate()
         shadows = {table: shadow_of(table, self.key_names_unique) for table in data}
@@ -139,11 +146,20 @@ class ServingStore(ABC):
                 if isinstance(stream, ReadAhead):
                     stream.close()
         with self.engine.begin() as conn:
+            scrub = bool(sealed) and self._plain_before(conn)
+            for statement in self.scrub if scrub else ():
+                conn.exec_driver_sql(statement)
             for table, shadow in shadows.items():
                 self._swap(conn, table, shadow)
             if before_commit is not None:
                 before_commit(conn)
-            version = self._log(conn, run_id, counts)
+            version = self._log(conn, run_id, counts, sealed or {})
+        for statement in self.scrubbed if scrub else ():
+            raw = self.engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
+            try:
+                raw.cursor().execute(statement).fetchall()
+            finally:
+                raw.close()
         return version, counts
 
     @final
@@ -163,12 +179,20 @@ class ServingStore(ABC):
         self._after_swap(conn, table)
 
     @final
-    def _log(self, conn: Connection, run_id: str | None, counts: Mapping[str, int]) -> int:
+    def _plain_before(self, conn: Connection) -> bool:
+        """Whether the version being replaced was published without encryption (False for the first publish)."""
+        log = tables.publish_log
+        row = conn.execute(select(log.c.key_id).order_by(log.c.version.desc()).limit(1)).first()
+        return row is not None and row.key_id is None
+
+    @final
+    def _log(self, conn: Connection, run_id: str | None, counts: Mapping[str, int], sealed: Mapping[str, str]) -> int:
         log = tables.publish_log
         version = int(conn.execute(select(func.coalesce(func.max(log.c.version), 0))).scalar_one()) + 1
         conn.execute(insert(log).values(
             version=version, published_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), run_id=run_id,
-            customers=counts.get(tables.profiles.name, 0), records=counts.get(tables.source_records.name, 0)))
+            customers=counts.get(tables.profiles.name, 0), records=counts.get(tables.source_records.name, 0),
+            **sealed))
         return version
 
     @final
@@ -195,6 +219,11 @@ class SqliteStore(ServingStore):
     """Set on every connection: 16 kB pages (for a new file: a publish writes a quarter fewer bytes and takes
     a quarter less time than with 4 kB pages, bench/publish.py), WAL (persistent), a 256 MB page cache and
     memory temp for bulk loads."""
+    # Freed pages zeroed (SQLite builds without SECURE_DELETE leave them as they were), then the WAL, which holds
+    # pages of the plain version as well, copied into the file and emptied. Once, as the store turns encrypted:
+    # later versions free pages of sealed values only. A PostgreSQL table dropped has its files unlinked.
+    scrub = ("pragma secure_delete = on",)
+    scrubbed = ("pragma wal_checkpoint(TRUNCATE)",)
     timestamp_text: ClassVar[str] = "%Y-%m-%d %H:%M:%S"
     """How SQLAlchemy stores a DateTime in SQLite (Arrow's %S carries the microseconds)."""
 

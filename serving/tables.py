@@ -77,6 +77,12 @@ search_keys = Table(
     sqlite_with_rowid=False,  # the key is the table: no second copy as an index
 )
 
+SEARCH_ATTRIBUTES = {"email": frozenset({"email"}), "phone": frozenset({"phone"}),
+                     "name": frozenset({"first_name", "middle_name", "last_name", "full_name"})}
+"""Search key kind -> the attributes whose values it holds. With a data key, a kind holding an `api.pii`
+attribute is stored as keyed hashes (cdp.sealing.Sealer.search_hash): found by exact value only, so hashed
+names get `last_name` keys of their own for surname searches."""
+
 NAME_SEPARATOR = "/"
 """Ends the last name in a name key; no standardised name holds it."""
 
@@ -139,6 +145,9 @@ publish_log = Table(
     Column("run_id", Text),
     Column("customers", Integer, nullable=False),
     Column("records", Integer, nullable=False),
+    Column("key_id", Text, doc="cdp.datakey.key_id of the data key the version's personal values are encrypted "
+                               "with (cdp.sealing); NULL: stored plain."),
+    Column("hashed_search", Text, doc="The search key kinds stored as keyed hashes, comma-separated (NULL: none)."),
     PrimaryKeyConstraint("version", name="pk_publish_log"),
 )
 """One row per publish, written in the swap's transaction: the current version is max(version)."""
@@ -228,6 +237,15 @@ suppressions = Table(
 )
 """Erased source records, written by an erasure (serving.erasure) and never replaced by a publish: every run
 copies them into the warehouse, whose loads then quarantine those records."""
+
+SEALED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "profiles": (("customer_id",), ("attributes", "lineage", "sources")),
+    "timeline": (("customer_id", "position"), ("events",)),
+    "review_candidates": (("candidate_id",), ("left_record", "right_record")),
+}
+"""Table -> (its row key, the JSON columns holding personal values): encrypted whole with a data key
+(cdp.sealing), each bound to its table, column and row key. Whole parts, not single values: a profile read
+opens three texts, not one per value, and the values as sources sent them are covered in any spelling."""
 
 PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects, timeline, review_candidates,
                                 customer_links)

@@ -16,7 +16,7 @@ from serving import tables
 from tests.api.conftest import CANDIDATES, FILLERS, JOHN, MARY, MERGED, ROBERT, TIMELINE, as_role, config
 from tests.utils.serving import ServingBuilder
 
-KEY = "test-data-key"
+KEY = "test-data-key, 32 characters or more"  # as long as an encrypting key must be (cdp.sealing)
 
 
 @pytest.fixture
