@@ -56,7 +56,9 @@ def _iso_date() -> st.SearchStrategy[str | None]:
 
 RECORD = st.fixed_dictionaries({
     "first_name": _joined(NAME_BITS, 3), "middle_name": _joined(NAME_BITS, 2), "last_name": _joined(NAME_BITS, 4),
-    "full_name": _joined(NAME_BITS), "email": _or(r" ?[A-Za-z0-9._+-]{1,8}@(gmail\.com|GoogleMail\.com|[a-z]{1,5}\.[a-z]{2,3}) ?", EMAIL_BITS, 8),
+    "full_name": _joined(NAME_BITS),
+    "email": _or(r" ?[A-Za-z0-9._+-]{1,8}@(gmail\.com|GoogleMail\.com|[a-z]{1,5}\.[a-z]{2,3}) ?",
+                 EMAIL_BITS, 8),
     "phone": _or(r"\+?[0-9]{0,2}[ (]?[0-9]{3}[) -]?[0-9]{3}[ -]?[0-9]{4}", PHONE_BITS),
     "street": _joined(STREET_BITS), "city": _joined(PLACE_BITS, 3), "state": _joined(PLACE_BITS, 2),
     "postcode": _or(r" ?([0-9]{3,5}([ -]?[0-9]{4})?|[A-Za-z][0-9][A-Za-z] ?[0-9][A-Za-z][0-9]|"
