@@ -25,6 +25,7 @@ from cdp.schema import (
     TRAITS_TABLE,
 )
 from cdp.warehouse import table_exists
+from identity.model import INPUT_SQL
 from serving import tables
 
 ISO_SECOND = "'%Y-%m-%dT%H:%M:%S'"
@@ -83,6 +84,14 @@ SEARCH_KEYS = f"""
         on email, phone, name into name kind value value)
     order by kind, value, customer_id"""
 """Every staged record's standardised email, phone and name key (tables.name_key)."""
+
+def match_records_sql() -> str:
+    """SQL: tables.match_records, every record in the model's input form with its customer."""
+    columns = ", ".join(f"m.{c}::VARCHAR" for c in tables.MATCH_COLUMNS)
+    return f"""select m.unique_id as record_id, rc.customer_id, {columns}
+               from ({INPUT_SQL.format(table=STAGED)}) m join {RECORD_CUSTOMER} rc on rc.record_id = m.unique_id
+               order by m.unique_id"""
+
 
 SOURCE_RECORDS = f"select source, source_id, customer_id from {CROSSWALK} order by source, source_id"
 
@@ -155,4 +164,4 @@ def queries(con: duckdb.DuckDBPyConnection) -> dict[Table, str]:
     review = REVIEW_SQL if table_exists(con, REVIEW_CANDIDATES) else NO_REVIEW
     return {tables.source_records: SOURCE_RECORDS, tables.redirects: REDIRECTS, tables.search_keys: SEARCH_KEYS,
             tables.profiles: _profiles(), tables.timeline: timeline_sql(f"({events})"),
-            tables.review_candidates: review}
+            tables.review_candidates: review, tables.match_records: match_records_sql()}

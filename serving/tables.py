@@ -87,6 +87,22 @@ def name_key(last_name: str, first_name_root: str | None) -> str:
     return f"{last_name}{NAME_SEPARATOR}{first_name_root or ''}"
 
 
+MATCH_COLUMNS = ("first_name", "first_name_root", "middle_name", "last_name", "name_suffix", "email", "email_user",
+                 "phone", "street", "city", "postcode", "tax_id", "dob")
+"""The columns the match model compares (identity.model.INPUT_SQL without its id, source and dob_year)."""
+
+match_records = Table(
+    "match_records",
+    metadata,
+    Column("record_id", Key, nullable=False, doc="'<source>:<source_id>'."),
+    Column("customer_id", Key, nullable=False),
+    *(Column(name, Text) for name in MATCH_COLUMNS),
+    PrimaryKeyConstraint("record_id", name="pk_match_records"),
+    Index("ix_match_records_customer", "customer_id"),
+)
+"""Every published record as the match model compares it: POST /resolve blocks and scores against these
+(the API indexes them in memory per published version)."""
+
 source_records = Table(
     "source_records",
     metadata,
@@ -215,6 +231,7 @@ suppressions = Table(
 """Erased source records, written by an erasure (serving.erasure) and never replaced by a publish: every run
 copies them into the warehouse, whose loads then quarantine those records."""
 
-PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects, timeline, review_candidates)
+PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects, timeline, review_candidates,
+                                match_records)
 """The tables a publish replaces as a whole (publish_log is appended to; review_decisions, audit and
 suppressions belong to the API)."""
