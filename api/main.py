@@ -63,7 +63,7 @@ def create_app(cfg: Config) -> FastAPI:
     app.state.writer = writer
     app.state.review = ReviewDesk(reader.engine, writer)
     app.state.audit = AuditLog(reader.engine)
-    app.state.matcher = Matcher(reader.engine, cfg.state_dir / "models")
+    app.state.matcher = Matcher(reader, cfg.state_dir / "models")
     app.add_exception_handler(BadCursor, _bad_cursor)
     app.add_exception_handler(BadQuery, _bad_query)
     app.add_exception_handler(RequestValidationError, _invalid)

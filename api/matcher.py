@@ -12,11 +12,13 @@ import dataclasses
 import threading
 import time
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from api.reader import ServingReader
 from identity.model import ModelStore
 from identity.resolve import Resolver, Score, model_input
 from ingestion.standardise import fast
@@ -49,8 +51,8 @@ def _source_key(record_id: str) -> tuple[str, str]:
 class Matcher:
     """The index of the current published version, rebuilt when a publish changes it."""
 
-    def __init__(self, engine: sa.Engine, models: Path) -> None:
-        self.engine, self.models = engine, ModelStore(models)
+    def __init__(self, reader: ServingReader, models: Path) -> None:
+        self.reader, self.engine, self.models = reader, reader.engine, ModelStore(models)
         self._lock = threading.Lock()
         self._resolver: Resolver | None = None
         self._version: int | None = None
@@ -61,20 +63,34 @@ class Matcher:
         return dataclasses.asdict(fast.stage(values, country))
 
     def resolve(self, staged: dict[str, Any], limit: int) -> list[Match]:
-        """The best `limit` customers for a standardised record, best first."""
-        found = self._current().resolve(model_input(staged), limit)
-        return [Match(customer, *_source_key(record_id), score) for customer, record_id, score in found]
+        """The best `limit` customers for a standardised record, best first.
+
+        A customer erased since the publish (DELETE /customers/{id} changes the store, not its version) is
+        left out: the index still holds its records until the next publish.
+        """
+        found = self._current().resolve(model_input(staged))
+        live = (m for m in found if self.reader.exists(m[0]))
+        return [Match(customer, *_source_key(record_id), score) for customer, record_id, score in islice(live, limit)]
 
     def _current(self) -> Resolver:
         now = time.monotonic()
         if self._resolver is not None and now - self._checked < RECHECK_SECONDS:
             return self._resolver
-        with self._lock:  # one build at a time; the others wait for it rather than build their own
-            self._checked = time.monotonic()
+        # One build at a time. While it runs, the others answer from the previous version's index, if there is one
+        # (a publish swaps versions atomically, so that index is the one a moment ago), else wait for it.
+        if not self._lock.acquire(blocking=self._resolver is None):
+            assert self._resolver is not None
+            return self._resolver
+        try:
+            if self._resolver is not None and time.monotonic() - self._checked < RECHECK_SECONDS:
+                return self._resolver  # another request has just checked
             version = self._published()
             if self._resolver is None or version != self._version:
                 self._resolver, self._version = self._build(), version
+            self._checked = time.monotonic()
             return self._resolver
+        finally:
+            self._lock.release()
 
     def _published(self) -> int | None:
         with self.engine.connect() as conn:

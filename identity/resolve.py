@@ -147,11 +147,16 @@ class BlockingRule:
         self.symmetric = sorted(pairs) == sorted((b, a) for a, b in pairs)
 
     @staticmethod
-    def key(functions: Sequence[Compiled], record: Record) -> tuple[Any, ...] | None:
-        """The record's key under one side's expressions; None when any part is NULL (NULL joins nothing)."""
-        row = {f"t.{k}": v for k, v in record.items()}
+    def key(functions: Sequence[Compiled], row: Record) -> tuple[Any, ...] | None:
+        """A record's key under one side's expressions (`row`: the record as `as_row` gives it); None when any
+        part is NULL (NULL joins nothing)."""
         values = tuple(f(row) for f in functions)
         return None if any(v is None for v in values) else values
+
+    @staticmethod
+    def as_row(record: Record) -> dict[str, Any]:
+        """The record's columns as the rules' expressions name them (`t.<column>`)."""
+        return {f"t.{k}": v for k, v in record.items()}
 
 
 def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
@@ -183,9 +188,10 @@ class Resolver:
         # (rule, side) -> key -> record positions; side "r" holds records as the right of a pair
         self.index: dict[tuple[int, str], dict[tuple[Any, ...], list[int]]] = defaultdict(lambda: defaultdict(list))
         for i, record in enumerate(records):
+            row = BlockingRule.as_row(record)
             for n, rule in enumerate(self.rules):
                 for side, functions in (("r", rule.right), *(() if rule.symmetric else (("l", rule.left),))):
-                    key = rule.key(functions, record)
+                    key = rule.key(functions, row)
                     if key is not None:
                         self.index[n, side][key].append(i)
         tf_columns = {lv.get("tf_adjustment_column") for c in model["comparisons"] for lv in c["comparison_levels"]}
@@ -194,22 +200,23 @@ class Resolver:
     def candidates(self, record: Record) -> set[int]:
         """Positions of the records sharing a blocking key with `record` (on either side of a rule)."""
         found: set[int] = set()
+        row = BlockingRule.as_row(record)
         for n, rule in enumerate(self.rules):
             for side, functions in (("r", rule.left), ("l", rule.right)):
                 if side == "l" and rule.symmetric:
                     continue
-                key = rule.key(functions, record)
+                key = rule.key(functions, row)
                 if key is not None:
                     found.update(self.index[n, side].get(key, ()))
         return found
 
-    def resolve(self, record: Record, limit: int) -> list[tuple[str, str, Score]]:
-        """(customer_id, record_id of its best record, score) of the best-scoring customers, best first."""
+    def resolve(self, record: Record) -> list[tuple[str, str, Score]]:
+        """(customer_id, record_id of its best record, score) of every candidate customer, best first."""
         best: dict[str, tuple[int, Score]] = {}
         for i in self.candidates(record):
             score = self.scorer.score(record, self.records[i])
             customer = self.customers[i]
             if customer not in best or score.match_weight > best[customer][1].match_weight:
                 best[customer] = (i, score)
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1][1].match_weight, kv[0]))[:limit]
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1][1].match_weight, kv[0]))
         return [(customer, self.records[i]["record_id"], score) for customer, (i, score) in ranked]

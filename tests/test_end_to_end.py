@@ -67,7 +67,7 @@ def test_bad_mapping_fails_before_work_naming_source_and_column(
 
 # --- POST /resolve over the demo --------------------------------------------------------------------
 
-RESOLVE_KEYS = "e2e-reader:reader,e2e-pii:reader:pii"
+RESOLVE_KEYS = "e2e-reader:reader,e2e-pii:reader:pii,e2e-admin:admin"
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +171,13 @@ def test_resolve_needs_a_key_and_is_documented(api: TestClient) -> None:
     assert api.post("/resolve", json={"email": "a@b.example"}, headers={"X-API-Key": "nope"}).status_code == 401
     doc = api.get("/openapi.json").json()
     assert {"200", "401", "422", "503"} <= set(doc["paths"]["/resolve"]["post"]["responses"])
+
+
+def test_resolve_leaves_out_a_customer_erased_since_the_publish(demo: Path, api: TestClient) -> None:
+    """Last in this module: it erases a customer of the demo."""
+    (record,) = _staged(demo, "select s.*, c.customer_id from staged s join record_customer c using (record_id) "
+                              "where s.email is not null and s.birth_date is not null order by record_id limit 1")
+    assert _resolve(api, _body(record))["matches"][0]["customer_id"] == record["customer_id"]
+    erased = api.delete(f"/customers/{record['customer_id']}", headers={"X-API-Key": "e2e-admin"})
+    assert erased.status_code == 200, erased.text
+    assert record["customer_id"] not in {m["customer_id"] for m in _resolve(api, _body(record), limit=50)["matches"]}
