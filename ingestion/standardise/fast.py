@@ -270,14 +270,18 @@ def stage(values: Mapping[str, str | None], default_country: str = "US") -> Stag
     words, full = name_clean(get("first_name")), split_name(get("full_name"))
     first = words[0] if words else full.first
     middle = clean_name(get("middle_name")) or (" ".join(words[1:]) or None if words else None) or full.middle
-    birth = get("birth_date")
-    try:
-        born = None if _blank(birth) else iso_birth_date(birth or "")
-    except ValueError as exc:
-        raise ValueError(f"birth_date: {exc}") from None
     return Staged(
         first_name=first, middle_name=middle, last_name=clean_name(get("last_name")) or full.last,
         name_suffix=name_suffix(get("last_name")) or full.suffix, first_name_root=first_name_root(first),
         email=email(get("email")), phone=phone(get("phone"), region), street=street(get("street")),
         city=city(get("city")), state=state(get("state"), region), postcode=postcode(get("postcode"), region),
-        country=found, tax_id=tax_id(get("tax_id"), region), birth_date=born)
+        country=found, tax_id=tax_id(get("tax_id"), region), birth_date=_birth_date(get("birth_date")))
+
+
+def _birth_date(value: str | None) -> dt.date | None:
+    if value is None or _blank(value):
+        return None
+    try:
+        return iso_birth_date(value)
+    except ValueError as exc:
+        raise ValueError(f"birth_date: {exc}") from None
