@@ -23,9 +23,10 @@ from api.deps import NOT_PUBLISHED
 from api.docs import add_docs
 from api.limits import Limiter
 from api.mask import Mask
+from api.matcher import Matcher
 from api.reader import BadCursor, BadQuery, ServingReader
 from api.review_desk import ReviewDesk
-from api.routes import audit, customers, edits, erasure, health, review, sources
+from api.routes import audit, customers, edits, erasure, health, resolve, review, sources
 from api.steward import add_steward
 from cdp.config import Config, load_config
 from cdp.sealing import SealedStore, Sealer
@@ -38,7 +39,8 @@ Readers see the personal attributes of `api.pii` (by default email, phone, tax i
 unless their key carries `pii`, and may search by them only with `pii`. Every key has a rate limit (429 with
 `Retry-After`), searches a stricter one. Stewards work the review queue under `/review`: their decisions are
 kept across publishes and honoured by the next run, and every decision and erasure is in `/audit`. Admins
-erase a customer (`DELETE /customers/{id}`) and answer access requests (`GET /customers/{id}/export`)."""
+erase a customer (`DELETE /customers/{id}`) and answer access requests (`GET /customers/{id}/export`).
+`POST /resolve` answers whether a record is already a customer, scored as the batch model scores it."""
 
 
 def create_app(cfg: Config) -> FastAPI:
@@ -63,6 +65,7 @@ def create_app(cfg: Config) -> FastAPI:
     app.state.writer = writer
     app.state.review = ReviewDesk(reader.engine, writer, reader.sealer)
     app.state.audit = AuditLog(reader.engine)
+    app.state.matcher = Matcher(reader, cfg.state_dir / "models")
     app.add_exception_handler(BadCursor, _bad_cursor)
     app.add_exception_handler(BadQuery, _bad_query)
     app.add_exception_handler(RequestValidationError, _invalid)
@@ -70,7 +73,7 @@ def create_app(cfg: Config) -> FastAPI:
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
     app.add_exception_handler(SealedStore, _sealed)
     app.add_exception_handler(sa.exc.ProgrammingError, _store_unavailable)
-    for module in (health, customers, edits, erasure, sources, review, audit):
+    for module in (health, customers, edits, erasure, sources, resolve, review, audit):
         app.include_router(module.router)
     add_steward(app)  # the HTML pages under /steward, out of the OpenAPI document
     add_docs(app)  # after the routers: a request for data is matched before the static mount is tried

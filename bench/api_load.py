@@ -134,10 +134,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(app: str, config: Path, workers: int, log: Path) -> Any:
-    """A uvicorn process serving `app` (an import string of a factory); yields its base URL."""
+def server(app: str, config: Path, workers: int, log: Path, keys: str = f"{KEY}:reader") -> Any:
+    """A uvicorn process serving `app` (an import string of a factory) with the API keys `keys`; yields its
+    base URL."""
     port = free_port()
-    env = {**os.environ, "CDP_CONFIG": str(config), "CDP_API_KEYS": f"{KEY}:reader"}
+    env = {**os.environ, "CDP_CONFIG": str(config), "CDP_API_KEYS": keys}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", APPS[app], "--app-dir", str(ROOT), "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
     with log.open("w") as out:

@@ -27,6 +27,7 @@ from cdp.schema import (
 )
 from cdp.sealing import SEARCH_MACRO
 from cdp.warehouse import table_exists
+from identity.model import INPUT_SQL
 from serving import tables
 
 ISO_SECOND = "'%Y-%m-%dT%H:%M:%S'"
@@ -95,6 +96,14 @@ def search_keys_sql(hashed: frozenset[str] = frozenset()) -> str:
         on {', '.join(kinds)} into name kind value value)),
     stored as (select kind, {value} as value, customer_id from keys)
     select kind, value, customer_id from stored order by kind, value, customer_id"""
+
+
+def match_records_sql() -> str:
+    """SQL: tables.match_records, every record in the model's input form with its customer."""
+    columns = ", ".join(f"m.{c}::VARCHAR" for c in tables.MATCH_COLUMNS)
+    return f"""select m.unique_id as record_id, rc.customer_id, {columns}
+               from ({INPUT_SQL.format(table=STAGED)}) m join {RECORD_CUSTOMER} rc on rc.record_id = m.unique_id
+               order by m.unique_id"""
 
 
 SOURCE_RECORDS = f"select source, source_id, customer_id from {CROSSWALK} order by source, source_id"
@@ -191,4 +200,4 @@ def queries(con: duckdb.DuckDBPyConnection, hashed: frozenset[str] = frozenset()
     return {tables.source_records: SOURCE_RECORDS, tables.redirects: REDIRECTS,
             tables.search_keys: search_keys_sql(hashed), tables.profiles: _profiles(),
             tables.timeline: timeline_sql(f"({events})"), tables.review_candidates: review,
-            tables.customer_links: links}
+            tables.customer_links: links, tables.match_records: match_records_sql()}

@@ -26,6 +26,7 @@ from serving import audit
 from serving.suppress import SUPPRESSION_SCHEMA, listing_store, purge, sync
 from serving.tables import (
     customer_links,
+    match_records,
     profiles,
     redirects,
     review_candidates,
@@ -77,7 +78,7 @@ def _take_out(conn: sa.Connection, customer_id: str, record_ids: list[str]) -> N
         conn.execute(sa.delete(table).where(sa.or_(table.c.record_id_l.in_(record_ids),
                                                    table.c.record_id_r.in_(record_ids))))
     conn.execute(sa.delete(redirects).where(redirects.c.to_id == customer_id))
-    for table in (customer_links, timeline, search_keys, source_records, profiles):
+    for table in (customer_links, timeline, search_keys, source_records, match_records, profiles):
         conn.execute(sa.delete(table).where(table.c.customer_id == customer_id))
 
 

@@ -93,6 +93,22 @@ def name_key(last_name: str, first_name_root: str | None) -> str:
     return f"{last_name}{NAME_SEPARATOR}{first_name_root or ''}"
 
 
+MATCH_COLUMNS = ("first_name", "first_name_root", "middle_name", "last_name", "name_suffix", "email", "email_user",
+                 "phone", "street", "city", "postcode", "tax_id", "dob")
+"""The columns the match model compares (identity.model.INPUT_SQL without its id, source and dob_year)."""
+
+match_records = Table(
+    "match_records",
+    metadata,
+    Column("record_id", Key, nullable=False, doc="'<source>:<source_id>'."),
+    Column("customer_id", Key, nullable=False),
+    *(Column(name, Text) for name in MATCH_COLUMNS),
+    PrimaryKeyConstraint("record_id", name="pk_match_records"),
+    Index("ix_match_records_customer", "customer_id"),
+)
+"""Every published record as the match model compares it: POST /resolve blocks and scores against these
+(the API indexes them in memory per published version)."""
+
 source_records = Table(
     "source_records",
     metadata,
@@ -242,12 +258,14 @@ SEALED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "profiles": (("customer_id",), ("attributes", "lineage", "sources")),
     "timeline": (("customer_id", "position"), ("events",)),
     "review_candidates": (("candidate_id",), ("left_record", "right_record")),
+    "match_records": (("record_id",), MATCH_COLUMNS),
 }
 """Table -> (its row key, the JSON columns holding personal values): encrypted whole with a data key
 (cdp.sealing), each bound to its table, column and row key. Whole parts, not single values: a profile read
-opens three texts, not one per value, and the values as sources sent them are covered in any spelling."""
+opens three texts, not one per value, and the values as sources sent them are covered in any spelling.
+match_records, read once per version to index it for POST /resolve, is sealed value by value."""
 
 PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects, timeline, review_candidates,
-                                customer_links)
+                                customer_links, match_records)
 """The tables a publish replaces as a whole (publish_log is appended to; review_decisions, audit and
 suppressions belong to the API)."""

@@ -12,7 +12,8 @@ from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, chromium, only_from
 
 PATHS = {"/health", "/customers/{customer_id}", "/customers", "/customers/{customer_id}/timeline",
          "/sources/{source}/{source_id}", "/review/candidates", "/review/candidates/{candidate_id}/decision",
-         "/customers/{customer_id}/export", "/audit", "/customers/merge", "/customers/{customer_id}/split"}
+         "/customers/{customer_id}/export", "/audit", "/customers/merge", "/customers/{customer_id}/split",
+         "/resolve"}
 
 
 def test_docs_loads_swagger_ui_from_the_app(client: TestClient) -> None:
@@ -48,6 +49,7 @@ def test_openapi_lists_the_refusals_each_route_can_answer(client: TestClient) ->
         ("/customers", "get"): {"200", "403", "422"} | reader,
         ("/customers/{customer_id}/timeline", "get"): {"200", "301", "404", "422"} | reader,
         ("/sources/{source}/{source_id}", "get"): {"200", "404", "422"} | reader,
+        ("/resolve", "post"): {"200", "422"} | reader,
         ("/review/candidates", "get"): {"200", "422"} | steward,
         ("/review/candidates/{candidate_id}/decision", "post"): {"201", "404", "422"} | steward,
         ("/customers/{customer_id}", "delete"): {"200", "308", "404", "409", "422"} | steward,

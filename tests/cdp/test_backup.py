@@ -74,7 +74,8 @@ def test_restore_brings_back_warehouse_models_and_decisions(project: Config, tmp
         assert manifest.serving_tables == ["audit", "review_decisions", "suppressions"]
         assert manifest.not_included[0].startswith(f"the published tables of the {manifest.serving_kind} store "
                                                    "(profiles, search_keys, source_records, redirects, timeline, "
-                                                   "review_candidates, customer_links): `cdp run` rebuilds them")
+                                                   "review_candidates, customer_links, match_records): "
+                                                   "`cdp run` rebuilds them")
         assert any("not included: the published tables" in line for line in manifest.lines())
 
     decide(cfg.serving, "cand-2")  # after the backup: gone once restored

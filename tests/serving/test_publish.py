@@ -70,7 +70,7 @@ def test_publish_fills_every_table_and_logs_the_version(cfg: Config) -> None:
     stats = run_publish(cfg)
     assert stats.version == 1
     assert stats.rows == {"profiles": 4, "search_keys": 8, "source_records": 5, "redirects": 0, "timeline": 2,
-                          "review_candidates": 0, "customer_links": 0}  # identity from given clusters: no pairs
+                          "review_candidates": 0, "customer_links": 0, "match_records": 5}  # given clusters
     assert rows(cfg.serving, "select version, run_id, customers, records from publish_log") == [(1, "run-1", 4, 5)]
     assert run_publish(cfg, "run-2").version == 2
     assert rows(cfg.serving, "select count(*) from profiles") == [(4,)]

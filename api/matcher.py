@@ -1,0 +1,117 @@
+"""POST /resolve's engine: one record standardised, blocked and scored against the published records.
+
+The published records (serving table match_records) are indexed in memory by the model's blocking
+rules (identity.resolve.Resolver), once per published version: the first /resolve after a publish
+builds the new index while the others keep answering from the previous one. The model is the one
+in use in the project's state folder (`cdp train` and `cdp run` publish with it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from api.reader import ServingReader
+from cdp.sealing import unseal
+from identity.model import ModelStore
+from identity.resolve import Resolver, Score, model_input
+from ingestion.standardise import fast
+from serving.tables import MATCH_COLUMNS, match_records, publish_log
+
+RECHECK_SECONDS = 1.0
+"""How often the published version is looked up: a publish shows in /resolve within this."""
+
+
+class NoModel(LookupError):
+    """There is no match model to score with, or nothing published to match against."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """One customer a record resolves to."""
+
+    customer_id: str
+    source: str
+    source_id: str
+    score: Score
+
+
+def _source_key(record_id: str) -> tuple[str, str]:
+    """(source, source_id) of a record id '<source>:<source_id>'."""
+    source, _, source_id = record_id.partition(":")
+    return source, source_id
+
+
+class Matcher:
+    """The index of the current published version, rebuilt when a publish changes it."""
+
+    def __init__(self, reader: ServingReader, models: Path) -> None:
+        self.reader, self.engine, self.models = reader, reader.engine, ModelStore(models)
+        self._lock = threading.Lock()
+        self._resolver: Resolver | None = None
+        self._version: int | None = None
+        self._checked = 0.0
+
+    def standardise(self, values: dict[str, str | None], country: str) -> dict[str, Any]:
+        """The record as staging writes it (ValueError "<field>: why" for a value ingestion would not keep)."""
+        return dataclasses.asdict(fast.stage(values, country))
+
+    def resolve(self, staged: dict[str, Any], limit: int) -> list[Match]:
+        """The best `limit` customers for a standardised record, best first.
+
+        A customer erased since the publish (DELETE /customers/{id} changes the store, not its version) is
+        left out: the index still holds its records until the next publish.
+        """
+        found = self._current().resolve(model_input(staged))
+        live = (m for m in found if self.reader.exists(m[0]))
+        return [Match(customer, *_source_key(record_id), score) for customer, record_id, score in islice(live, limit)]
+
+    def _current(self) -> Resolver:
+        now = time.monotonic()
+        if self._resolver is not None and now - self._checked < RECHECK_SECONDS:
+            return self._resolver
+        # One build at a time. While it runs, the others answer from the previous version's index, if there is one
+        # (a publish swaps versions atomically, so that index is the one a moment ago), else wait for it.
+        if not self._lock.acquire(blocking=self._resolver is None):
+            assert self._resolver is not None
+            return self._resolver
+        try:
+            if self._resolver is not None and time.monotonic() - self._checked < RECHECK_SECONDS:
+                return self._resolver  # another request has just checked
+            version = self._published()
+            if self._resolver is None or version != self._version:
+                self._resolver, self._version = self._build(), version
+            self._checked = time.monotonic()
+            return self._resolver
+        finally:
+            self._lock.release()
+
+    def _published(self) -> int | None:
+        with self.engine.connect() as conn:
+            version = conn.execute(sa.select(sa.func.max(publish_log.c.version))).scalar()
+        if version is None:
+            raise NoModel("nothing published yet: run `cdp run` first")
+        return int(version)
+
+    def _build(self) -> Resolver:
+        try:
+            model = self.models.load()
+        except FileNotFoundError:
+            raise NoModel(f"no trained match model in {self.models.folder}: run `cdp run` first") from None
+        columns = [match_records.c.record_id, match_records.c.customer_id,
+                   *(match_records.c[name] for name in MATCH_COLUMNS)]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*columns)).all()
+        sealer = self.reader.sealer
+        records = [{"record_id": row[0]} | {name: None if value is None else
+                                            unseal(value, sealer, match_records.name, name, row[0])
+                                            for name, value in zip(MATCH_COLUMNS, row[2:], strict=True)}
+                   for row in rows]
+        return Resolver(records, [row[1] for row in rows], model)

@@ -1,0 +1,108 @@
+"""The Python scorer and blocking index of /resolve against Splink's own batch scores and blocking, pair for pair."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import duckdb
+import pytest
+
+from identity import settings as model_settings
+from identity.model import read_input
+from identity.predict import score
+from identity.resolve import Resolver, model_input
+from identity.sqlpy import compile_sql, jaro_winkler
+from serving.tables import MATCH_COLUMNS
+from tests.identity.population import hard_cases, population
+from tests.utils.staged import write_staged
+
+Batch = tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]
+
+
+@pytest.fixture(scope="module")
+def batch() -> Batch:
+    """(staged rows, model input rows, trained model, every blocked pair as batch scoring wrote it)."""
+    rows, _ = population(households=250)
+    rows += hard_cases()
+    con = duckdb.connect()
+    write_staged(con, rows)
+    records = read_input(con)
+    model = _model(random.Random(7))
+    pairs = score(records, model, floor=1e-12, threshold=0.9, complete_up_to=0).to_pylist()
+    inputs = [{k: r[k] for k in ("unique_id", *MATCH_COLUMNS)} for r in records.to_pylist()]
+    return rows, inputs, model, pairs
+
+
+def _model(rng: random.Random) -> dict[str, Any]:
+    """The model's settings with made-up m and u on every level: equality needs no training (which takes a minute)."""
+    model = model_settings.settings() | {"probability_two_random_records_match": 0.002}
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level") and not level.get("fix_m_probability"):
+                level |= {"m_probability": rng.uniform(0.01, 0.9), "u_probability": rng.uniform(0.0005, 0.5)}
+    return model
+
+
+@pytest.fixture(scope="module")
+def resolver(batch: Batch) -> Resolver:
+    _, inputs, model, _ = batch
+    return Resolver([{"record_id": r["unique_id"], **r} for r in inputs], [r["unique_id"] for r in inputs], model)
+
+
+def test_model_input_is_the_input_sql(batch: Batch) -> None:
+    rows, inputs, _, _ = batch
+    by_id = {r["unique_id"]: r for r in inputs}
+    for row in rows:
+        assert model_input(row) == {k: v for k, v in by_id[row["record_id"]].items() if k != "unique_id"}
+
+
+def test_probabilities_and_explanations_equal_the_batch_ones(batch: Batch, resolver: Resolver) -> None:
+    _, inputs, _, pairs = batch
+    by_id = {r["unique_id"]: r for r in inputs}
+    assert len(pairs) > 1000
+    for pair in pairs:
+        got = resolver.scorer.score(by_id[pair["record_id_l"]], by_id[pair["record_id_r"]])
+        assert got.match_weight == pytest.approx(pair["match_weight"], abs=1e-9), pair
+        assert got.match_probability == pytest.approx(pair["match_probability"], abs=1e-9), pair
+        assert got.explanation == json.loads(pair["explanation"]), pair
+
+
+def test_candidates_are_the_blocked_pairs(batch: Batch, resolver: Resolver) -> None:
+    """Every record's candidates are exactly the records a prediction rule pairs it with."""
+    _, inputs, _, pairs = batch
+    blocked = {frozenset((p["record_id_l"], p["record_id_r"])) for p in pairs}
+    found = set()
+    for i, record in enumerate(resolver.records):
+        found |= {frozenset((record["record_id"], resolver.records[j]["record_id"]))
+                  for j in resolver.candidates(record) if j != i}
+    assert found == blocked
+    assert len(model_settings.PREDICTION_RULES) == len(resolver.rules)
+
+
+def test_compiled_conditions_follow_sql_nulls_and_functions() -> None:
+    con = duckdb.connect()
+    rng = random.Random(3)
+    words = ["", "A", "AB", "BA", "MARTHA", "MARHTA", "DIXON", "DICKSONX", "JOHN", "JON", None]
+    sqls = ["a = b OR a IS NULL", "NOT (a = b) AND coalesce(a, b) IS NOT NULL", "least(length(a), length(b)) >= 2",
+            "jaro_winkler_similarity(a, b) >= 0.92", "damerau_levenshtein(a, b) <= 1", "contains(a, b)",
+            "left(a, 1) = left(b, 1)", "substr(a, 2, 2) = substr(b, 2, 2)", "split_part(a, 'H', 2) = b",
+            "regexp_replace(a, '[AEIOU]', '', 'g') = regexp_replace(b, '[AEIOU]', '')"]
+    for sql in sqls:
+        compiled = compile_sql(sql)
+        for _ in range(60):
+            a, b = rng.choice(words), rng.choice(words)
+            expected = con.execute(f"select {sql} from (select ?::VARCHAR as a, ?::VARCHAR as b)", [a, b]).fetchone()
+            assert expected is not None and compiled({"a": a, "b": b}) == expected[0], (sql, a, b)
+
+
+def test_jaro_winkler_rounds_as_duckdb() -> None:
+    con = duckdb.connect()
+    rng = random.Random(4)
+    pairs = [("".join(rng.choices("ABCDE", k=rng.randint(1, 9))), "".join(rng.choices("ABCDE", k=rng.randint(1, 9))))
+             for _ in range(3000)]
+    con.execute("create table p (a VARCHAR, b VARCHAR)")
+    con.executemany("insert into p values (?, ?)", pairs)
+    expected = [v for (v,) in con.execute("select jaro_winkler_similarity(a, b) from p order by rowid").fetchall()]
+    assert [jaro_winkler(a, b) for a, b in pairs] == expected
