@@ -100,7 +100,7 @@ def search_keys_sql(hashed: frozenset[str] = frozenset()) -> str:
 
 def match_records_sql() -> str:
     """SQL: tables.match_records, every record in the model's input form with its customer."""
-    columns = ", ".join(f"m.{c}::VARCHAR" for c in tables.MATCH_COLUMNS)
+    columns = ", ".join(f"m.{c}::VARCHAR as {c}" for c in tables.MATCH_COLUMNS)  # named: sealing goes by name
     return f"""select m.unique_id as record_id, rc.customer_id, {columns}
                from ({INPUT_SQL.format(table=STAGED)}) m join {RECORD_CUSTOMER} rc on rc.record_id = m.unique_id
                order by m.unique_id"""

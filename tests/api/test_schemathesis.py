@@ -25,7 +25,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.main import create_app
+from identity.model import ModelStore
 from tests.api.conftest import as_role, build_world, config
+from tests.utils.models import made_up_model
 
 EXAMPLES = 25
 """Generated cases per operation (7 operations), each sent with every key of ROLES: about 350 requests."""
@@ -41,7 +43,9 @@ counts unknown query parameters, which the API ignores as FastAPI does, and a ca
 which the key sent here is added back). Both kinds of generated input are still sent, and checked for the above.
 """
 FOLDER = Path(tempfile.mkdtemp(prefix="cdp-schemathesis-"))
-APP = create_app(config(f"sqlite:///{FOLDER / 'serving.db'}", rate_limit=None, search_rate_limit=None))
+CFG = config(f"sqlite:///{FOLDER / 'serving.db'}", rate_limit=None, search_rate_limit=None).model_copy(
+    update={"root": FOLDER})
+APP = create_app(CFG)
 """Rate limits off: the run is one long burst of a single key, which the limits' own tests cover."""
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
@@ -50,6 +54,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 def published() -> Iterator[None]:
     """build_world's store under APP, removed after the module."""
     build_world(f"sqlite:///{FOLDER / 'serving.db'}")
+    ModelStore(CFG.state_dir / "models").save(made_up_model())  # POST /resolve scores with it
     yield
     APP.state.reader.close()
     shutil.rmtree(FOLDER, ignore_errors=True)

@@ -16,6 +16,7 @@ from identity.resolve import Resolver, model_input
 from identity.sqlpy import compile_sql, jaro_winkler
 from serving.tables import MATCH_COLUMNS
 from tests.identity.population import hard_cases, population
+from tests.utils.models import made_up_model
 from tests.utils.staged import write_staged
 
 Batch = tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]
@@ -29,20 +30,10 @@ def batch() -> Batch:
     con = duckdb.connect()
     write_staged(con, rows)
     records = read_input(con)
-    model = _model(random.Random(7))
+    model = made_up_model(7)
     pairs = score(records, model, floor=1e-12, threshold=0.9, complete_up_to=0).to_pylist()
     inputs = [{k: r[k] for k in ("unique_id", *MATCH_COLUMNS)} for r in records.to_pylist()]
     return rows, inputs, model, pairs
-
-
-def _model(rng: random.Random) -> dict[str, Any]:
-    """The model's settings with made-up m and u on every level: equality needs no training (which takes a minute)."""
-    model = model_settings.settings() | {"probability_two_random_records_match": 0.002}
-    for comparison in model["comparisons"]:
-        for level in comparison["comparison_levels"]:
-            if not level.get("is_null_level") and not level.get("fix_m_probability"):
-                level |= {"m_probability": rng.uniform(0.01, 0.9), "u_probability": rng.uniform(0.0005, 0.5)}
-    return model
 
 
 @pytest.fixture(scope="module")
