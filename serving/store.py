@@ -30,10 +30,14 @@ from sqlalchemy import Connection, Engine, Index, MetaData, Table, create_engine
 from sqlalchemy.engine import make_url
 
 from serving import tables
+from serving.changes import JsonSql, record_changes
 from serving.migrate import upgrade
 
 SHADOW = "__next"
 """Suffix of the shadow copy a version is loaded into before the swap."""
+
+FEED_TABLES = {tables.profiles.name, tables.source_records.name, tables.redirects.name}
+"""A publish of these (every real one) records its changes for the feed."""
 
 Batches = Iterable[pa.RecordBatch]
 """Rows of one table, in its column order."""
@@ -66,6 +70,8 @@ class ServingStore(ABC):
     """Tables loaded at once, each on its own connection (a server engine parses rows in its own processes)."""
     read_ahead: ClassVar[bool] = True
     """Whether every table's batches are read ahead in a thread of their own from the start of a publish."""
+    json_sql: ClassVar[JsonSql]
+    """How the engine's SQL reads JSON, for the change feed's diff (serving.changes)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -122,7 +128,8 @@ class ServingStore(ABC):
         """Replace every table in `data` by its rows, atomically; return the new version and row counts.
 
         `before_commit` runs in the swap's transaction once the new tables are live there (an erasure made
-        while they loaded is applied to them: serving.erasure.reapply).
+        while they loaded is applied to them: serving.erasure.reapply). The changes from the live version to the
+        new one go into the change feed's outbox in the same transaction, before the swap (serving.changes).
         """
         self.migrate()
         shadows = {table: shadow_of(table, self.key_names_unique) for table in data}
@@ -139,11 +146,14 @@ class ServingStore(ABC):
                 if isinstance(stream, ReadAhead):
                     stream.close()
         with self.engine.begin() as conn:
+            version, at = self._next_version(conn), dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            if FEED_TABLES <= {table.name for table in data}:
+                record_changes(conn, self.json_sql, version, at, {t.name: s.name for t, s in shadows.items()})
             for table, shadow in shadows.items():
                 self._swap(conn, table, shadow)
             if before_commit is not None:
                 before_commit(conn)
-            version = self._log(conn, run_id, counts)
+            self._log(conn, version, at, run_id, counts)
         return version, counts
 
     @final
@@ -163,13 +173,16 @@ class ServingStore(ABC):
         self._after_swap(conn, table)
 
     @final
-    def _log(self, conn: Connection, run_id: str | None, counts: Mapping[str, int]) -> int:
+    def _next_version(self, conn: Connection) -> int:
         log = tables.publish_log
-        version = int(conn.execute(select(func.coalesce(func.max(log.c.version), 0))).scalar_one()) + 1
-        conn.execute(insert(log).values(
-            version=version, published_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), run_id=run_id,
+        return int(conn.execute(select(func.coalesce(func.max(log.c.version), 0))).scalar_one()) + 1
+
+    @final
+    def _log(self, conn: Connection, version: int, at: dt.datetime, run_id: str | None,
+             counts: Mapping[str, int]) -> None:
+        conn.execute(insert(tables.publish_log).values(
+            version=version, published_at=at, run_id=run_id,
             customers=counts.get(tables.profiles.name, 0), records=counts.get(tables.source_records.name, 0)))
-        return version
 
     @final
     def current_version(self) -> int | None:
@@ -190,6 +203,7 @@ class SqliteStore(ServingStore):
     """A SQLite file in WAL mode: readers keep reading the old version while a publish writes."""
 
     backend = "sqlite"
+    json_sql = JsonSql(member="json_extract({doc}, '$.{key}')", array="json_group_array({value})")
     pragmas: ClassVar[tuple[str, ...]] = ("page_size=16384", "journal_mode=WAL", "synchronous=NORMAL",
                                           "busy_timeout=30000", "temp_store=MEMORY", "cache_size=-262144")
     """Set on every connection: 16 kB pages (for a new file: a publish writes a quarter fewer bytes and takes
@@ -252,6 +266,7 @@ class PostgresStore(ServingStore):
     """PostgreSQL through psycopg 3: COPY in and out, indexes built on the shadow before the swap."""
 
     backend = "postgresql"
+    json_sql = JsonSql(member="(({doc})::jsonb ->> '{key}')", array="json_agg({value} order by {value})::text")
     key_names_unique = True  # a primary key is an index, and index names are schema-wide
     parallel_loads = 3
     index_memory: ClassVar[str] = "256MB"
