@@ -25,7 +25,7 @@ from api.limits import Limiter
 from api.mask import Mask
 from api.reader import BadCursor, BadQuery, ServingReader
 from api.review_desk import ReviewDesk
-from api.routes import audit, customers, edits, erasure, health, review, sources
+from api.routes import audit, changes, customers, edits, erasure, health, review, sources
 from cdp.config import Config, load_config
 from serving.audit import write_engine
 
@@ -36,7 +36,8 @@ Readers see the personal attributes of `api.pii` (by default email, phone, tax i
 unless their key carries `pii`, and may search by them only with `pii`. Every key has a rate limit (429 with
 `Retry-After`), searches a stricter one. Stewards work the review queue under `/review`: their decisions are
 kept across publishes and honoured by the next run, and every decision and erasure is in `/audit`. Admins
-erase a customer (`DELETE /customers/{id}`) and answer access requests (`GET /customers/{id}/export`)."""
+erase a customer (`DELETE /customers/{id}`) and answer access requests (`GET /customers/{id}/export`).
+`/changes` is the change feed: what each publish changed, in order, resumable by cursor."""
 
 
 def create_app(cfg: Config) -> FastAPI:
@@ -67,7 +68,7 @@ def create_app(cfg: Config) -> FastAPI:
     app.add_exception_handler(sa.exc.DataError, _unstorable)
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
     app.add_exception_handler(sa.exc.ProgrammingError, _store_unavailable)
-    for module in (health, customers, edits, erasure, sources, review, audit):
+    for module in (health, customers, edits, erasure, sources, review, audit, changes):
         app.include_router(module.router)
     add_docs(app)  # after the routers: a request for data is matched before the static mount is tried
     app.add_middleware(HeadAsGet)
