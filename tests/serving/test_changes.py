@@ -12,6 +12,7 @@ from serving.changes import read_changes
 from tests.utils.changes import ANN, BEN, CAROL, DAN, EVE, FAY, first, second
 from tests.utils.serving import record
 
+
 def feed(url: str, after: int = 0, types: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     engine = sa.create_engine(url)
     try:
