@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 
 from api.auth import Role
 from api.deps import UNANSWERABLE, ReaderRole, StoreDep, mask_of, refusals
@@ -30,8 +31,7 @@ def wanted_types(given: list[str]) -> list[str]:
     return types
 
 
-@router.get("", response_model=ChangePage, response_model_exclude_none=True, responses=UNANSWERABLE,
-            summary="What each publish changed")
+@router.get("", response_model=ChangePage, responses=UNANSWERABLE, summary="What each publish changed")
 def list_changes(
     caller: ReaderRole,
     store: StoreDep,
@@ -41,7 +41,7 @@ def list_changes(
     types: Annotated[list[str], Query(description="only these types, e.g. segment.entered:churn_risk,customer.merged"
                                                   " (repeated or comma-separated)")] = [],  # noqa: B006 (FastAPI copies)
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> ChangePage:
+) -> JSONResponse:
     """Customers created, merged (with the ids merged into the survivor), split, removed, erased and updated (which
     attributes), and segments entered and left, in the order they happened, each with an `event_id`. Resume
     from `next_cursor`; poll with it to get only what came since. The first publish is the baseline: it records
@@ -55,5 +55,8 @@ def list_changes(
         for item in items:
             if "attributes" in item:
                 item["attributes"] = mask.attributes(item["attributes"])
-    next_cursor = encode_cursor([items[-1]["event_id"]]) if items else since
-    return ChangePage.model_validate({"items": items, "next_cursor": next_cursor})
+    page = ChangePage.model_validate({"items": items, "next_cursor": encode_cursor([items[-1]["event_id"]]) if items
+                                      else since})
+    # An event shows only the members of its type (no merged_ids: null on an update); the page keeps next_cursor.
+    return JSONResponse({"items": [item.model_dump(mode="json", exclude_none=True) for item in page.items],
+                         "next_cursor": page.next_cursor})
