@@ -118,10 +118,20 @@ def diff_sql(json_sql: JsonSql, next_profiles: str, next_records: str, next_redi
         select rank, customer_id, type, detail, attributes from events"""
 
 
+def lock_outbox(conn: sa.Connection) -> None:
+    """Take the outbox for this transaction's appends, first thing in it: event ids then commit in order, so a
+    reader's cursor never passes an id still to commit. SQLite has one writer at a time already; PostgreSQL's
+    EXCLUSIVE mode lets readers through and holds other writers until commit (each takes it before any other
+    lock, so a publish and an erasure cannot deadlock)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"lock table {changes.name} in exclusive mode")
+
+
 def record_changes(conn: sa.Connection, json_sql: JsonSql, version: int, at: dt.datetime,
                    shadows: dict[str, str]) -> int:
     """Append the changes from the live version to the shadows (live name -> shadow name) as `version`'s
     events, in `conn`'s transaction, before the swap; return how many. Nothing on a store's first publish."""
+    lock_outbox(conn)
     if conn.execute(sa.select(sa.func.count()).select_from(publish_log)).scalar_one() == 0:
         return 0
     sql = diff_sql(json_sql, shadows[profiles.name], shadows[source_records.name], shadows[redirects.name])

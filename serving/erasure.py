@@ -24,7 +24,7 @@ from cdp.config import Config
 from cdp.datakey import key_id, record_hash
 from cdp.warehouse import is_locked, open_warehouse
 from serving import audit
-from serving.changes import forget_values, record_erasure
+from serving.changes import forget_values, lock_outbox, record_erasure
 from serving.suppress import SUPPRESSION_SCHEMA, listing_store, purge, sync
 from serving.tables import (
     profiles,
@@ -61,6 +61,7 @@ def erase(engine: sa.Engine, customer_id: str, key: bytes, who: str, note: str |
     """
     at = audit.now()
     with engine.begin() as conn:
+        lock_outbox(conn)  # before any other lock: see serving.changes
         _check_key(conn, key_id(key))
         if conn.execute(sa.select(profiles.c.customer_id).where(profiles.c.customer_id == customer_id)).first() is None:
             return None
