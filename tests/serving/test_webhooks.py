@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
+from cdp.cli import main
 from cdp.config import WebhookConfig
 from cdp.schema import CHANGE_TYPES
 from serving.changes import read_changes
@@ -114,3 +116,21 @@ def test_without_its_secret_nothing_is_sent(url: str, monkeypatch: pytest.Monkey
     with receiver(port) as got:
         [result] = deliver(url, [hook(port)], budget=0.1, backoff=0.05)
     assert got.requests == [] and "FEED_SECRET" in (result.last_error or "")
+
+
+def test_cdp_webhooks_deliver_and_status(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    (tmp_path / "crm.csv").write_text("id,email\n")
+    config = tmp_path / "cdp.yaml"
+    config.write_text(yaml.safe_dump({"serving": url, "sources": {"crm": {
+        "connector": "csv", "path": "crm.csv", "key": "id", "fields": {"email": "email"}}},
+        "webhooks": [{"url": f"http://127.0.0.1:{port}/hook", "events": ["customer.merged"],
+                      "secret_env": "FEED_SECRET"}]}))
+    assert main(["webhooks", "deliver", "--config", str(config), "--budget", "0.2"]) == 1  # nobody listens yet
+    assert "pending 1  failing" in capsys.readouterr().out
+    with receiver(port) as got:
+        assert main(["webhooks", "deliver", "--config", str(config)]) == 0
+    assert [e["type"] for e in got.events()] == ["customer.merged"]
+    capsys.readouterr()
+    assert main(["webhooks", "status", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == f"http://127.0.0.1:{port}/hook  delivered 1  pending 0  failing 0\n"
