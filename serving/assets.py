@@ -79,19 +79,25 @@ def published_asset(cfg: Config) -> dg.AssetsDefinition:
 
 
 def webhooks_asset(cfg: Config) -> dg.AssetsDefinition:
-    @dg.asset(name="webhooks", deps=["published"], group_name=GROUP, kinds={"sqlalchemy"})
+    @dg.asset(name="webhooks", deps=["published"], group_name=GROUP, kinds={"sqlalchemy"},
+              check_specs=[dg.AssetCheckSpec("delivered", asset="webhooks",
+                                             description="Every endpoint took what it was sent (a warning otherwise)")])
     def webhooks(serving: ServingResource) -> dg.MaterializeResult:
         """The change feed delivered to cdp.yaml's webhooks, signed and in order, within WEBHOOK_BUDGET seconds.
 
-        A receiver that fails or is slow never fails the run: its attempts are recorded and its events wait for
-        the next run or `cdp webhooks deliver`. Metadata: per endpoint, delivered / pending / failing attempts."""
+        A receiver that fails or is slow never fails the run: its attempts are recorded, its events wait for the
+        next run or `cdp webhooks deliver`, and the `delivered` check warns naming it. Metadata: per endpoint,
+        events delivered and pending and failed attempts since its last delivery."""
         outcome = deliver(serving.url, cfg.webhooks, budget=WEBHOOK_BUDGET)
-        metadata: dict[str, str | int] = {
-            "pending": sum(r.pending for r in outcome), "failing_endpoints": sum(1 for r in outcome if r.failing)}
+        metadata: dict[str, str | int] = {"pending": sum(r.pending for r in outcome)}
         for r in outcome:
             error = f"; last error: {r.last_error}" if r.last_error else ""
             metadata[r.url] = f"delivered {r.delivered}, pending {r.pending}, failing {r.failing}{error}"
-        return dg.MaterializeResult(metadata=metadata)
+        failing = [f"{r.url} ({r.last_error})" for r in outcome if r.failing]
+        check = dg.AssetCheckResult(check_name="delivered", passed=not failing, severity=dg.AssetCheckSeverity.WARN,
+                                    description="failing: " + ", ".join(failing) + "; `cdp webhooks deliver` retries"
+                                    if failing else "every endpoint is up to date")
+        return dg.MaterializeResult(metadata=metadata, check_results=[check])
 
     return webhooks
 

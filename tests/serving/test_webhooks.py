@@ -7,14 +7,18 @@ import shutil
 import time
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 import yaml
 
 from cdp.cli import main
-from cdp.config import WebhookConfig
+from cdp.config import Config, SourceConfig, WebhookConfig
+from cdp.resources import ServingResource
 from cdp.schema import CHANGE_TYPES
+from serving.assets import webhooks_asset
 from serving.changes import read_changes
 from serving.webhooks import SIGNATURE_HEADER, deliver, status
 from tests.utils.changes import first, second
@@ -134,3 +138,17 @@ def test_cdp_webhooks_deliver_and_status(url: str, tmp_path: Path, capsys: pytes
     capsys.readouterr()
     assert main(["webhooks", "status", "--config", str(config)]) == 0
     assert capsys.readouterr().out == f"http://127.0.0.1:{port}/hook  delivered 1  pending 0  failing 0\n"
+
+
+def test_the_dagster_asset_warns_of_a_dead_receiver_without_failing(url: str) -> None:
+    port = free_port()
+    cfg = Config(sources={"crm": SourceConfig.model_validate({"connector": "csv", "path": "unused.csv", "key": "id",
+                                                              "fields": {"email": "email"}})},
+                 serving=url, webhooks=[hook(port, ["customer.merged"], timeout=0.2)])
+    with patch("serving.assets.WEBHOOK_BUDGET", 0.3):
+        result = dg.materialize([webhooks_asset(cfg)], resources={"serving": ServingResource(url=url)})
+    assert result.success
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN and "127.0.0.1" in check.description
+    [materialized] = result.get_asset_materialization_events()
+    assert materialized.materialization.metadata["pending"].value == 1
