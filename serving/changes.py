@@ -111,8 +111,11 @@ def diff_sql(json_sql: JsonSql, next_profiles: str, next_records: str, next_redi
             select 4, g.customer_id, 'customer.removed', {NO_DETAIL}, NULL from gone g
             where not exists (select 1 from {next_redirects} r where r.from_id = g.customer_id)
             union all
-            select 5, n.customer_id, 'customer.updated', '{{"changed":' || {_changed(json_sql)} || '}}', n.attributes
-            from {next_profiles} n join {live} o on o.customer_id = n.customer_id where o.attributes <> n.attributes
+            select 5, customer_id, 'customer.updated', '{{"changed":' || changed || '}}', attributes
+            from (select n.customer_id, {_changed(json_sql)} as changed, n.attributes
+                  from {next_profiles} n join {live} o on o.customer_id = n.customer_id
+                  where o.attributes <> n.attributes) u
+            where changed <> '[]'
             union all
             {" union all ".join(_segment_events())})
         select rank, customer_id, type, detail, attributes from events"""

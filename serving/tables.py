@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -219,10 +220,14 @@ PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects
 """The tables a publish replaces as a whole (publish_log is appended to; review_decisions, audit and
 suppressions belong to the API)."""
 
+Serial = BigInteger().with_variant(Integer, "sqlite")
+"""A 64-bit id: a large publish may record millions of events. SQLite's INTEGER is 64-bit already, and only an
+INTEGER primary key numbers itself."""
+
 changes = Table(
     "changes",
     metadata,
-    Column("event_id", Integer, autoincrement=True, nullable=False, doc="Increasing: the feed's order."),
+    Column("event_id", Serial, autoincrement=True, nullable=False, doc="Increasing: the feed's order."),
     Column("version", Integer, doc="The publish that produced the event; an erasure: the version it was made in."),
     Column("at", DateTime, nullable=False, doc="UTC."),
     Column("type", Key, nullable=False, doc="One of cdp.schema.CHANGE_TYPES."),
@@ -242,9 +247,9 @@ appended by the API's. Never replaced by a publish; the change feed and the webh
 webhook_attempts = Table(
     "webhook_attempts",
     metadata,
-    Column("attempt_id", Integer, autoincrement=True, nullable=False),
+    Column("attempt_id", Serial, autoincrement=True, nullable=False),
     Column("endpoint", Text, nullable=False, doc="The webhook's url, as cdp.yaml names it."),
-    Column("event_id", Integer, nullable=False),
+    Column("event_id", Serial, nullable=False),
     Column("at", DateTime, nullable=False, doc="UTC."),
     Column("status", Integer, doc="The receiver's HTTP status; NULL when none came (refused, timed out)."),
     Column("error", Text, doc="Why the attempt failed; NULL when it was delivered."),

@@ -17,12 +17,13 @@ branch_labels = None
 depends_on = None
 
 KEY = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
+SERIAL = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
 def upgrade() -> None:
     op.create_table(
         "changes",
-        sa.Column("event_id", sa.Integer, autoincrement=True, nullable=False),
+        sa.Column("event_id", SERIAL, autoincrement=True, nullable=False),
         sa.Column("version", sa.Integer),
         sa.Column("at", sa.DateTime, nullable=False),
         sa.Column("type", KEY, nullable=False),
@@ -35,9 +36,9 @@ def upgrade() -> None:
     op.create_index("ix_changes_customer", "changes", ["customer_id"])
     op.create_table(
         "webhook_attempts",
-        sa.Column("attempt_id", sa.Integer, autoincrement=True, nullable=False),
+        sa.Column("attempt_id", SERIAL, autoincrement=True, nullable=False),
         sa.Column("endpoint", sa.Text, nullable=False),
-        sa.Column("event_id", sa.Integer, nullable=False),
+        sa.Column("event_id", SERIAL, nullable=False),
         sa.Column("at", sa.DateTime, nullable=False),
         sa.Column("status", sa.Integer),
         sa.Column("error", sa.Text),
