@@ -54,11 +54,15 @@ def test_types_filter_and_pii_follows_the_key(feed_client: TestClient) -> None:
                            headers=as_role("reader")).status_code == 422
 
 
-@pytest.mark.parametrize("cursor", ["not-a-cursor", encode_cursor(["C1"]), encode_cursor([0]), encode_cursor([2**70]),
-                                    encode_cursor([1, 2]), "%00"])
-def test_a_cursor_it_did_not_give_out_is_a_400(feed_client: TestClient, cursor: str) -> None:
-    answer = feed_client.get("/changes", params={"since": cursor}, headers=as_role("reader"))
-    assert answer.status_code == 400, answer.text
+HOSTILE = ["not-a-cursor", encode_cursor(["C1"]), encode_cursor([0]), encode_cursor([2**70]), encode_cursor([1, 2]),
+           "%00"]
+"""Cursors this API never gave out: not base64 JSON, a customer id, no event, past 64 bits, two values, a NUL."""
+
+
+def test_a_cursor_it_did_not_give_out_is_a_400(feed_client: TestClient) -> None:
+    for cursor in HOSTILE:  # one publish for all of them
+        answer = feed_client.get("/changes", params={"since": cursor}, headers=as_role("reader"))
+        assert answer.status_code == 400, (cursor, answer.text)
 
 
 def test_the_feed_needs_a_key_and_is_documented(feed_client: TestClient) -> None:
