@@ -70,16 +70,18 @@ def deliver(url: str, hooks: Sequence[WebhookConfig], budget: float = 30.0,
     Never raises for a receiver's failure (it is recorded); an event tried in vain is tried again after
     `backoff` seconds, then twice that, while the budget lasts.
     """
-    engine = write_engine(url)
+    # Reads on an engine of their own: on SQLite the write engine's transactions take the write lock at once.
+    reads, writes = sa.create_engine(url), write_engine(url)
     try:
-        if not sa.inspect(engine).has_table(changes.name):
+        if not sa.inspect(reads).has_table(changes.name):
             return [EndpointStatus(hook.url, 0, 0, 0, None) for hook in hooks]
         deadline = time.monotonic() + budget
         with ThreadPoolExecutor(max(1, len(hooks)), thread_name_prefix="webhook") as pool:
-            list(pool.map(lambda hook: _serve(engine, hook, deadline, backoff), hooks))
-        return _statuses(engine, hooks)
+            list(pool.map(lambda hook: _serve(reads, writes, hook, deadline, backoff), hooks))
+        return _statuses(reads, hooks)
     finally:
-        engine.dispose()
+        reads.dispose()
+        writes.dispose()
 
 
 def status(url: str, hooks: Sequence[WebhookConfig]) -> list[EndpointStatus]:
@@ -93,16 +95,16 @@ def status(url: str, hooks: Sequence[WebhookConfig]) -> list[EndpointStatus]:
         engine.dispose()
 
 
-def _serve(engine: sa.Engine, hook: WebhookConfig, deadline: float, backoff: float) -> None:
+def _serve(reads: sa.Engine, writes: sa.Engine, hook: WebhookConfig, deadline: float, backoff: float) -> None:
     """Send the endpoint's undelivered events in order until none is left, one fails for good or time is up."""
     secret = os.environ.get(hook.secret_env)
     while time.monotonic() < deadline:
-        with engine.connect() as conn:
+        with reads.connect() as conn:
             events = read_changes(conn, _delivered_through(conn, hook.url), hook.events, BATCH)
         if not events:
             return
         for event in events:
-            if not _send_with_retries(engine, hook, secret, event, deadline, backoff):
+            if not _send_with_retries(writes, hook, secret, event, deadline, backoff):
                 return
 
 
