@@ -33,19 +33,21 @@ from serving.tables import changes, profiles, publish_log, redirects, source_rec
 
 
 @dataclass(frozen=True)
-class JsonSql:
-    """How the store's SQL reads a JSON member and lists values as a JSON array (an engine's dialect)."""
+class FeedSql:
+    """What the diff's SQL needs of an engine: JSON members and arrays, settings for one large query."""
 
     member: str
     """Format of a member's value as text: {doc} a JSON object's text, {key} the member's name."""
     array: str
     """Format of an aggregate: the JSON array text of {value} over a group (order as the rows come)."""
+    setup: tuple[str, ...] = ()
+    """Statements run in the transaction before the diff."""
 
 
-def _changed(json_sql: JsonSql) -> str:
+def _changed(feed_sql: FeedSql) -> str:
     """SQL: the JSON array text of the attribute names whose values differ between o.attributes and n.attributes."""
     def differs(attr: str) -> str:
-        old, new = (json_sql.member.format(doc=f"{side}.attributes", key=attr) for side in ("o", "n"))
+        old, new = (feed_sql.member.format(doc=f"{side}.attributes", key=attr) for side in ("o", "n"))
         return f"case when {old} is distinct from {new} then '\"{attr}\",' else '' end"
 
     return "'[' || rtrim(" + " || ".join(map(differs, PROFILE_ATTRIBUTES)) + ", ',') || ']'"
@@ -75,14 +77,14 @@ def _segment_events() -> list[str]:
     return left + entered
 
 
-def diff_sql(json_sql: JsonSql, next_profiles: str, next_records: str, next_redirects: str) -> str:
+def diff_sql(feed_sql: FeedSql, next_profiles: str, next_records: str, next_redirects: str) -> str:
     """SQL: (rank, customer_id, type, detail, attributes) of every change from the live tables to the shadows
     named; the outbox orders them by rank, customer id and type."""
     live, records = profiles.name, source_records.name
     moved = " or ".join(f"o.{c} is distinct from n.{c}" for c in SEGMENT_COLUMNS)
     sides = ", ".join(f"o.{c} as o_{c}, n.{c} as n_{c}" for c in SEGMENT_COLUMNS)
-    merged = json_sql.array.format(value="from_id")
-    split = json_sql.array.format(value="other")
+    merged = feed_sql.array.format(value="from_id")
+    split = feed_sql.array.format(value="other")
     return f"""
         with seg as (
             select n.customer_id, o.customer_id is not null as was, {sides}
@@ -112,7 +114,7 @@ def diff_sql(json_sql: JsonSql, next_profiles: str, next_records: str, next_redi
             where not exists (select 1 from {next_redirects} r where r.from_id = g.customer_id)
             union all
             select 5, customer_id, 'customer.updated', '{{"changed":' || changed || '}}', attributes
-            from (select n.customer_id, {_changed(json_sql)} as changed, n.attributes
+            from (select n.customer_id, {_changed(feed_sql)} as changed, n.attributes
                   from {next_profiles} n join {live} o on o.customer_id = n.customer_id
                   where o.attributes <> n.attributes) u
             where changed <> '[]'
@@ -130,14 +132,16 @@ def lock_outbox(conn: sa.Connection) -> None:
         conn.exec_driver_sql(f"lock table {changes.name} in exclusive mode")
 
 
-def record_changes(conn: sa.Connection, json_sql: JsonSql, version: int, at: dt.datetime,
+def record_changes(conn: sa.Connection, feed_sql: FeedSql, version: int, at: dt.datetime,
                    shadows: dict[str, str]) -> int:
     """Append the changes from the live version to the shadows (live name -> shadow name) as `version`'s
     events, in `conn`'s transaction, before the swap; return how many. Nothing on a store's first publish."""
     lock_outbox(conn)
+    for statement in feed_sql.setup:
+        conn.exec_driver_sql(statement)
     if conn.execute(sa.select(sa.func.count()).select_from(publish_log)).scalar_one() == 0:
         return 0
-    sql = diff_sql(json_sql, shadows[profiles.name], shadows[source_records.name], shadows[redirects.name])
+    sql = diff_sql(feed_sql, shadows[profiles.name], shadows[source_records.name], shadows[redirects.name])
     insert = sa.text(f"""insert into {changes.name} (version, at, type, customer_id, detail, attributes)
         select :version, :at, type, customer_id, detail, attributes from ({sql}) diff
         order by rank, customer_id, type""").bindparams(sa.bindparam("at", type_=sa.DateTime))
