@@ -85,15 +85,18 @@ def diff_sql(feed_sql: FeedSql, next_profiles: str, next_records: str, next_redi
     sides = ", ".join(f"o.{c} as o_{c}, n.{c} as n_{c}" for c in SEGMENT_COLUMNS)
     merged = feed_sql.array.format(value="from_id")
     split = feed_sql.array.format(value="other")
-    # One pass over both versions' profiles keeps the customers that differ in any way (a few percent): every
-    # other part reads those, not a million rows again.
+    gone_sides = ", ".join(f"o.{c} as o_{c}, NULL as n_{c}" for c in SEGMENT_COLUMNS)
+    # One pass over each version's profiles keeps the customers that differ in any way (a few percent): every
+    # other part reads those, not a million rows again. (Not a full outer join: SQLite's is far slower.)
     return f"""
         with pairs as materialized (
-            select coalesce(n.customer_id, o.customer_id) as customer_id, o.customer_id is not null as was,
-                   n.customer_id is not null as now, o.attributes as o_attributes, n.attributes as n_attributes,
-                   {sides}
-            from {next_profiles} n full outer join {live} o on o.customer_id = n.customer_id
-            where o.customer_id is null or n.customer_id is null or o.attributes <> n.attributes or {moved}),
+            select n.customer_id, o.customer_id is not null as was, true as now, o.attributes as o_attributes,
+                   n.attributes as n_attributes, {sides}
+            from {next_profiles} n left join {live} o on o.customer_id = n.customer_id
+            where o.customer_id is null or o.attributes <> n.attributes or {moved}
+            union all
+            select o.customer_id, true, false, o.attributes, NULL, {gone_sides}
+            from {live} o where not exists (select 1 from {next_profiles} n where n.customer_id = o.customer_id)),
         seg as (select * from pairs where now),
         gone as (select customer_id from pairs where not now),
         moves as (
