@@ -5,7 +5,7 @@
 Two crafted versions of N customers (one source record each) are published one after the other into a fresh
 SQLite file and a fresh PostgreSQL schema. The second differs by 1% of customers with a new email
 (customer.updated), 1% newly at churn risk (segment.entered:churn_risk) and 0.5% merged into their neighbour
-(customer.merged: a redirect, the record moved): N/20 events. Printed: the second publish's wall time and the
+(customer.merged: a redirect, the record moved): N/40 events. Printed: the second publish's wall time and the
 diff's share of it (the diff runs in the swap's transaction, before the swap).
 """
 
