@@ -26,7 +26,7 @@ from api.mask import Mask
 from api.matcher import Matcher
 from api.reader import BadCursor, BadQuery, ServingReader
 from api.review_desk import ReviewDesk
-from api.routes import audit, customers, edits, erasure, health, resolve, review, sources
+from api.routes import audit, changes, customers, edits, erasure, health, resolve, review, sources
 from api.steward import add_steward
 from cdp.config import Config, load_config
 from cdp.sealing import SealedStore, Sealer
@@ -40,7 +40,8 @@ unless their key carries `pii`, and may search by them only with `pii`. Every ke
 `Retry-After`), searches a stricter one. Stewards work the review queue under `/review`: their decisions are
 kept across publishes and honoured by the next run, and every decision and erasure is in `/audit`. Admins
 erase a customer (`DELETE /customers/{id}`) and answer access requests (`GET /customers/{id}/export`).
-`POST /resolve` answers whether a record is already a customer, scored as the batch model scores it."""
+`POST /resolve` answers whether a record is already a customer, scored as the batch model scores it.
+`/changes` is the change feed: what each publish changed, in order, resumable by cursor."""
 
 
 def create_app(cfg: Config) -> FastAPI:
@@ -73,7 +74,7 @@ def create_app(cfg: Config) -> FastAPI:
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
     app.add_exception_handler(SealedStore, _sealed)
     app.add_exception_handler(sa.exc.ProgrammingError, _store_unavailable)
-    for module in (health, customers, edits, erasure, sources, resolve, review, audit):
+    for module in (health, customers, edits, erasure, sources, resolve, review, audit, changes):
         app.include_router(module.router)
     add_steward(app)  # the HTML pages under /steward, out of the OpenAPI document
     add_docs(app)  # after the routers: a request for data is matched before the static mount is tried

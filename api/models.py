@@ -341,3 +341,30 @@ class CustomerExport(BaseModel):
     review_candidates: list[ReviewCandidate] = Field(description="queued pairs involving the person's records")
     decisions: list[ExportedDecision] = Field(description="stewards' decisions on pairs involving them, oldest first")
     audit: list[AuditEntry] = Field(description="audit entries about the customer, newest first")
+
+
+class ChangeEvent(BaseModel):
+    """One change a publish (or an erasure) made; a webhook delivery's body is one of these."""
+
+    event_id: int = Field(description="increasing; the same event keeps its id on every read and every delivery "
+                                      "(de-duplicate by it)")
+    type: str = Field(description="customer.created | customer.merged | customer.split | customer.removed (its records "
+                                  "left every source) | customer.erased | customer.updated | segment.entered:NAME | "
+                                  "segment.left:NAME")
+    customer_id: str = Field(description="the customer changed (a merge: the survivor)")
+    version: int | None = Field(description="the published version that made the change (an erasure: the version "
+                                            "it was made in)")
+    at: Timestamp
+    merged_ids: list[str] | None = Field(None, description="customer.merged: the ids merged into customer_id")
+    split_ids: list[str] | None = Field(None, description="customer.split: the customers that took records of it")
+    changed: list[str] | None = Field(None, description="customer.updated: the golden attributes that changed")
+    attributes: dict[str, Any] | None = Field(None, description="customer.updated: their new values (the `api.pii` "
+                                                                "ones masked for readers without pii; absent once "
+                                                                "the customer is erased)")
+
+
+class ChangePage(BaseModel):
+    """Changes in order; pass `next_cursor` as `since` for the ones after (it stays the same while none came)."""
+
+    items: list[ChangeEvent]
+    next_cursor: str | None

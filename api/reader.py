@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from api.mask import Mask
 from cdp.config import sqlite_file
-from cdp.schema import PROFILE_ATTRIBUTES, TRAITS
+from cdp.schema import CHURN_RISK, LOYALTY_CLASSES, PROFILE_ATTRIBUTES, SEGMENT_LEVELS, SEGMENT_TIERS, SEGMENTS, TRAITS
 from cdp.sealing import SealedStore, Sealer, no_key, unseal
 from serving.tables import (
     EVENT_FIELDS,
@@ -44,14 +44,8 @@ from serving.tables import (
     timeline,
 )
 
-TIERS = ("recency", "frequency", "monetary")
-"""Tier segments are named `<tier>:<level>`, e.g. `monetary:high`."""
-LEVELS = ("high", "mid", "low")
-LOYALTY = ("long_valuable", "short_valuable", "long_low_value", "short_low_value")
-"""Loyalty segments are named by their class."""
-CHURN_RISK = "churn_risk"
-SEGMENTS = (*(f"{tier}:{level}" for tier in TIERS for level in LEVELS), *LOYALTY, CHURN_RISK)
-"""Every segment name GET /customers?segment= accepts."""
+TIERS, LEVELS, LOYALTY = SEGMENT_TIERS, SEGMENT_LEVELS, LOYALTY_CLASSES
+"""The segments (cdp.schema.SEGMENTS) by kind."""
 SEARCH_KINDS = ("email", "phone", "name", "last_name")
 """What a search looks up: a full name is a name key (tables.name_key), a last name the range of its keys."""
 DOCUMENT = (profiles.c.customer_id, profiles.c.attributes, profiles.c.lineage, profiles.c.sources,
@@ -400,7 +394,7 @@ class ServingReader:
             with self.engine.connect() as con:
                 row = con.execute(query).first()
         except (sa.exc.OperationalError, sa.exc.ProgrammingError):
-            # A store not yet migrated to 0005 (the API never migrates; the next publish does) holds plain
+            # A store not yet migrated to 0006 (the API never migrates; the next publish does) holds plain
             # versions only. A store that cannot be read fails the answer's own query next, and says so.
             return None, frozenset()
         return (row.key_id, _kinds(row.hashed_search)) if row is not None else (None, frozenset())

@@ -6,7 +6,8 @@ DIR/warehouse.duckdb    the warehouse (raw, staged, identity tables, steward dec
 DIR/serving.db          a SQLite serving store, whole: every published version's tables, publish log,
                         the stewards' decisions and anything else the API writes there
 DIR/serving/*.parquet   a PostgreSQL serving store: only the tables a publish does not rebuild (the
-                        stewards' decisions, and any other table the API writes); the published tables are
+                        stewards' decisions, the audit, the change feed and its webhook attempts, and any
+                        other table the API writes); the published tables are
                         not copied: `cdp run` rebuilds them from the restored warehouse, or use pg_dump
 DIR/models/             the match models, the one in use and any set aside as implausible
 DIR/data.key            the generated data key (cdp.datakey) the suppression list is hashed with, when

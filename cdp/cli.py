@@ -182,6 +182,23 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    """deliver: one delivery pass to cdp.yaml's webhooks (1 when an endpoint is still failing); status: where
+    each endpoint stands."""
+    from serving.webhooks import deliver, status
+
+    cfg = _config(args)
+    if not cfg.webhooks:
+        print("no webhooks in cdp.yaml (see `webhooks:` in the README)")
+        return 0
+    outcome = deliver(cfg.serving, cfg.webhooks, budget=args.budget) if args.action == "deliver" \
+        else status(cfg.serving, cfg.webhooks)
+    for r in outcome:
+        error = f"  last error: {r.last_error}" if r.last_error else ""
+        print(f"{r.url}  delivered {r.delivered}  pending {r.pending}  failing {r.failing}{error}")
+    return EXIT_FAILED if args.action == "deliver" and any(r.failing for r in outcome) else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="cdp", description="Customer-data platform with identity resolution.")
     ap.add_argument("--version", action="version", version=f"cdp {__version__}")
@@ -233,6 +250,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--with-pii", action="store_true",
                    help="quarantine, attribute_issues: write the personal values (api.pii) as sent, not masked")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("webhooks", parents=[config], help="deliver the change feed to cdp.yaml's webhooks, or show "
+                                                          "where each endpoint stands")
+    p.add_argument("action", choices=["deliver", "status"],
+                   help="deliver: send what is pending now (a run does so after publishing); status: per endpoint, "
+                        "events delivered and pending, failed attempts since the last delivery, the last error")
+    p.add_argument("--budget", type=float, default=60.0, help="deliver: seconds to spend at most (default 60)")
+    p.set_defaults(func=cmd_webhooks)
 
     p = sub.add_parser("backup", parents=[config],
                        help="snapshot warehouse, serving store, steward decisions and models (the API keeps serving)")

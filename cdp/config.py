@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cdp.schema import ATTRIBUTES
+from cdp.schema import ATTRIBUTES, CHANGE_TYPES
 
 DEFAULT_WAREHOUSE = ".cdp/warehouse.duckdb"
 DEFAULT_SERVING = "sqlite:///.cdp/serving.db"
@@ -287,6 +287,45 @@ class ApiConfig(Strict):
         return pii
 
 
+class WebhookConfig(Strict):
+    """An endpoint the change feed's events are POSTed to, one event per request, signed with its secret."""
+
+    url: str
+    """Where the events go (http or https); also the endpoint's name in `cdp webhooks status`."""
+    events: list[str] = Field(min_length=1)
+    """The change types it receives, e.g. segment.entered:churn_risk, customer.merged (GET /changes lists them)."""
+    secret_env: str
+    """The environment variable holding the signing secret: the secret itself never goes in cdp.yaml."""
+    pii: bool = False
+    """Send the new values of an update's `api.pii` attributes; without it an update's values are left out."""
+    timeout: float = Field(default=5.0, gt=0, le=60)
+    """Seconds to wait for the receiver's answer to one request."""
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return url
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, events: list[str]) -> list[str]:
+        unknown = [e for e in events if e not in CHANGE_TYPES]
+        if unknown:
+            raise ValueError(f"unknown change type {unknown[0]!r}; known: customer.created, customer.merged, "
+                             "customer.split, customer.removed, customer.erased, customer.updated, "
+                             "segment.entered:NAME, segment.left:NAME (NAME a segment such as churn_risk)")
+        return events
+
+    @field_validator("secret_env")
+    @classmethod
+    def _variable(cls, name: str) -> str:
+        if not name.isidentifier():
+            raise ValueError(f"{name!r} is not an environment variable's name")
+        return name
+
+
 class Config(Strict):
     """The whole of cdp.yaml, with paths resolved against its folder."""
 
@@ -299,6 +338,8 @@ class Config(Strict):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    """Endpoints the change feed is delivered to after each publish (and by `cdp webhooks deliver`)."""
     root: Path = Path(".")
     """The folder holding cdp.yaml (set by load_config)."""
 
@@ -311,6 +352,15 @@ class Config(Strict):
             if not name.isidentifier():
                 raise ValueError(f"source name {name!r} must be letters, digits and underscores")
         return sources
+
+    @field_validator("webhooks")
+    @classmethod
+    def _one_per_url(cls, webhooks: list[WebhookConfig]) -> list[WebhookConfig]:
+        urls = [hook.url for hook in webhooks]
+        twice = next((url for url in urls if urls.count(url) > 1), None)
+        if twice:
+            raise ValueError(f"url: {twice!r} is listed twice (list every event type it takes under one entry)")
+        return webhooks
 
     @property
     def warehouse_path(self) -> Path:

@@ -1,7 +1,7 @@
 """The whole asset graph, built from cdp.yaml: `dagster dev -w workspace.yaml` loads `defs`.
 
 suppressions -> raw_<source> -> staged_<source> -> staged -> match_pairs -> steward_decisions -> clusters
-  -> customers -> golden -> traits -> published
+  -> customers -> golden -> traits -> published (-> webhooks, when cdp.yaml lists some)
 with quality checks on every stage; a new source in cdp.yaml is a new raw/staged branch.
 """
 

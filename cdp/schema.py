@@ -234,6 +234,24 @@ TRAIT_COLUMNS: tuple[tuple[str, str], ...] = (
 TRAITS: tuple[str, ...] = tuple(name for name, _ in TRAIT_COLUMNS)
 """The trait names: the one list the warehouse, the serving store and the API take them from."""
 
+SEGMENT_TIERS = ("recency", "frequency", "monetary")
+"""Tier segments are named `<tier>:<level>`, e.g. `monetary:high` (the `<tier>_tier` traits)."""
+SEGMENT_LEVELS = ("high", "mid", "low")
+LOYALTY_CLASSES = ("long_valuable", "short_valuable", "long_low_value", "short_low_value")
+"""Loyalty segments are named by their class (the `loyalty` trait)."""
+CHURN_RISK = "churn_risk"
+SEGMENTS: tuple[str, ...] = (*(f"{tier}:{level}" for tier in SEGMENT_TIERS for level in SEGMENT_LEVELS),
+                             *LOYALTY_CLASSES, CHURN_RISK)
+"""Every segment name: GET /customers?segment= filters on them, the change feed reports entering and leaving them."""
+
+CUSTOMER_CHANGES = ("customer.created", "customer.merged", "customer.split", "customer.removed", "customer.erased",
+                    "customer.updated")
+"""Change types of a customer as a whole (serving.changes); `customer.removed`: its records left every source."""
+SEGMENT_CHANGES = ("segment.entered", "segment.left")
+"""Change types of segment membership, named `<change>:<segment>`, e.g. `segment.entered:churn_risk`."""
+CHANGE_TYPES: tuple[str, ...] = (*CUSTOMER_CHANGES, *(f"{c}:{s}" for c in SEGMENT_CHANGES for s in SEGMENTS))
+"""Every type an event of the change feed and a webhook may have."""
+
 TRAITS_TABLE = _register(Table(
     "traits", "The traits of one customer.", (("customer_id", "VARCHAR"), *TRAIT_COLUMNS)))
 

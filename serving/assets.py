@@ -3,8 +3,10 @@
 `suppressions`, first of all, brings the records erased through the API into the warehouse and takes
 them out of it, before any source is loaded (the loads then keep them out); `steward_decisions` brings
 the decisions the API recorded in the store back into the warehouse, upstream of clustering;
-`published` copies the golden side into the store as one new version.
-Thin: the work is in serving.publish, serving.decisions, serving.suppress and identity.review (no Dagster there).
+`published` copies the golden side into the store as one new version (and its changes into the change feed);
+`webhooks`, when cdp.yaml lists any, delivers the feed to them after it.
+Thin: the work is in serving.publish, serving.decisions, serving.suppress, serving.webhooks and identity.review
+(no Dagster there).
 """
 
 # No `from __future__ import annotations`: Dagster reads the asset functions' annotations at definition time.
@@ -23,8 +25,11 @@ from serving.erasure import latest_suppression, reapply
 from serving.publish import publish
 from serving.seal import Sealing
 from serving.suppress import purge, store_suppressions, sync
+from serving.webhooks import deliver
 
 GROUP = "serving"
+WEBHOOK_BUDGET = 30.0
+"""Seconds a run spends delivering webhooks at most; what is left waits for the next pass."""
 
 
 @dg.asset(name="steward_decisions", deps=["match_pairs"], group_name=GROUP, kinds={"duckdb", "sqlalchemy"})
@@ -77,6 +82,32 @@ def published_asset(cfg: Config) -> dg.AssetsDefinition:
     return published
 
 
+def webhooks_asset(cfg: Config) -> dg.AssetsDefinition:
+    @dg.asset(name="webhooks", deps=["published"], group_name=GROUP, kinds={"sqlalchemy"},
+              check_specs=[dg.AssetCheckSpec("delivered", asset="webhooks",
+                                             description="Every endpoint took what it was sent (a warning otherwise)")])
+    def webhooks(serving: ServingResource) -> dg.MaterializeResult:
+        """The change feed delivered to cdp.yaml's webhooks, signed and in order, within WEBHOOK_BUDGET seconds.
+
+        A receiver that fails or is slow never fails the run: its attempts are recorded, its events wait for the
+        next run or `cdp webhooks deliver`, and the `delivered` check warns naming it. Metadata: per endpoint,
+        events delivered and pending and failed attempts since its last delivery."""
+        outcome = deliver(serving.url, cfg.webhooks, budget=WEBHOOK_BUDGET)
+        metadata: dict[str, str | int] = {"pending": sum(r.pending for r in outcome)}
+        for r in outcome:
+            error = f"; last error: {r.last_error}" if r.last_error else ""
+            metadata[r.url] = f"delivered {r.delivered}, pending {r.pending}, failing {r.failing}{error}"
+        failing = [f"{r.url} ({r.last_error})" for r in outcome if r.failing]
+        check = dg.AssetCheckResult(check_name="delivered", passed=not failing, severity=dg.AssetCheckSeverity.WARN,
+                                    description="failing: " + ", ".join(failing) + "; `cdp webhooks deliver` retries"
+                                    if failing else "every endpoint is up to date")
+        return dg.MaterializeResult(metadata=metadata, check_results=[check])
+
+    return webhooks
+
+
 def build_defs(cfg: Config) -> dg.Definitions:
-    """The serving assets (the store itself is the `serving` resource, cdp.resources)."""
-    return dg.Definitions(assets=[suppressions_asset(cfg), steward_decisions, published_asset(cfg)])
+    """The serving assets (the store itself is the `serving` resource, cdp.resources); `webhooks` only when
+    cdp.yaml lists some."""
+    assets = [suppressions_asset(cfg), steward_decisions, published_asset(cfg)]
+    return dg.Definitions(assets=assets + ([webhooks_asset(cfg)] if cfg.webhooks else []))

@@ -4,7 +4,8 @@
 and the API keeps serving everyone else meanwhile (SQLite in WAL mode, PostgreSQL's MVCC): it lists
 the customer's records on the suppression list (keyed hashes, cdp.datakey) and deletes the profile,
 search keys, source records, links, redirects to it, timeline, review candidates and decisions involving
-its records, and appends an 'erasure' row to the audit, which records that it happened, not what.
+its records, appends an 'erasure' row to the audit, which records that it happened, not what, and a
+`customer.erased` event to the change feed, whose earlier events of the customer lose their values.
 `erase_from_warehouse` then takes the records out of the warehouse if no run holds it; otherwise the
 next run's `suppressions` asset does, before anything is loaded (serving.suppress). An erasure made
 while a publish loads its version is applied again to that version in the swap's transaction (`reapply`).
@@ -23,6 +24,7 @@ from cdp.config import Config
 from cdp.datakey import key_id, record_hash
 from cdp.warehouse import is_locked, open_warehouse
 from serving import audit
+from serving.changes import forget_values, lock_outbox, record_erasure
 from serving.suppress import SUPPRESSION_SCHEMA, listing_store, purge, sync
 from serving.tables import (
     customer_links,
@@ -61,12 +63,14 @@ def erase(engine: sa.Engine, customer_id: str, key: bytes, who: str, note: str |
     """
     at = audit.now()
     with engine.begin() as conn:
+        lock_outbox(conn)  # before any other lock: see serving.changes
         _check_key(conn, key_id(key))
         if conn.execute(sa.select(profiles.c.customer_id).where(profiles.c.customer_id == customer_id)).first() is None:
             return None
         sr = source_records.c
         records = conn.execute(sa.select(sr.source, sr.source_id).where(sr.customer_id == customer_id)).all()
         hashes = _list(conn, [record_hash(key, r.source, r.source_id) for r in records], key_id(key), at)
+        record_erasure(conn, customer_id, at)
         _take_out(conn, customer_id, [f"{r.source}:{r.source_id}" for r in records])
         audit_id = audit.record(conn, "erasure", who, customer_id=customer_id, note=note, at=at)
     return Erased(customer_id, len(records), audit_id, hashes)
@@ -111,6 +115,7 @@ def reapply(key: bytes, after: int) -> Callable[[sa.Connection], None]:
             if record_hash(key, r.source, r.source_id) in late:
                 hit.setdefault(r.customer_id, []).append(f"{r.source}:{r.source_id}")
         for customer_id in hit:
+            forget_values(conn, customer_id)  # the version's own events of the customer, found before the swap
             customer_records = conn.execute(sa.select(sr.source, sr.source_id).where(sr.customer_id == customer_id))
             _take_out(conn, customer_id, [f"{s}:{i}" for s, i in customer_records])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -269,3 +270,42 @@ PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects
                                 customer_links, match_records)
 """The tables a publish replaces as a whole (publish_log is appended to; review_decisions, audit and
 suppressions belong to the API)."""
+
+Serial = BigInteger().with_variant(Integer, "sqlite")
+"""A 64-bit id: a large publish may record millions of events. SQLite's INTEGER is 64-bit already, and only an
+INTEGER primary key numbers itself."""
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("event_id", Serial, autoincrement=True, nullable=False, doc="Increasing: the feed's order."),
+    Column("version", Integer, doc="The publish that produced the event; an erasure: the version it was made in."),
+    Column("at", DateTime, nullable=False, doc="UTC."),
+    Column("type", Key, nullable=False, doc="One of cdp.schema.CHANGE_TYPES."),
+    Column("customer_id", Key, nullable=False, doc="The customer changed (a merge: the survivor)."),
+    Column("detail", Text, nullable=False,
+           doc="JSON object: `merged_ids` of a merge, `split_ids` of a split, `changed` (attribute names) of an "
+               "update; {} otherwise."),
+    Column("attributes", Text, doc="An update: the new golden attributes (JSON object, the feed shows the changed "
+                                   "ones); NULL otherwise, and once the customer is erased."),
+    PrimaryKeyConstraint("event_id", name="pk_changes"),
+    Index("ix_changes_type", "type", "event_id"),
+    Index("ix_changes_customer", "customer_id"),
+)
+"""The outbox: what each publish changed, appended in the swap's transaction (serving.changes), and erasures,
+appended by the API's. Never replaced by a publish; the change feed and the webhooks read it."""
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("attempt_id", Serial, autoincrement=True, nullable=False),
+    Column("endpoint", Text, nullable=False, doc="The webhook's url, as cdp.yaml names it."),
+    Column("event_id", Serial, nullable=False),
+    Column("at", DateTime, nullable=False, doc="UTC."),
+    Column("status", Integer, doc="The receiver's HTTP status; NULL when none came (refused, timed out)."),
+    Column("error", Text, doc="Why the attempt failed; NULL when it was delivered."),
+    PrimaryKeyConstraint("attempt_id", name="pk_webhook_attempts"),
+    Index("ix_webhook_attempts_endpoint", "endpoint", "attempt_id"),
+)
+"""Every delivery attempt of every webhook (serving.webhooks): an endpoint has delivered every event up to its
+latest successful attempt's, in order."""

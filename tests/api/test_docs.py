@@ -13,7 +13,7 @@ from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, chromium, only_from
 PATHS = {"/health", "/customers/{customer_id}", "/customers", "/customers/{customer_id}/timeline",
          "/sources/{source}/{source_id}", "/review/candidates", "/review/candidates/{candidate_id}/decision",
          "/customers/{customer_id}/export", "/audit", "/customers/merge", "/customers/{customer_id}/split",
-         "/resolve"}
+         "/resolve", "/changes"}
 
 
 def test_docs_loads_swagger_ui_from_the_app(client: TestClient) -> None:
@@ -57,6 +57,7 @@ def test_openapi_lists_the_refusals_each_route_can_answer(client: TestClient) ->
         ("/audit", "get"): {"200", "422"} | steward,
         ("/customers/merge", "post"): {"201", "404", "409", "422"} | steward,
         ("/customers/{customer_id}/split", "post"): {"201", "404", "409", "422"} | steward,
+        ("/changes", "get"): {"200", "422"} | reader,
     }
     assert "run `cdp run`" in spec["paths"]["/customers"]["get"]["responses"]["503"]["description"]
     refs = set(re.findall(r'"#/components/schemas/(\w+)"', client.get("/openapi.json").text))

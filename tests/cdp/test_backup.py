@@ -71,7 +71,7 @@ def test_restore_brings_back_warehouse_models_and_decisions(project: Config, tmp
     if manifest.serving_kind == "sqlite":
         assert (folder / "serving.db").is_file() and "profiles" in manifest.serving_tables
     else:
-        assert manifest.serving_tables == ["audit", "review_decisions", "suppressions"]
+        assert manifest.serving_tables == ["audit", "changes", "review_decisions", "suppressions", "webhook_attempts"]
         assert manifest.not_included[0].startswith(f"the published tables of the {manifest.serving_kind} store "
                                                    "(profiles, search_keys, source_records, redirects, timeline, "
                                                    "review_candidates, customer_links, match_records): "

@@ -114,3 +114,26 @@ def test_api_errors_name_the_key(tmp_path: Path, api: str, expected: str) -> Non
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, GOOD + f"api:\n  {api}\n"))
     assert expected in str(err.value)
+
+
+def test_webhooks(tmp_path: Path) -> None:
+    text = GOOD + "webhooks:\n  - {url: 'https://crm.example.com/in', events: [customer.merged], secret_env: CRM_KEY}\n"
+    [hook] = load_config(write(tmp_path, text)).webhooks
+    assert (hook.url, hook.events, hook.secret_env, hook.pii, hook.timeout) == (
+        "https://crm.example.com/in", ["customer.merged"], "CRM_KEY", False, 5.0)
+    assert load_config(write(tmp_path, GOOD)).webhooks == []
+
+
+@pytest.mark.parametrize(("hook", "expected"), [
+    ("{url: 'ftp://x/y', events: [customer.merged], secret_env: K}", "webhooks.0.url: 'ftp://x/y' is not an http"),
+    ("{url: 'http://x/y', events: [segment.entered:vip], secret_env: K}",
+     "webhooks.0.events: unknown change type 'segment.entered:vip'"),
+    ("{url: 'http://x/y', events: [], secret_env: K}", "webhooks.0.events: List should have at least 1 item"),
+    ("{url: 'http://x/y', events: [customer.merged], secret: abc}", "webhooks.0.secret: unknown key"),
+    ("{url: 'http://x/y', events: [customer.merged], secret_env: 'my key'}",
+     "webhooks.0.secret_env: 'my key' is not an environment variable's name"),
+])
+def test_webhook_errors_name_the_key(tmp_path: Path, hook: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, GOOD + f"webhooks:\n  - {hook}\n"))
+    assert expected in str(err.value)

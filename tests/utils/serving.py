@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import sqlalchemy as sa
 
 from api.mask import Mask
@@ -20,6 +21,7 @@ from cdp.config import DEFAULT_PII
 from cdp.schema import PROFILE_ATTRIBUTES
 from serving import tables
 from serving.build import timeline_sql
+from serving.store import ServingStore
 
 NO_TRAITS: dict[str, Any] = {"lifetime_value": 0.0, "order_count": 0, "invoice_count": 0, "ticket_count": 0,
                              "first_seen": None, "last_seen": None, "tickets_90d": 0, "complaints_90d": 0,
@@ -126,6 +128,16 @@ class ServingBuilder:
             engine.dispose()
 
 
+    def publish(self) -> int:
+        """Publish everything collected as the store's next version, as a run does (ServingStore.publish: migrations,
+        shadows, the change feed, the swap); return the version."""
+        self.rows[tables.timeline] = self._timeline()
+        store = ServingStore.open(self.url)
+        try:
+            return store.publish({table: [_batch(table, rows)] for table, rows in self.rows.items()})[0]
+        finally:
+            store.close()
+
     def _timeline(self) -> list[dict[str, Any]]:
         """The timeline rows of the collected events, chunked by publish's query."""
         with duckdb.connect() as con:
@@ -134,6 +146,13 @@ class ServingBuilder:
             if self.events:
                 con.executemany("insert into events values (?, ?, ?, ?, ?, ?, ?)", self.events)
             return con.sql(timeline_sql("events")).to_arrow_table().to_pylist()
+
+
+def _batch(table: sa.Table, rows: list[dict[str, Any]]) -> pa.RecordBatch:
+    """The rows as one Arrow batch in the table's column order (none: a batch of no rows)."""
+    if not rows:
+        return pa.RecordBatch.from_pydict({c.name: pa.array([], pa.string()) for c in table.columns})
+    return pa.RecordBatch.from_pylist([{c.name: r.get(c.name) for c in table.columns} for r in rows])
 
 
 def _side(r: dict[str, Any]) -> dict[str, Any]:
