@@ -119,14 +119,15 @@ def test_resolve_finds_the_customer_of_a_demo_record_and_of_its_variants(demo: P
 
 
 def test_resolve_probability_equals_the_batch_one(demo: Path, api: TestClient) -> None:
-    """A staged record sent back scores each single-record customer as the batch scored the pair."""
+    """A staged record sent back scores another customer as the batch scored its best pair with that customer's
+    records (the pairs the batch did not keep scored below all it kept)."""
     pairs = _staged(demo, """
-        select p.record_id_l, p.record_id_r, p.match_probability, rc.customer_id
-        from match_pairs p join record_customer rc on rc.record_id = p.record_id_r
-        join record_customer lc on lc.record_id = p.record_id_l
-        where rc.customer_id <> lc.customer_id
-          and (select count(*) from record_customer o where o.customer_id = rc.customer_id) = 1
-        order by p.match_probability desc limit 15""")
+        with either_way as (select record_id_l as x, record_id_r as y, match_probability from match_pairs
+                      union all select record_id_r, record_id_l, match_probability from match_pairs)
+        select b.x as record_id_l, rc.customer_id, max(b.match_probability) as match_probability
+        from either_way b join record_customer rc on rc.record_id = b.y join record_customer xc on xc.record_id = b.x
+        where rc.customer_id <> xc.customer_id
+        group by all order by match_probability desc, record_id_l limit 15""")
     assert pairs
     for pair in pairs:
         (record,) = _staged(demo, f"select * from staged where record_id = '{pair['record_id_l']}'")

@@ -153,7 +153,7 @@ def test_matching_with_labels_saves_a_refined_version_and_links_at_its_threshold
     stats = match(warehouse, IdentityConfig(), store, with_labels=True)
     model = store.load()
     assert (stats.model, stats.labels, stats.threshold) == ("model-2.json", PEOPLE + STRANGERS,
-                                                            labels.threshold(model, 0.9))
+                                                            labels.threshold(model, IdentityConfig().threshold))
     assert labels.summary(model).startswith(f"labels: {PEOPLE + STRANGERS} used")
     again = match(warehouse, IdentityConfig(), store)  # not grown since: not refined again
     assert (again.model, again.trained) == ("model-2.json", False)
