@@ -102,10 +102,13 @@ def _train_gated(records: pa.Table, model: dict[str, Any], u_pairs: float) -> No
     for rule in model_settings.TRAINING_RULES:
         if not _has_pairs(records, rule):
             continue
+        before = linker.misc.save_model_to_json()
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
         except ValueError as exc:  # Splink refuses to go on from an m of exactly 0; the other sessions still teach
             log.warning("training the gated comparisons on %s stopped: %s", rule, exc)
+            # The failed session leaves the linker without the comparisons it had set aside: start again from before.
+            linker = make_linker(records, before)
     learnt = {c["output_column_name"]: c for c in linker.misc.save_model_to_json()["comparisons"]}
     for comparison in model["comparisons"]:
         name = comparison["output_column_name"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +14,10 @@ import pytest
 from cdp.config import Config, SourceConfig
 from cdp.resources import WarehouseResource
 from cdp.warehouse import open_warehouse
+from identity import settings as model_settings
 from identity.assets import build_defs
 from identity.matching import match
-from identity.model import CONTACT_CHANGE, ModelStore
+from identity.model import CONTACT_CHANGE, ModelStore, read_input, train
 from identity.settings import CONTACTS
 from tests.identity.population import hard_cases, population
 from tests.utils.staged import write_staged
@@ -120,3 +122,18 @@ def test_each_save_is_a_new_version_and_becomes_current(tmp_path: Path) -> None:
     assert store.save({"v": 1}).name == "model-1.json"
     assert store.save({"v": 2}).name == "model-2.json"
     assert store.load() == {"v": 2} and (store.folder / "model-1.json").exists()
+
+
+def test_a_gated_session_that_stops_leaves_every_comparison_trained(caplog: pytest.LogCaptureFixture) -> None:
+    """On this population Splink stops one session of the ungated form (an m underflows to 0); the sessions after
+    it go on from the model as it was, and nothing goes missing from the model."""
+    rows, _ = population(households=250)
+    con = duckdb.connect()
+    write_staged(con, rows)
+    with caplog.at_level(logging.WARNING, logger="identity.model"):
+        model = train(read_input(con))
+    assert "training the gated comparisons on" in caplog.text
+    assert [c["output_column_name"] for c in model["comparisons"]] == [
+        c["output_column_name"] for c in model_settings.comparisons()]
+    same = {c["output_column_name"]: c["comparison_levels"][1] for c in model["comparisons"]}  # after "missing"
+    assert all(same[name]["m_probability"] > 0.5 for name in ("last_name", "email", "phone", "street"))
