@@ -253,6 +253,9 @@ PREDICTION_RULES: list[str] = [
     "l.first_name_root = r.first_name_root AND l.dob = r.dob",
     "l.first_name_root = r.first_name_root AND l.postcode = r.postcode",
     "l.first_name = r.last_name AND l.last_name = r.first_name",
+    # Swapped with a typo in one of the two names (TIPPINS HACRY / HARRY TIPPINS): the birth date keeps it small.
+    "l.dob = r.dob AND l.first_name = r.last_name",
+    "l.dob = r.dob AND l.last_name = r.first_name",
     "l.email_user = r.email_user AND l.first_name_root = r.first_name_root",
     "l.dob = r.dob AND l.postcode = r.postcode",
     "l.dob = r.dob AND left(l.last_name, 1) = left(r.last_name, 1)",

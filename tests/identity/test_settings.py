@@ -88,3 +88,12 @@ def test_swapped_names_are_weighed_once() -> None:
     assert label == "swapped with first name (counted by first name)"
     level = next(lv for lv in sql.last_name()["comparison_levels"] if lv["label_for_charts"] == label)
     assert level["m_probability"] == level["u_probability"]
+
+
+def test_names_swapped_with_a_typo_in_one_are_candidates_through_the_birth_date() -> None:
+    con = duckdb.connect()
+    write_staged(con, [staged_row("l", "1", first_name="TIPPINS", last_name="HACRY", birth_date="1949-07-06"),
+                       staged_row("r", "1", first_name="HARRY", last_name="TIPPINS", birth_date="1949-07-06")])
+    pairs = f"with s as ({INPUT_SQL.format(table='staged')}) select count(*) from s l, s r where l.source <> r.source"
+    blocked = [rule for rule in sql.PREDICTION_RULES if con.sql(f"{pairs} and {rule}").fetchall()[0][0]]
+    assert blocked and all("dob" in rule for rule in blocked)
