@@ -20,7 +20,7 @@ import sqlglot
 from splink.internals.settings_creator import SettingsCreator
 from sqlglot import exp
 
-from identity.sqlpy import Compiled, compile_sql
+from identity.sqlpy import Compiled, Untranslatable, compile_sql
 
 Record = Mapping[str, Any]
 """A record in the model's input form: column -> value (None for NULL)."""
@@ -134,10 +134,10 @@ class BlockingRule:
         sides = []
         for eq in _conjuncts(cast(exp.Expression, sqlglot.parse_one(sql, read="duckdb"))):
             if not isinstance(eq, exp.EQ):
-                raise NotImplementedError(f"blocking rule {sql!r}: only equalities joined by AND can be indexed")
+                raise Untranslatable(f"blocking rule {sql!r}: only equalities joined by AND can be indexed")
             left, right = (eq.this, eq.expression) if _table(eq.this) == "l" else (eq.expression, eq.this)
             if {_table(left), _table(right)} != {"l", "r"}:
-                raise NotImplementedError(f"blocking rule {sql!r}: each equality must set an l. side against an r. one")
+                raise Untranslatable(f"blocking rule {sql!r}: each equality must set an l. side against an r. one")
             sides.append((left, right))
         pairs = [(_as(left, "t").sql("duckdb"), _as(right, "t").sql("duckdb")) for left, right in sides]
         self.left = [compile_sql(left) for left, _ in pairs]

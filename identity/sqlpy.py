@@ -19,6 +19,11 @@ import jellyfish
 import sqlglot
 from sqlglot import exp
 
+
+class Untranslatable(ValueError):
+    """SQL this module has no Python for (a function or construct the model's settings do not use today)."""
+
+
 Row = Mapping[str, Any]
 Compiled = Callable[[Row], Any]
 
@@ -110,8 +115,8 @@ def compile_sql(sql: str) -> Compiled:
     """A condition or expression as a function of a row (columns by name; `l.x` is the key 'l.x')."""
     try:
         return _compile(cast(exp.Expression, sqlglot.parse_one(sql, read="duckdb")))
-    except NotImplementedError as exc:
-        raise NotImplementedError(f"{exc} in {sql!r}") from None
+    except Untranslatable as exc:
+        raise Untranslatable(f"{exc} in {sql!r}") from None
 
 
 def _compile(node: exp.Expression) -> Compiled:
@@ -139,7 +144,7 @@ def _compile(node: exp.Expression) -> Compiled:
         return FUNCTIONS[node.name.lower()](args)
     if type(node) in BUILDERS:
         return BUILDERS[type(node)](args)
-    raise NotImplementedError(f"no Python for SQL {node.sql('duckdb')!r}")
+    raise Untranslatable(f"no Python for SQL {node.sql('duckdb')!r}")
 
 
 def _arguments(node: exp.Expression) -> list[exp.Expression]:
