@@ -58,7 +58,8 @@ def cmd_run(args: argparse.Namespace, retrain: bool = False) -> int:
             print(f"cdp train: the stewards' labels are {labels.describe()}; --with-labels needs at least "
                   f"{MIN_LABELS}, with {MIN_EACH} of each kind (nothing was run)", file=sys.stderr)
             return EXIT_FAILED
-        outcome = run_pipeline(cfg, retrain=retrain or getattr(args, "retrain", False), with_labels=with_labels)
+        outcome = run_pipeline(cfg, retrain=retrain or getattr(args, "retrain", False), with_labels=with_labels,
+                               full=getattr(args, "full", False))
     return print_outcome(cfg, outcome)
 
 
@@ -215,6 +216,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", parents=[config], help="ingest, check, resolve identities and publish")
     p.add_argument("--retrain", action="store_true", help="retrain the match model before matching")
+    p.add_argument("--full", action="store_true",
+                   help="re-read and re-resolve everything, not only what changed since the last run")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("train", parents=[config], help="retrain the match model, then run")

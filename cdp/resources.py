@@ -11,6 +11,10 @@ import duckdb
 
 from cdp.warehouse import connect, is_locked
 
+FULL_RUN_TAG = "cdp/full"
+"""Run tag: "true" makes every asset redo its whole table (`cdp run --full`, the full schedule); without it a
+run redoes only what changed since the last one where it can."""
+
 LOCK_WAIT = 120.0
 """Seconds an asset waits for the warehouse while another process briefly holds it (an erasure's purge)."""
 
@@ -48,3 +52,8 @@ class ServingResource(dg.ConfigurableResource):
     """The serving store named by `serving:` in cdp.yaml: a SQLAlchemy URL (SQLite by default)."""
 
     url: str
+
+
+def full_run(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run was asked to redo everything (the `cdp/full` tag) rather than only what changed."""
+    return context.run.tags.get(FULL_RUN_TAG) == "true"

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from cdp.config import Config
 from cdp.definitions import build_definitions
+from cdp.resources import FULL_RUN_TAG
 from identity.labels import Labels
 
 
@@ -101,10 +102,11 @@ def prepare_instance(cfg: Config) -> Path:
     return home
 
 
-def run_pipeline(cfg: Config, retrain: bool = False, with_labels: bool = False) -> RunOutcome:
+def run_pipeline(cfg: Config, retrain: bool = False, with_labels: bool = False, full: bool = False) -> RunOutcome:
     """Run ingest -> standardise -> quality -> identity -> golden -> publish as one Dagster run.
 
     `with_labels`: refine the model by the stewards' decisions (call `import_labels` first, so the latest count).
+    `full`: redo every table, not only what changed since the last run (the `cdp/full` run tag).
     """
     job = build_definitions(cfg).resolve_implicit_global_asset_job_def()
     run_config: dict = {"loggers": {"progress": {}}}
@@ -116,7 +118,8 @@ def run_pipeline(cfg: Config, retrain: bool = False, with_labels: bool = False) 
         task = progress.add_task("starting", total=len(job.nodes))
         job = job.with_logger_defs({"progress": _progress_logger(progress, task)})
         with dg.DagsterInstance.from_config(str(prepare_instance(cfg))) as instance:
-            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                            tags={FULL_RUN_TAG: "true"} if full else None)
     return collect_outcome(result, time.perf_counter() - start)
 
 

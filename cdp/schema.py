@@ -255,6 +255,18 @@ CHANGE_TYPES: tuple[str, ...] = (*CUSTOMER_CHANGES, *(f"{c}:{s}" for c in SEGMEN
 TRAITS_TABLE = _register(Table(
     "traits", "The traits of one customer.", (("customer_id", "VARCHAR"), *TRAIT_COLUMNS)))
 
+# --- Incremental runs ------------------------------------------------------------------------------
+
+DIRTY_CUSTOMERS = _register(Table(
+    "dirty_customers", "A customer id whose served rows may differ from the serving store's live version.",
+    (("customer_id", "VARCHAR"),), primary_key=("customer_id",)))
+"""Identity adds the ids its run touched (new, changed, merged away, gone; traits that moved), `DIRTY_ALL` when
+it redid everything; a successful publish replaces just these customers' rows, then empties the table.
+A missing table means nothing is known about the live version, so the next publish is a full one."""
+
+DIRTY_ALL = "*"
+"""The `dirty_customers` row standing for every customer: the next publish replaces the whole version."""
+
 # --- Quality (see quality/) -----------------------------------------------------------------------
 
 QUALITY_HISTORY = _register(Table(
