@@ -105,11 +105,14 @@ def first_name() -> dict[str, Any]:
 
 def last_name(gated: bool = True) -> dict[str, Any]:
     """`gated=False` leaves out the changed-surname level, whose condition keeps training away (see `contact`)."""
-    # A changed surname (marriage) keeps the first name, the birth date and often the email or phone.
-    changed = "first_name_root_l = first_name_root_r AND (dob_l = dob_r OR email_l = email_r OR phone_l = phone_r)"
+    # A changed surname (marriage) keeps the first name and often the email or phone, or the birth date and
+    # the address. A first name and birth date alone do not say it: at a million records four in five such
+    # pairs were strangers, so those keep the weight of a different surname.
+    changed = ("first_name_root_l = first_name_root_r AND (email_l = email_r OR phone_l = phone_r "
+               "OR (dob_l = dob_r AND (street_l = street_r OR postcode_l = postcode_r)))")
     # No evidence either way: what agrees counts in its own comparison already, and a level of its own
     # would count it again (at a million records, strangers sharing a first name and birth date linked on it).
-    surname_changed = [level(changed, "different, same first name and birth date, email or phone (surname changed)",
+    surname_changed = [level(changed, "different, same first name and contact (surname changed)",
                              **NO_EVIDENCE)]
     return comparison("last_name", "last name: exact, typo, swapped, double-barrelled, changed", [
         null_level("last_name"),

@@ -65,13 +65,20 @@ def test_ungated_forms_have_the_gated_levels_without_the_fixed_ones(name: str) -
     assert all(sql.SAME_PERSON_POSSIBLE not in lv["sql_condition"] for lv in ungated["comparison_levels"])
 
 
-@pytest.mark.parametrize("shared", [{"birth_date": "1980-02-03"}, {"email": "debra.fairley@icloud.com"},
-                                    {"phone": "+13154679742"}])
-def test_a_changed_surname_with_a_first_name_and_one_more_thing_in_common_is_no_evidence_against(
+@pytest.mark.parametrize("shared", [{"email": "debra.fairley@icloud.com"}, {"phone": "+13154679742"},
+                                    {"birth_date": "1980-02-03", "street": "3 OAK ST"},
+                                    {"birth_date": "1980-02-03", "postcode": "13901"}])
+def test_a_changed_surname_with_a_first_name_and_a_contact_in_common_is_no_evidence_against(
         shared: dict[str, str]) -> None:
     left, right = {"first_name": "DEBRA", "last_name": "FAIRLEY"}, {"first_name": "DEBRA", "last_name": "HACKMAN"}
     assert level_of(sql.last_name(), left | shared, right | shared).endswith("(surname changed)")
     assert level_of(sql.last_name(), left, right) == "different"
+
+
+def test_a_first_name_and_birth_date_alone_do_not_excuse_a_different_surname() -> None:
+    left, right = {"first_name": "DEBRA", "last_name": "FAIRLEY"}, {"first_name": "DEBRA", "last_name": "HACKMAN"}
+    born = {"birth_date": "1980-02-03"}
+    assert level_of(sql.last_name(), left | born, right | born) == "different"
 
 
 def test_a_relative_filed_last_name_first_is_a_household_not_a_person() -> None:
