@@ -53,11 +53,22 @@ class SqlConnector(Connector):
             return select
         return select.where(sa.column(self.watermark) > sa.bindparam("cdp_mark", self.since))
 
-    def columns(self) -> list[str]:
+    def _source(self) -> sa.Subquery:
         select = self._select()
-        source = select.columns().subquery("cdp_q") if isinstance(select, sa.TextClause) else select.subquery("cdp_q")
+        return select.columns().subquery("cdp_q") if isinstance(select, sa.TextClause) else select.subquery("cdp_q")
+
+    def columns(self) -> list[str]:
         with self._engine().connect() as conn:
-            return list(conn.execute(sa.select(sa.text("*")).select_from(source).where(sa.false())).keys())
+            return list(conn.execute(sa.select(sa.text("*")).select_from(self._source()).where(sa.false())).keys())
+
+    def highest(self, column: str) -> Any:
+        """The column's highest value in the table or query (None when it holds none): one aggregate query."""
+        engine = self._engine()
+        try:
+            with engine.connect() as conn:
+                return conn.execute(sa.select(sa.func.max(sa.column(column))).select_from(self._source())).scalar()
+        finally:
+            engine.dispose()
 
     def _engine(self) -> sa.Engine:
         return sa.create_engine(self.location.url)

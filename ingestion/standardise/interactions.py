@@ -23,9 +23,9 @@ from cdp.schema import (
 )
 from cdp.warehouse import table_exists
 from ingestion.duck import count, drop, ident, literal
-from ingestion.state import STAGED_THROUGH, STAGED_WITH, digest, read_state, write_state
 from ingestion.standardise import dates
 from ingestion.standardise.macros import install, register
+from ingestion.state import STAGED_THROUGH, STAGED_WITH, digest, read_state, write_state
 
 TIMES, CHANGED = "_cdp_times", "_cdp_events_changed"
 

@@ -21,9 +21,9 @@ from cdp.config import SourceConfig
 from cdp.schema import ATTRIBUTE_ISSUES, ATTRIBUTES, raw_table, staged_table
 from cdp.warehouse import table_exists
 from ingestion.duck import count, drop, ident, literal
-from ingestion.state import STAGED_WITH, digest, read_state, write_state
 from ingestion.standardise import dates, names, phones
 from ingestion.standardise.macros import install
+from ingestion.state import STAGED_WITH, digest, read_state, write_state
 
 INPUT, NAMES, PHONES, BIRTH, UPDATED = "_cdp_in", "_cdp_names", "_cdp_phones", "_cdp_birth", "_cdp_updated"
 CHANGED = "_cdp_restage"

@@ -41,7 +41,8 @@ def changed_people() -> list[dict[str, Any]]:
     """Rows 4 and 9 deleted, 2 and 7 changed, 21-23 new; the duplicate and blank rows kept."""
     people = initial_people()
     kept = [p for p in people if p["id"] not in ("4", "9")]
-    return [person(int(p["id"]), 1) if p["id"] in ("2", "7") else p for p in kept] + [person(i, 2) for i in (21, 22, 23)]
+    changed = [person(int(p["id"]), 1) if p["id"] in ("2", "7") else p for p in kept]
+    return changed + [person(i, 2) for i in (21, 22, 23)]
 
 
 def orders(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
