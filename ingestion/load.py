@@ -156,7 +156,8 @@ def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at:
             write_state(con, feed.name, remember)  # a touched file's new times: its contents are not hashed again
             rows = count(con, f"select count(*) from {ident(feed.table)}")
             return LoadStats(feed.name, batch, 0, 0, 0, 0, 0, 0, loaded_at, rows, SKIPPED)
-    mark = state.get(WATERMARK) if feed.watermark and not rebuild else None
+    # After an erasure every row is read again, so the erased record's rows show in quarantine as erased.
+    mark = state.get(WATERMARK) if feed.watermark and not rebuild and state.get(SUPPRESSED) == listed else None
     mode = FULL if rebuild else PAST if mark else DIFF
     columns = _land(con, feed, connector, mark)
     if mode != FULL and columns_of(con, feed.table) != [*columns, *RAW_META]:  # the source's columns changed
