@@ -104,16 +104,16 @@ def _append(feed: Feed, share: float, tag: str) -> int:
     if isinstance(loc, JsonlLocation):
         with open(loc.path) as lines:
             wanted = int(sum(1 for _ in lines) * share)
-        new = []
+        objects: list[dict[str, Any]] = []
         with open(loc.path) as lines:
             for row in map(_object, lines):
-                if len(new) == wanted:
+                if len(objects) == wanted:
                     break
                 if row and feed.key in row:
-                    new.append(row | {feed.key: f"{row[feed.key]}-{tag}"})
+                    objects.append(row | {feed.key: f"{row[feed.key]}-{tag}"})
         with open(loc.path, "a") as out:
-            out.writelines(json.dumps(r) + "\n" for r in new)
-        return len(new)
+            out.writelines(json.dumps(r) + "\n" for r in objects)
+        return len(objects)
     assert isinstance(loc, CsvLocation)
     with duckdb.connect() as con:
         rel = con.sql("select * from read_csv(?, all_varchar=true, header=true, delim=?, ignore_errors=true)",
