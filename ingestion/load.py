@@ -48,6 +48,7 @@ from ingestion.suppress import erased_sql, prepare
 
 LANDING = "_cdp_landing"
 CLASSIFIED = "_cdp_classified"
+DIFFERENCES = "_cdp_differences"
 FULL, DIFF, PAST, SKIPPED = "full", "diff", "past", "skipped"
 
 
@@ -174,13 +175,13 @@ def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at:
         con.execute("rollback")
         raise
     con.execute("commit")
-    drop(con, LANDING, CLASSIFIED)
+    drop(con, LANDING, CLASSIFIED, DIFFERENCES)
     return stats
 
 
 def _land(con: duckdb.DuckDBPyConnection, feed: Feed, connector: Connector, mark: str | None) -> list[str]:
     """Land the feed (a watermarked SQL feed: only the rows past `mark`, if given); return its columns."""
-    drop(con, LANDING, CLASSIFIED)
+    drop(con, LANDING, CLASSIFIED, DIFFERENCES)
     if isinstance(connector, SqlConnector) and feed.watermark:
         connector.past(feed.watermark, decode_mark(mark) if mark else None)
     columns = connector.land(con, LANDING)
@@ -233,20 +234,20 @@ def _stats(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt
                      published - new - changed, mode)
 
 
-PUBLISHED = f"(select _key, _row_hash, _row_number from {CLASSIFIED} where _reason is null)"
-
-
 def _changes(con: duckdb.DuckDBPyConnection, feed: Feed, mode: str) -> tuple[int, int, int]:
-    """Keys new, changed and vanished against the raw table (a `past` load vanishes none: it read only some)."""
-    if not table_exists(con, feed.table):
-        return con.execute(f"select count(*), 0, 0 from {PUBLISHED}").fetchall()[0]
-    join = "left" if mode == PAST else "full"
+    """Fill DIFFERENCES: per key, its hash and row number in this load and in the raw table (a `past` load
+    only the keys it read); count the keys new, changed and vanished."""
+    published = f"(select _key, _row_hash, _row_number from {CLASSIFIED} where _reason is null)"
+    old = ident(feed.table) if table_exists(con, feed.table) else f"(select * from {published} where false)"
+    con.execute(f"""
+        create or replace temp table {DIFFERENCES} as
+        select coalesce(n._key, o._key) as key, n._row_hash as new_hash, o._row_hash as old_hash,
+               n._row_number as new_number, o._row_number as old_number
+        from {published} n {'left' if mode == PAST else 'full'} join {old} o on n._key = o._key""")
     return con.execute(f"""
-        select count(*) filter (where o._key is null),
-               count(*) filter (where n._key is not null and o._row_hash is distinct from n._row_hash
-                                and o._key is not null),
-               count(*) filter (where n._key is null)
-        from {PUBLISHED} n {join} join {ident(feed.table)} o on n._key = o._key""").fetchall()[0]
+        select count(*) filter (where old_hash is null), count(*) filter (where new_hash <> old_hash),
+               count(*) filter (where new_hash is null)
+        from {DIFFERENCES}""").fetchall()[0]
 
 
 def _write(con: duckdb.DuckDBPyConnection, feed: Feed, columns: list[str], batch: str, loaded_at: dt.datetime,
@@ -265,20 +266,21 @@ def _write(con: duckdb.DuckDBPyConnection, feed: Feed, columns: list[str], batch
                    ?::TIMESTAMP as _loaded_at
             from {CLASSIFIED} where _reason is null""", [feed.name, batch, loaded_at])
         return
-    stale = (f"select o._key from {table} o anti join {PUBLISHED} n on n._key = o._key and n._row_hash = o._row_hash"
-             if mode == DIFF else
-             f"select o._key from {table} o join {PUBLISHED} n on n._key = o._key and n._row_hash <> o._row_hash")
-    con.execute(f"delete from {table} where _key in ({stale})")
+    con.execute(f"delete from {table} where _key in (select key from {DIFFERENCES} "
+                "where old_hash is not null and new_hash is distinct from old_hash)")
     offset = 0 if mode == DIFF else count(con, f"select coalesce(max(_row_number), 0) from {table}")
     con.execute(f"""
         insert into {table} by name
         select {cols}, ?::VARCHAR as _source, _key, ?::VARCHAR as _batch, _row_number + ? as _row_number, _row_hash,
                ?::TIMESTAMP as _loaded_at
-        from {CLASSIFIED} n where _reason is null and _key not in (select _key from {table})""",
+        from {CLASSIFIED} where _reason is null and _key in (select key from {DIFFERENCES}
+                                                             where new_hash is distinct from old_hash)""",
                 [feed.name, batch, offset, loaded_at])
     if mode == DIFF:  # rows before them may have come or gone
-        con.execute(f"""update {table} set _row_number = n._row_number from {PUBLISHED} n
-                        where {table}._key = n._key and {table}._row_number <> n._row_number""")
+        con.execute(f"""update {table} set _row_number = d.new_number
+                        from (select key, new_number from {DIFFERENCES}
+                              where new_hash = old_hash and new_number <> old_number) d
+                        where {table}._key = d.key""")
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime,
