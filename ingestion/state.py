@@ -1,8 +1,9 @@
 """What the latest load and staging of each feed saw (cdp.schema.INGEST_STATE), so the next run can skip work.
 
 Per feed: the fingerprint of its files, the high-water mark of its `watermark:` column, the rows its raw
-table holds, and a digest of the settings its raw and staged tables were built with (a changed setting
-makes the next run rebuild the table whole).
+table holds, a digest of the settings its raw and staged tables were built with (a changed setting
+makes the next run rebuild the table whole), and for an interaction feed the latest raw row it staged
+and the state of the source's records it checked record keys against.
 
 A file fingerprint is each file's name, size and modification time, plus a hash of the contents: the
 contents are hashed only when a time or size moved, so a file that was merely touched is not read again.
@@ -24,6 +25,7 @@ from cdp.schema import INGEST_STATE, ensure_tables
 
 FINGERPRINT, WATERMARK, ROWS, SUPPRESSED = "fingerprint", "watermark", "rows", "suppressed"
 LOADED_WITH, STAGED_WITH, STAGED_THROUGH = "loaded_with", "staged_with", "staged_through"
+RECORDS_SEEN = "records_seen"
 CHUNK = 1 << 20
 
 

@@ -25,7 +25,7 @@ from cdp.warehouse import table_exists
 from ingestion.duck import count, drop, ident, literal
 from ingestion.standardise import dates
 from ingestion.standardise.macros import install, register
-from ingestion.state import STAGED_THROUGH, STAGED_WITH, digest, read_state, write_state
+from ingestion.state import RECORDS_SEEN, STAGED_THROUGH, STAGED_WITH, digest, read_state, write_state
 
 TIMES, CHANGED = "_cdp_times", "_cdp_events_changed"
 
@@ -56,7 +56,12 @@ def _stage_feed(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig, 
     state, country = read_state(con, name), src.country.upper()
     settings = digest(feed.model_dump(mode="json", exclude={"location", "watermark"}), country)
     through = state.get(STAGED_THROUGH) if not rebuild and state.get(STAGED_WITH) == settings else None
+    # The source's records as far as unknown record keys go: any key added, changed or gone moves this.
+    records = str(con.execute(f"select count(*), max(loaded_at) from {staged_table(source)}").fetchall()[0])
     keys = None if through is None else _changed(con, feed, raw, table, through)
+    if keys and state.get(RECORDS_SEEN) == records and not count(con, f"select count(*) from {CHANGED}"):
+        drop(con, CHANGED)
+        return
     con.execute(f"delete from {table} where name = ?{f' and interaction_id in {keys}' if keys else ''}", [feed.name])
     rows = f"(select * from {raw}{f' where _key in {keys}' if keys else ''})"
     at, record_key = ident(feed.at), ident(feed.record_key)
@@ -71,7 +76,7 @@ def _stage_feed(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig, 
         from {rows} r left join {TIMES} t on t.v = r.{at}""")
     _issues(con, source, feed, raw, table, keys)
     latest = con.execute(f"select max(_loaded_at)::VARCHAR from {raw}").fetchall()[0][0]
-    write_state(con, name, {STAGED_WITH: settings, STAGED_THROUGH: latest})
+    write_state(con, name, {STAGED_WITH: settings, STAGED_THROUGH: latest, RECORDS_SEEN: records})
     drop(con, TIMES, CHANGED)
 
 

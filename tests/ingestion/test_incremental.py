@@ -211,3 +211,18 @@ def test_watermark_only_for_sql_and_its_column_must_exist(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match=r"sources\.finance\.watermark: column 'changed_at' not found"):
         check_columns(cfg.model_copy(update={"sources": {"finance": src}}))
 
+
+
+def test_events_of_a_deleted_record_are_flagged_though_their_file_is_unchanged(files: tuple[Path, Config]) -> None:
+    folder, cfg = files
+    ingest(cfg, folder / "a.duckdb", full=False)
+    with (folder / "people.csv").open("w", newline="") as file:  # record 5 gone, its order still there
+        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(p for p in initial_people() if p["id"] != "5")
+    stats = ingest(cfg, folder / "a.duckdb", full=False)
+    assert (stats["sales"].rows_vanished, stats["sales__orders"].mode) == (1, SKIPPED)
+    ingest(cfg, folder / "b.duckdb", full=True)
+    a, b = snapshot(folder / "a.duckdb"), snapshot(folder / "b.duckdb")
+    assert a == b
+    assert ("sales__orders", "o5", "record_key", "5", "no record with this key in sales") in a["attribute_issues"]
