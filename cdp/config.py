@@ -144,7 +144,23 @@ class Located(Strict):
         return own
 
 
-class InteractionConfig(Located):
+class Watermarked(Located):
+    """A block that may name a high-water-mark column (SQL connector only)."""
+
+    watermark: str | None = None
+    """SQL only: column whose values grow with each new or changed row (an update time, a sequence). An
+    incremental run reads only the rows past the last run's highest value and upserts them by key; rows
+    deleted in the source are only seen by `cdp run --full`."""
+
+    @model_validator(mode="after")
+    def _sql_only(self) -> Watermarked:
+        if self.watermark is not None and not isinstance(self.location, SqlLocation):
+            raise ValueError(f"watermark: only a sql source has a high-water mark "
+                             f"(this one is connector: {self.location.connector})")
+        return self
+
+
+class InteractionConfig(Watermarked):
     """A silo's events (invoices, orders, tickets) linked to its records by `record_key`."""
 
     name: str
@@ -163,7 +179,7 @@ class InteractionConfig(Located):
     """Optional strptime hints, e.g. {at: "%d/%m/%Y %H:%M"}."""
 
 
-class SourceConfig(Located):
+class SourceConfig(Watermarked):
     """One silo of customer records."""
 
     key: str

@@ -2,7 +2,8 @@
 
 suppressions -> raw_<source> -> staged_<source> -> staged -> match_pairs -> steward_decisions -> clusters
   -> customers -> golden -> traits -> published (-> webhooks, when cdp.yaml lists some)
-with quality checks on every stage; a new source in cdp.yaml is a new raw/staged branch.
+with quality checks on every stage; a new source in cdp.yaml is a new raw/staged branch. cdp.automation adds the
+job `cdp_run` over all of it, a sensor launching it when sources change and a daily full schedule.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 
 import dagster as dg
 
+from cdp.automation import build_defs as automation_defs
 from cdp.config import Config, load_config
 from cdp.resources import ServingResource, WarehouseResource
 from cdp.state import PRIVATE_UMASK
@@ -29,7 +31,7 @@ def build_definitions(cfg: Config) -> dg.Definitions:
         executor=dg.in_process_executor,
     )
     return dg.Definitions.merge(
-        base, ingestion_defs(cfg), identity_defs(cfg), quality_defs(cfg), serving_defs(cfg)
+        base, ingestion_defs(cfg), identity_defs(cfg), quality_defs(cfg), serving_defs(cfg), automation_defs(cfg)
     )
 
 

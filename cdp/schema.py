@@ -149,6 +149,13 @@ LOAD_LOG = _register(Table(
 """`source` names the feed (feed_name); new, changed and vanished compare keys and row hashes with the
 snapshot the load replaced."""
 
+INGEST_STATE = _register(Table(
+    "ingest_state", "What the latest load or staging of a feed saw, for the next incremental run.", (
+        ("feed", "VARCHAR"), ("what", "VARCHAR"), ("value", "VARCHAR")),
+    primary_key=("feed", "what")))
+"""`feed` names the feed (feed_name); `what` is one of ingestion.state's keys: the files' fingerprint, the SQL
+source's high-water mark, the raw table's row count, the settings the raw and staged tables were built with."""
+
 SUPPRESSIONS = _register(Table(
     "suppressions", "An erased source record, by keyed hash: loads quarantine it (reason 'erased'); kept.", (
         ("record_hash", "VARCHAR"), ("key_id", "VARCHAR"), ("at", "TIMESTAMP")),

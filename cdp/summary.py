@@ -35,7 +35,8 @@ def print_outcome(cfg: Config, outcome: RunOutcome) -> int:
 def load_lines(cfg: Config, metadata: dict[str, dict[str, Any]]) -> list[str]:
     """Per source loaded this run: rows read and quarantined, for its records and each interaction feed.
 
-    E.g. "source sales: 2,010 rows loaded, 10 quarantined; orders: 5,000 rows loaded, 0 quarantined".
+    E.g. "source sales: 2,010 rows loaded, 10 quarantined; orders: 5,000 rows loaded, 0 quarantined"; an
+    incremental load adds its new, changed and deleted rows, a feed whose files did not change says so.
     """
     lines = []
     for name, src in cfg.sources.items():
@@ -43,10 +44,20 @@ def load_lines(cfg: Config, metadata: dict[str, dict[str, Any]]) -> list[str]:
         if rows is None:  # not loaded: the run stopped before it
             continue
         feeds = [(name, feed_name(name)), *((i.name, feed_name(name, i.name)) for i in src.interactions)]
-        counts = [f"{label}: {rows[f'{feed}.rows_in']:,} rows loaded, {rows[f'{feed}.rows_quarantined']:,} quarantined"
-                  for label, feed in feeds if f"{feed}.rows_in" in rows]
-        lines.append("source " + "; ".join(counts))
+        lines.append("source " + "; ".join(_feed_line(label, feed, rows) for label, feed in feeds
+                                           if f"{feed}.rows_in" in rows))
     return lines
+
+
+def _feed_line(label: str, feed: str, rows: dict[str, Any]) -> str:
+    mode = rows.get(f"{feed}.mode", "full")  # ingestion.load's modes
+    if mode == "skipped":
+        return f"{label}: unchanged, not read"
+    line = f"{label}: {rows[f'{feed}.rows_in']:,} rows loaded, {rows[f'{feed}.rows_quarantined']:,} quarantined"
+    if mode == "full":
+        return line
+    return (f"{line} ({rows[f'{feed}.rows_new']:,} new, {rows[f'{feed}.rows_changed']:,} changed, "
+            f"{rows[f'{feed}.rows_vanished']:,} deleted)")
 
 
 def customer_lines(metadata: dict[str, dict[str, Any]]) -> list[str]:

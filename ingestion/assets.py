@@ -4,7 +4,7 @@ A new source in cdp.yaml is a new raw/staged branch. The assets are thin: they o
 warehouse and call the plain functions of ingestion.load and ingestion.stage.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Dagster reads the `context` annotation at definition time.
 
 from dataclasses import asdict
 from pathlib import Path
@@ -13,7 +13,7 @@ import dagster as dg
 
 from cdp.config import Config, SourceConfig
 from cdp.datakey import data_key
-from cdp.resources import WarehouseResource
+from cdp.resources import WarehouseResource, full_run
 from cdp.schema import STAGED, SUPPRESSIONS, raw_table, staged_table
 from ingestion.load import load_source
 from ingestion.stage import build_unions, stage_source
@@ -28,11 +28,11 @@ def raw_asset(name: str, src: SourceConfig, state_dir: Path) -> dg.AssetsDefinit
     @dg.asset(name=raw_table(name), deps=[SUPPRESSIONS], group_name=GROUP, kinds={"duckdb", kind},
               description=f"Rows of source {name!r} ({kind}) and its interaction feeds as sent; "
                           "unreadable, blank-key, duplicate-key and erased rows quarantined.")
-    def raw(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connect() as con:
-            loads = load_source(con, name, src, data_key(state_dir))
+            loads = load_source(con, name, src, data_key(state_dir), full=full_run(context))
         metadata = {f"{s.source}.{k}": v for s in loads for k, v in asdict(s).items()
-                    if k.startswith("rows_")}
+                    if k.startswith("rows_") or k == "mode"}
         return dg.MaterializeResult(metadata=metadata | {"batch_id": loads[0].batch_id})
 
     return raw
@@ -41,9 +41,9 @@ def raw_asset(name: str, src: SourceConfig, state_dir: Path) -> dg.AssetsDefinit
 def staged_source_asset(name: str, src: SourceConfig) -> dg.AssetsDefinition:
     @dg.asset(name=staged_table(name), deps=[raw_table(name)], group_name=GROUP, kinds={"duckdb"},
               description=f"Standardised records of {name!r} (table {staged_table(name)}) and its interactions.")
-    def staged_source(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def staged_source(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connect() as con:
-            stats = stage_source(con, name, src)
+            stats = stage_source(con, name, src, full=full_run(context))
         return dg.MaterializeResult(metadata=asdict(stats))
 
     return staged_source

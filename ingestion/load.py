@@ -1,12 +1,19 @@
 """Raw load: land a feed, keep its publishable rows in raw_<feed>, quarantine the rest, log the load.
 
 A feed is a source's records or one of its interaction feeds; its name (`sales`, `sales__orders`)
-names the raw table and is the `source` in quarantine and load_log. Each load replaces the
-previous snapshot. A row is not published, but quarantined with its reason, when it could not be
-read, its key is blank (or, for interactions, its record key), its record was erased (ingestion.suppress:
-quarantined without its values), or an earlier row of the same load has the same key: the first occurrence
-is kept. `_row_hash` (md5 of the row's values) lets a load count, against the snapshot it replaces, the
-keys that are new, changed and vanished.
+names the raw table and is the `source` in quarantine and load_log. A row is not published, but
+quarantined with its reason, when it could not be read, its key is blank (or, for interactions, its
+record key), its record was erased (ingestion.suppress: quarantined without its values), or an earlier
+row of the same load has the same key: the first occurrence is kept. `_row_hash` (md5 of the row's
+values) lets a load count, against the rows it replaces, the keys that are new, changed and vanished.
+
+How much a load does (its `mode`):
+- full: every row read, the raw table rebuilt (a full run, the first load, a changed setting or column);
+- diff: every row read, only the new and changed rows written and the vanished ones deleted, so the
+  table ends up as `full` would leave it and staging redoes only those (a changed file, a SQL source);
+- past: only the rows past the `watermark:` column's last high-water mark read and upserted by key
+  (a SQL source with a watermark; rows deleted in the source are only seen by a full run);
+- skipped: the files are the ones the last load read (ingestion.state), nothing read or written.
 """
 
 from __future__ import annotations
@@ -18,14 +25,31 @@ from dataclasses import dataclass
 import duckdb
 
 from cdp.config import ConfigError, InteractionConfig, Location, SourceConfig
-from cdp.schema import ERASED, LOAD_LOG, QUARANTINE, ensure_tables, feed_name, raw_table
+from cdp.schema import ERASED, LOAD_LOG, QUARANTINE, RAW_META, SUPPRESSIONS, ensure_tables, feed_name, raw_table
 from cdp.warehouse import table_exists
-from ingestion.connectors import connector_for, describe_missing
-from ingestion.duck import drop, ident, literal
+from ingestion.connectors import Connector, SqlConnector, connector_for, describe_missing
+from ingestion.connectors.files import FileConnector
+from ingestion.duck import columns_of, count, drop, ident, literal
+from ingestion.state import (
+    FINGERPRINT,
+    LOADED_WITH,
+    ROWS,
+    SUPPRESSED,
+    WATERMARK,
+    decode_mark,
+    digest,
+    encode_mark,
+    fingerprint,
+    read_state,
+    same_files,
+    write_state,
+)
 from ingestion.suppress import erased_sql, prepare
 
 LANDING = "_cdp_landing"
 CLASSIFIED = "_cdp_classified"
+DIFFERENCES = "_cdp_differences"
+FULL, DIFF, PAST, SKIPPED = "full", "diff", "past", "skipped"
 
 
 @dataclass(frozen=True)
@@ -46,6 +70,8 @@ class Feed:
     """Column holding the key of the source record a row is (`key`) or belongs to (an interaction's)."""
     required: tuple[str, ...] = ()
     """Further columns that must not be blank (an interaction's record key)."""
+    watermark: str | None = None
+    """SQL only: the column whose high-water mark an incremental load reads past."""
 
     @property
     def table(self) -> str:
@@ -54,7 +80,7 @@ class Feed:
 
 @dataclass(frozen=True)
 class LoadStats:
-    """One load_log row: rows_in = rows_published + rows_quarantined."""
+    """One load_log row (rows_in = rows_published + rows_quarantined), and how the load went."""
 
     source: str
     batch_id: str
@@ -65,6 +91,14 @@ class LoadStats:
     rows_changed: int
     rows_vanished: int
     loaded_at: dt.datetime
+    rows_unchanged: int = 0
+    """Published rows the load found as they were (not in load_log)."""
+    mode: str = FULL
+    """full, diff, past or skipped (module docstring; not in load_log)."""
+
+    def log_row(self) -> list[object]:
+        return [self.source, self.batch_id, self.rows_in, self.rows_published, self.rows_quarantined, self.rows_new,
+                self.rows_changed, self.rows_vanished, self.loaded_at]
 
 
 def feeds_of(source: str, src: SourceConfig) -> list[Feed]:
@@ -72,7 +106,8 @@ def feeds_of(source: str, src: SourceConfig) -> list[Feed]:
     where = f"sources.{source}"
     columns = {f"{where}.key": src.key} | {f"{where}.fields.{a}": c for a, c in src.fields.items()}
     columns |= {f"{where}.updated_at": src.updated_at} if src.updated_at else {}
-    return [Feed(source, src.location, src.key, columns, source, src.key),
+    columns |= {f"{where}.watermark": src.watermark} if src.watermark else {}
+    return [Feed(source, src.location, src.key, columns, source, src.key, watermark=src.watermark),
             *(_interaction_feed(source, event) for event in src.interactions)]
 
 
@@ -81,8 +116,9 @@ def _interaction_feed(source: str, event: InteractionConfig) -> Feed:
     columns = {f"{where}.key": event.key, f"{where}.record_key": event.record_key, f"{where}.at": event.at}
     columns |= {f"{where}.amount": event.amount} if event.amount else {}
     columns |= {f"{where}.attributes.{c}": c for c in event.attributes}
+    columns |= {f"{where}.watermark": event.watermark} if event.watermark else {}
     return Feed(feed_name(source, event.name), event.location, event.key, columns, source, event.record_key,
-                (event.record_key,))
+                (event.record_key,), event.watermark)
 
 
 def new_batch_id(source: str) -> str:
@@ -91,42 +127,77 @@ def new_batch_id(source: str) -> str:
 
 
 def load_source(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig,
-                data_key: bytes | None = None) -> list[LoadStats]:
+                data_key: bytes | None = None, full: bool = True) -> list[LoadStats]:
     """Load the source's records and interaction feeds under one batch id; return one LoadStats per feed.
 
     `data_key` (cdp.datakey) hashes record keys against the suppression list; it is needed once the
-    warehouse lists an erased record.
+    warehouse lists an erased record. Without `full`, each feed does only what changed (module docstring).
     """
     ensure_tables(con, QUARANTINE, LOAD_LOG)
     suppress = prepare(con, data_key)
+    listed = str(con.execute(f'select count(*), max("at") from {SUPPRESSIONS}').fetchall()[0])
     batch = new_batch_id(source)
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return [load_feed(con, feed, batch, loaded_at, suppress) for feed in feeds_of(source, src)]
+    return [load_feed(con, feed, batch, loaded_at, suppress, full, listed) for feed in feeds_of(source, src)]
 
 
 def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime,
-              suppress: bool = False) -> LoadStats:
-    """Land one feed, publish raw_<feed>, quarantine the rest and log the load (with `suppress`, erased
-    records too: ingestion.suppress.prepare must have run on `con`)."""
-    drop(con, LANDING, CLASSIFIED)
-    connector = connector_for(feed.location)
-    columns = connector.land(con, LANDING)
-    problems = describe_missing(feed.columns, columns, connector.label)
-    if problems:
-        raise ConfigError("; ".join(problems))
+              suppress: bool = False, full: bool = True, listed: str = "") -> LoadStats:
+    """Land one feed, write raw_<feed>, quarantine the rest and log the load (with `suppress`, erased
+    records too: ingestion.suppress.prepare must have run on `con`). Without `full`, only what changed since
+    the last load; `listed` describes the suppression list, whose growth makes unchanged files read again."""
+    connector, state = connector_for(feed.location), read_state(con, feed.name)
+    settings = digest(feed.location.model_dump(), feed.key, feed.columns, feed.required)
+    rebuild = full or state.get(LOADED_WITH) != settings or not table_exists(con, feed.table)
+    remember: dict[str, str | None] = {LOADED_WITH: settings, SUPPRESSED: listed}
+    if isinstance(connector, FileConnector):
+        remember[FINGERPRINT] = fingerprint(connector.paths(), state.get(FINGERPRINT))
+        if not rebuild and same_files(remember[FINGERPRINT] or "", state.get(FINGERPRINT)) \
+                and state.get(SUPPRESSED) == listed:
+            write_state(con, feed.name, remember)  # a touched file's new times: its contents are not hashed again
+            rows = count(con, f"select count(*) from {ident(feed.table)}")
+            return LoadStats(feed.name, batch, 0, 0, 0, 0, 0, 0, loaded_at, rows, SKIPPED)
+    # After an erasure every row is read again, so the erased record's rows show in quarantine as erased.
+    mark = state.get(WATERMARK) if feed.watermark and not rebuild and state.get(SUPPRESSED) == listed else None
+    mode = FULL if rebuild else PAST if mark else DIFF
+    columns = _land(con, feed, connector, mark)
+    if mode != FULL and columns_of(con, feed.table) != [*columns, *RAW_META]:  # the source's columns changed
+        mode, columns = FULL, _land(con, feed, connector, None)
     con.execute(_classify_sql(feed, columns, suppress))
-    stats = _stats(con, feed, batch, loaded_at)
-    con.execute("begin")  # the snapshot, its quarantine and its log row change together or not at all
+    stats = _stats(con, feed, batch, loaded_at, mode)
+    con.execute("begin")  # the table, its quarantine, its log row and its state change together or not at all
     try:
-        _publish(con, feed, columns, batch, loaded_at)
-        _quarantine(con, feed, batch, loaded_at)
-        con.execute(f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(vars(stats).values()))
+        _write(con, feed, columns, batch, loaded_at, mode)
+        _quarantine(con, feed, batch, loaded_at, replace=mode != PAST)
+        con.execute(f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", stats.log_row())
+        write_state(con, feed.name, remember | _marks(con, feed, connector, mark))
     except BaseException:
         con.execute("rollback")
         raise
     con.execute("commit")
-    drop(con, LANDING, CLASSIFIED)
+    drop(con, LANDING, CLASSIFIED, DIFFERENCES)
     return stats
+
+
+def _land(con: duckdb.DuckDBPyConnection, feed: Feed, connector: Connector, mark: str | None) -> list[str]:
+    """Land the feed (a watermarked SQL feed: only the rows past `mark`, if given); return its columns."""
+    drop(con, LANDING, CLASSIFIED, DIFFERENCES)
+    if isinstance(connector, SqlConnector) and feed.watermark:
+        connector.past(feed.watermark, decode_mark(mark) if mark else None)
+    columns = connector.land(con, LANDING)
+    problems = describe_missing(feed.columns, columns, connector.label)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return columns
+
+
+def _marks(con: duckdb.DuckDBPyConnection, feed: Feed, connector: Connector, mark: str | None) -> dict[str, str | None]:
+    """The state a load leaves: the raw table's rows, and a watermarked feed's new high-water mark."""
+    marks: dict[str, str | None] = {ROWS: str(count(con, f"select count(*) from {ident(feed.table)}"))}
+    if isinstance(connector, SqlConnector) and feed.watermark:
+        high = connector.high_water
+        marks[WATERMARK] = encode_mark(high) if high is not None else mark
+    return marks
 
 
 def _classify_sql(feed: Feed, columns: list[str], suppress: bool) -> str:
@@ -154,41 +225,73 @@ def _classify_sql(feed: Feed, columns: list[str], suppress: bool) -> str:
                 from (select *, nullif(trim({ident(feed.key)}), '') as _key, {raw} as _raw from {LANDING})))"""
 
 
-def _stats(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime) -> LoadStats:
+def _stats(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime, mode: str) -> LoadStats:
     rows_in, published, quarantined = con.execute(f"""
         select count(*), count(*) filter (where _reason is null), count(*) filter (where _reason is not null)
         from {CLASSIFIED}""").fetchall()[0]
-    new, changed, vanished = _changes(con, feed)
-    return LoadStats(feed.name, batch, rows_in, published, quarantined, new, changed, vanished, loaded_at)
+    new, changed, vanished = _changes(con, feed, mode)
+    return LoadStats(feed.name, batch, rows_in, published, quarantined, new, changed, vanished, loaded_at,
+                     published - new - changed, mode)
 
 
-def _changes(con: duckdb.DuckDBPyConnection, feed: Feed) -> tuple[int, int, int]:
-    """Keys new, changed and vanished since the snapshot this load replaces."""
-    published = f"(select _key, _row_hash from {CLASSIFIED} where _reason is null)"
-    if not table_exists(con, feed.table):
-        return con.execute(f"select count(*), 0, 0 from {published}").fetchall()[0]
-    return con.execute(f"""
-        select count(*) filter (where o._key is null),
-               count(*) filter (where n._key is not null and o._row_hash is distinct from n._row_hash
-                                and o._key is not null),
-               count(*) filter (where n._key is null)
-        from {published} n full join {ident(feed.table)} o on n._key = o._key""").fetchall()[0]
-
-
-def _publish(con: duckdb.DuckDBPyConnection, feed: Feed, columns: list[str], batch: str,
-             loaded_at: dt.datetime) -> None:
-    cols = ", ".join(ident(c) for c in columns)
+def _changes(con: duckdb.DuckDBPyConnection, feed: Feed, mode: str) -> tuple[int, int, int]:
+    """Fill DIFFERENCES: per key, its hash and row number in this load and in the raw table (a `past` load
+    only the keys it read); count the keys new, changed and vanished."""
+    published = f"(select _key, _row_hash, _row_number from {CLASSIFIED} where _reason is null)"
+    old = ident(feed.table) if table_exists(con, feed.table) else f"(select * from {published} where false)"
     con.execute(f"""
-        create or replace table {ident(feed.table)} as
-        select {cols}, ?::VARCHAR as _source, _key, ?::VARCHAR as _batch, _row_number, _row_hash,
+        create or replace temp table {DIFFERENCES} as
+        select coalesce(n._key, o._key) as key, n._row_hash as new_hash, o._row_hash as old_hash,
+               n._row_number as new_number, o._row_number as old_number
+        from {published} n {'left' if mode == PAST else 'full'} join {old} o on n._key = o._key""")
+    return con.execute(f"""
+        select count(*) filter (where old_hash is null), count(*) filter (where new_hash <> old_hash),
+               count(*) filter (where new_hash is null)
+        from {DIFFERENCES}""").fetchall()[0]
+
+
+def _write(con: duckdb.DuckDBPyConnection, feed: Feed, columns: list[str], batch: str, loaded_at: dt.datetime,
+           mode: str) -> None:
+    """Rebuild the raw table (`full`), or delete its changed and vanished rows and insert the new and changed.
+
+    After a `diff` the table holds what `full` would have written (row numbers included), except that the
+    rows found unchanged keep the batch and time of the load that wrote them. A `past` load numbers its rows
+    after the table's.
+    """
+    table, cols = ident(feed.table), ", ".join(ident(c) for c in columns)
+    if mode == FULL:
+        con.execute(f"""
+            create or replace table {table} as
+            select {cols}, ?::VARCHAR as _source, _key, ?::VARCHAR as _batch, _row_number, _row_hash,
+                   ?::TIMESTAMP as _loaded_at
+            from {CLASSIFIED} where _reason is null""", [feed.name, batch, loaded_at])
+        return
+    con.execute(f"delete from {table} where _key in (select key from {DIFFERENCES} "
+                "where old_hash is not null and new_hash is distinct from old_hash)")
+    offset = 0 if mode == DIFF else count(con, f"select coalesce(max(_row_number), 0) from {table}")
+    con.execute(f"""
+        insert into {table} by name
+        select {cols}, ?::VARCHAR as _source, _key, ?::VARCHAR as _batch, _row_number + ? as _row_number, _row_hash,
                ?::TIMESTAMP as _loaded_at
-        from {CLASSIFIED} where _reason is null""", [feed.name, batch, loaded_at])
+        from {CLASSIFIED} where _reason is null and _key in (select key from {DIFFERENCES}
+                                                             where new_hash is distinct from old_hash)""",
+                [feed.name, batch, offset, loaded_at])
+    if mode == DIFF:  # rows before them may have come or gone
+        con.execute(f"""update {table} set _row_number = d.new_number
+                        from (select key, new_number from {DIFFERENCES}
+                              where new_hash = old_hash and new_number <> old_number) d
+                        where {table}._key = d.key""")
 
 
-def _quarantine(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime) -> None:
-    """Replace the feed's quarantined rows with this load's; an unreadable row keeps its text as `_line`, an
-    erased record's row keeps no value."""
-    con.execute(f"delete from {QUARANTINE} where source = ?", [feed.name])
+def _quarantine(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime,
+                replace: bool = True) -> None:
+    """Replace the feed's quarantined rows with this load's (without `replace`, only those with the keys this
+    load read); an unreadable row keeps its text as `_line`, an erased record's row keeps no value."""
+    if replace:
+        con.execute(f"delete from {QUARANTINE} where source = ?", [feed.name])
+    else:
+        con.execute(f"delete from {QUARANTINE} where source = ? and source_id in (select _key from {CLASSIFIED})",
+                    [feed.name])
     con.execute(f"""
         insert into {QUARANTINE}
         select ?, _key, _row_number, ?, _reason,

@@ -31,11 +31,12 @@ class StageStats:
     attribute_issues: int
 
 
-def stage_source(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> StageStats:
-    """Standardise the source's raw records and interaction feeds."""
+def stage_source(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig, full: bool = True) -> StageStats:
+    """Standardise the source's raw records and interaction feeds (without `full`, only what changed since the
+    last staging: ingestion.standardise.records and .interactions)."""
     ensure_tables(con, ATTRIBUTE_ISSUES)
-    records = stage_records(con, source, src)
-    events = stage_interactions(con, source, src)
+    records = stage_records(con, source, src, full)
+    events = stage_interactions(con, source, src, full)
     feeds = [source, *(feed_name(source, i.name) for i in src.interactions)]
     issues = count(con, f"select count(*) from {ATTRIBUTE_ISSUES} where list_contains(?, source)", [feeds])
     return StageStats(records, events, issues)

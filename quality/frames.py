@@ -13,9 +13,10 @@ import pandas as pd
 import pyarrow as pa
 
 from cdp.config import SourceConfig
-from cdp.schema import CLUSTERS, GOLDEN, LOAD_LOG, RECORD_CUSTOMER, STAGED, staged_table
+from cdp.schema import CLUSTERS, GOLDEN, RECORD_CUSTOMER, STAGED, staged_table
 from ingestion.duck import columns_of, ident
 from ingestion.load import Feed
+from ingestion.state import ROWS, read_state
 
 NAME_FIELDS = ("first_name", "last_name", "full_name")
 CHECKED_FIELDS = ("email", "phone", "birth_date")
@@ -47,10 +48,12 @@ def raw_frame(con: duckdb.DuckDBPyConnection, feed: Feed) -> pd.DataFrame:
 
 
 def published_rows(con: duckdb.DuckDBPyConnection, feed: str) -> int | None:
-    """Rows published by the feed's latest load (load_log keeps every load), None before the first."""
-    rows = con.execute(f"select rows_published from {LOAD_LOG} where source = ? order by loaded_at desc limit 1",
-                       [feed]).fetchall()
-    return rows[0][0] if rows else None
+    """Rows the feed's raw table held after its latest load (ingestion.state), None before the first.
+
+    Not load_log's rows_published: a load past a watermark logs only the rows it read, a skipped one nothing.
+    """
+    rows = read_state(con, feed).get(ROWS)
+    return int(rows) if rows is not None else None
 
 
 def staged_frame(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> pd.DataFrame:

@@ -37,7 +37,7 @@ def raw_suite(table: str, key: str, columns: list[str], published: int | None, p
         column="_key", severity=BLOCK, notes=f"no two published rows share a key (column {key})"))
     if published is not None:
         suite.add_expectation(gxe.ExpectTableRowCountToEqual(
-            value=published, severity=BLOCK, notes="the table holds the rows load_log says were published"))
+            value=published, severity=BLOCK, notes="the table holds the rows its latest load left in it"))
     if previous is not None:
         least = math.ceil(previous * (1 - q.max_row_drop))
         suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(

@@ -48,7 +48,7 @@ UNKNOWN_RECORD: dict[str, object] = {"finance": 99_999_999, "sales": "C9999998",
 SOURCES: dict[str, dict[str, Any]] = {
     "finance": {
         "connector": "sql", "url": "sqlite:///finance.db", "table": "accounts", "key": "account_id", "trust": 3,
-        "country": "US", "updated_at": "last_modified",
+        "country": "US", "updated_at": "last_modified", "watermark": "last_modified",
         "fields": {"full_name": "account_name", "email": "email", "phone": "phone", "street": "billing_street",
                    "city": "billing_city", "state": "billing_state", "postcode": "billing_zip",
                    "tax_id": "tax_id", "birth_date": "date_of_birth"},

@@ -22,10 +22,18 @@ LANDING_DDL = "_row_number BIGINT, _error VARCHAR, _line VARCHAR"
 
 
 class SqlConnector(Connector):
-    """Reads `table:` or `query:` from `url:`."""
+    """Reads `table:` or `query:` from `url:`; after `past(column, mark)`, only the rows with column > mark."""
 
     location: SqlLocation
     location_class = SqlLocation
+    watermark: str | None = None
+    since: Any = None
+    high_water: Any = None
+    """After landing: the watermark column's highest value among the rows read (None when none had one)."""
+
+    def past(self, column: str, mark: Any) -> None:
+        """Track `column`'s highest value while landing; with a `mark` (not None), land only the rows past it."""
+        self.watermark, self.since = column, mark
 
     @property
     def label(self) -> str:
@@ -33,15 +41,34 @@ class SqlConnector(Connector):
 
     def _select(self) -> sa.Select[Any] | sa.TextClause:
         if self.location.query is not None:
-            return sa.text(self.location.query)
+            query = sa.text(self.location.query)
+            if self.watermark is None or self.since is None:
+                return query
+            return self._past(sa.select(sa.text("*")).select_from(query.columns().subquery("cdp_q")))
         schema, _, name = (self.location.table or "").rpartition(".")
-        return sa.select(sa.text("*")).select_from(sa.table(name, schema=schema or None))
+        return self._past(sa.select(sa.text("*")).select_from(sa.table(name, schema=schema or None)))
+
+    def _past(self, select: sa.Select[Any]) -> sa.Select[Any]:
+        if self.watermark is None or self.since is None:
+            return select
+        return select.where(sa.column(self.watermark) > sa.bindparam("cdp_mark", self.since))
+
+    def _source(self) -> sa.Subquery:
+        select = self._select()
+        return select.columns().subquery("cdp_q") if isinstance(select, sa.TextClause) else select.subquery("cdp_q")
 
     def columns(self) -> list[str]:
-        select = self._select()
-        source = select.columns().subquery("cdp_q") if isinstance(select, sa.TextClause) else select.subquery("cdp_q")
         with self._engine().connect() as conn:
-            return list(conn.execute(sa.select(sa.text("*")).select_from(source).where(sa.false())).keys())
+            return list(conn.execute(sa.select(sa.text("*")).select_from(self._source()).where(sa.false())).keys())
+
+    def highest(self, column: str) -> Any:
+        """The column's highest value in the table or query (None when it holds none): one aggregate query."""
+        engine = self._engine()
+        try:
+            with engine.connect() as conn:
+                return conn.execute(sa.select(sa.func.max(sa.column(column))).select_from(self._source())).scalar()
+        finally:
+            engine.dispose()
 
     def _engine(self) -> sa.Engine:
         return sa.create_engine(self.location.url)
@@ -55,9 +82,12 @@ class SqlConnector(Connector):
                 names = list(result.keys())
                 cols = "".join(f", {ident(n)} VARCHAR" for n in names)
                 con.execute(f"create temp table {ident(table)} ({LANDING_DDL}{cols})")
-                done = 0
+                done, mark = 0, names.index(self.watermark) if self.watermark in names else None
                 for rows in result.partitions():
                     done += _append(con, table, len(names), rows, done)
+                    if mark is not None:
+                        self.high_water = max((v for v in (self.high_water, *(r[mark] for r in rows))
+                                               if v is not None), default=None)
         finally:
             engine.dispose()
 

@@ -19,11 +19,14 @@ import duckdb
 
 from cdp.config import SourceConfig
 from cdp.schema import ATTRIBUTE_ISSUES, ATTRIBUTES, raw_table, staged_table
+from cdp.warehouse import table_exists
 from ingestion.duck import count, drop, ident, literal
 from ingestion.standardise import dates, names, phones
 from ingestion.standardise.macros import install
+from ingestion.state import STAGED_WITH, digest, read_state, write_state
 
 INPUT, NAMES, PHONES, BIRTH, UPDATED = "_cdp_in", "_cdp_names", "_cdp_phones", "_cdp_birth", "_cdp_updated"
+CHANGED = "_cdp_restage"
 
 STAGED_COLUMNS = """
     '{source}:' || i.source_id as record_id, '{source}' as source, i.source_id, {trust}::INTEGER as trust,
@@ -68,28 +71,60 @@ MOST = 0.5
 most likely, another country than the one assumed."""
 
 
-def stage_records(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig) -> int:
-    """Build staged_<source> from raw_<source>; replace the source's attribute issues; return the row count."""
+def stage_records(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig, full: bool = True) -> int:
+    """Build staged_<source> from raw_<source>; replace the source's attribute issues; return the row count.
+
+    Without `full`, only the raw rows whose key or row hash the staged table lacks are standardised (and the
+    staged rows of vanished keys deleted), unless a setting staging reads changed since the last staging.
+    """
     install(con)
     names.install_nicknames(con)
-    con.execute(_input_sql(source, src))
+    foreign = _foreign_tax_ids(con, src, _input_sql(source, src))
+    settings = digest(src.model_dump(mode="json", exclude={"location", "interactions", "watermark"}), foreign)
+    table = staged_table(source)
+    if full or read_state(con, source).get(STAGED_WITH) != settings or not table_exists(con, table):
+        keys = None
+        con.execute(f"create or replace temp table {INPUT} as {_input_sql(source, src)}")
+    else:
+        keys = _changed_keys(con, source)
+        if keys is None:
+            return count(con, f"select count(*) from {table}")
+        con.execute(f"create or replace temp table {INPUT} as "
+                    f"{_input_sql(source, src, f'where _key in (select key from {CHANGED})')}")
     _lookups(con, src)
     raw_columns = ", ".join(f"i.{a}_raw" for a in ATTRIBUTES)
-    foreign = _foreign_tax_ids(con, src)
     tax_id = ("coalesce(cdp_tax_id_of(i.tax_digits, i.region), cdp_tax_id_any(i.tax_digits))" if foreign
               else "cdp_tax_id_of(i.tax_digits, i.region)")
     columns = STAGED_COLUMNS.format(source=source, trust=int(src.trust), raw_columns=raw_columns, tax_id=tax_id)
-    con.execute(f"create or replace table {staged_table(source)} as select {columns} from {INPUT} i {JOINS}")
-    if foreign:
-        _issues(con, source, src, ISSUES | {"tax_id": "cdp_tax_id_issue(s.tax_id_raw, NULL)"},
-                FLAGS | {"tax_id": FOREIGN_TAX_ID})
+    if keys is None:
+        con.execute(f"create or replace table {table} as select {columns} from {INPUT} i {JOINS}")
     else:
-        _issues(con, source, src, ISSUES, FLAGS)
-    drop(con, INPUT, NAMES, PHONES, BIRTH, UPDATED)
-    return count(con, f"select count(*) from {staged_table(source)}")
+        con.execute(f"delete from {table} where source_id in (select key from {CHANGED})")
+        con.execute(f"insert into {table} by name select {columns} from {INPUT} i {JOINS}")
+    issues, flags = ((ISSUES | {"tax_id": "cdp_tax_id_issue(s.tax_id_raw, NULL)"}, FLAGS | {"tax_id": FOREIGN_TAX_ID})
+                     if foreign else (ISSUES, FLAGS))
+    _issues(con, source, src, issues, flags, keys)
+    write_state(con, source, {STAGED_WITH: settings})
+    drop(con, INPUT, NAMES, PHONES, BIRTH, UPDATED, CHANGED)
+    return count(con, f"select count(*) from {table}")
 
 
-def _input_sql(source: str, src: SourceConfig) -> str:
+def _changed_keys(con: duckdb.DuckDBPyConnection, source: str) -> str | None:
+    """Fill CHANGED with the keys to restage (raw rows new or changed since staging, staged rows whose key
+    vanished) and return a SQL list of them; None when there are none."""
+    raw, staged = ident(raw_table(source)), staged_table(source)
+    con.execute(f"""
+        create or replace temp table {CHANGED} as
+        select _key as key from {raw} r anti join {staged} s on s.source_id = r._key and s.row_hash = r._row_hash
+        union all
+        select source_id from {staged} s anti join {raw} r on r._key = s.source_id""")
+    if not count(con, f"select count(*) from {CHANGED}"):
+        drop(con, CHANGED)
+        return None
+    return f"(select key from {CHANGED})"
+
+
+def _input_sql(source: str, src: SourceConfig, where: str = "") -> str:
     """The raw columns renamed to `<attr>_raw`, the row's country, and the steps a macro would repeat.
 
     A macro that uses its argument twice evaluates it twice; name words, the cleaned email and the
@@ -103,7 +138,6 @@ def _input_sql(source: str, src: SourceConfig) -> str:
     updated = f"{ident(src.updated_at)}::VARCHAR" if src.updated_at else "NULL::VARCHAR"
     default = literal(src.country.upper())
     return f"""
-        create or replace temp table {INPUT} as
         select *, coalesce(country, {default}) as region,
                cdp_name_clean(first_name_raw) as first_words,
                cdp_name(last_name_raw) as last_name, cdp_name_suffix(last_name_raw) as last_suffix,
@@ -112,15 +146,18 @@ def _input_sql(source: str, src: SourceConfig) -> str:
                              else cdp_country(country_raw) end as country
               from (select _key as source_id, _batch as batch_id, _row_hash as row_hash, _loaded_at as loaded_at,
                            {updated} as updated_raw, {raws}
-                    from {ident(raw_table(source))}))"""
+                    from {ident(raw_table(source))} {where}))"""
 
 
-def _foreign_tax_ids(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> bool:
-    """Whether the source sets no `country:` and most of its tax ids read in the assumed US fail the SSN rules."""
+def _foreign_tax_ids(con: duckdb.DuckDBPyConnection, src: SourceConfig, rows: str) -> bool:
+    """Whether the source sets no `country:` and most of its tax ids read in the assumed US fail the SSN rules.
+
+    Always over all of the source's `rows` (an incremental staging restages everything when the answer flips).
+    """
     if "tax_id" not in src.fields or "country" in src.model_fields_set:
         return False
     failed, values = con.execute(f"""
-        select count(*) filter (where cdp_tax_id_of(tax_digits, region) is null), count(*) from {INPUT}
+        select count(*) filter (where cdp_tax_id_of(tax_digits, region) is null), count(*) from ({rows})
         where nullif(trim(tax_id_raw), '') is not null and region = 'US'""").fetchall()[0]
     return failed > MOST * values
 
@@ -141,8 +178,9 @@ def _lookups(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
 
 
 def _issues(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig, issues: dict[str, str],
-            flags: dict[str, str]) -> None:
-    """Replace the source's rows in attribute_issues: one per mapped value that standardised to NULL (`issues`:
+            flags: dict[str, str], keys: str | None = None) -> None:
+    """Replace the source's rows (those of `keys`, a SQL list, if given) in attribute_issues, from the records
+    in INPUT: one per mapped value that standardised to NULL (`issues`:
     field -> SQL of the reason), and one per value kept but flagged (`flags`: field -> SQL of the reason,
     NULL when the value is not flagged).
 
@@ -158,7 +196,8 @@ def _issues(con: duckdb.DuckDBPyConnection, source: str, src: SourceConfig, issu
     if src.updated_at:
         problems.append("case when s.updated_at is null and u.v is not null then "
                         "{'field': 'updated_at', 'value': u.v, 'reason': 'unreadable or out-of-range time'} end")
-    con.execute(f"delete from {ATTRIBUTE_ISSUES} where source = ?", [source])
+    con.execute(f"delete from {ATTRIBUTE_ISSUES} where source = ?{f' and source_id in {keys}' if keys else ''}",
+                [source])
     if not problems:
         return
     con.execute(f"""

@@ -39,3 +39,20 @@ def test_a_run_stopped_early_prints_what_it_loaded(tmp_path: Path, capsys: pytes
     assert printed.out.splitlines() == [
         "source sales: 5 rows loaded, 2 quarantined; tickets: 4 rows loaded, 2 quarantined"]
     assert "step failed: raw_finance" in printed.err and "FAILED after 2.0s" in printed.err
+
+
+def test_an_incremental_run_says_what_changed_and_what_was_not_read(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = two_sources(tmp_path)
+    resources = {"warehouse": WarehouseResource(path=str(cfg.warehouse_path))}
+    with dg.DagsterInstance.ephemeral() as instance:
+        dg.materialize(ingestion_assets(cfg), instance=instance, resources=resources)
+        capsys.readouterr()
+        result = dg.materialize(ingestion_assets(cfg), instance=instance, resources=resources)
+
+    assert print_outcome(cfg, collect_outcome(result, 1.0)) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "source finance: 2 rows loaded, 0 quarantined (0 new, 0 changed, 0 deleted); "
+        "invoices: 4 rows loaded, 1 quarantined (0 new, 0 changed, 0 deleted)",
+        "source sales: unchanged, not read; tickets: unchanged, not read",
+    ]
