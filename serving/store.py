@@ -7,6 +7,10 @@ whole (at worst stale shadows, which the next publish drops first); both engines
 transactional DDL, so the swap is all or nothing. The engines differ in how rows go in
 (executemany vs COPY), how many tables load at once, when secondary indexes are built and how CSV
 comes out.
+
+A partial publish (serving.incremental) loads only some customers' rows into the shadows; its one
+transaction then deletes those customers' live rows and inserts the shadows' in their place, the review
+queue swapped whole as ever: readers still see one version or the next.
 """
 
 from __future__ import annotations
@@ -220,12 +224,16 @@ class ServingStore(ABC):
                 partial_ids.drop(conn)
             self._log(conn, version, at, run_id, totals, sealed or {})
         for statement in self.scrubbed if scrub else ():
-            raw = self.engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
-            try:
-                raw.cursor().execute(statement).fetchall()
-            finally:
-                raw.close()
+            self._outside_transaction(statement)
         return version, counts
+
+    @final
+    def _outside_transaction(self, statement: str) -> None:
+        raw = self.engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
+        try:
+            raw.cursor().execute(statement).fetchall()
+        finally:
+            raw.close()
 
     @final
     def _load_shadows(self, data: Mapping[Table, Batches], shadows: Mapping[Table, Table]) -> dict[str, int]:
