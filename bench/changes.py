@@ -57,9 +57,9 @@ def measure(url: str, n: int) -> str:
     timed: dict[str, float] = {}
     record = store.record_changes
 
-    def timing(*args: Any) -> int:
+    def timing(*args: Any, **kwargs: Any) -> int:
         start = time.perf_counter()
-        events = record(*args)
+        events = record(*args, **kwargs)
         timed["diff"], timed["events"] = time.perf_counter() - start, events
         return events
 

@@ -3,10 +3,13 @@
     python -m bench.publish [--households 465000] [--postgres URL]     # ~1M customers, ~2.2M records
 
 The warehouse is bench/profiles.py's (true people as clusters, ids, golden, traits, ~3 interactions
-per record); the publish is timed twice into a fresh store of each kind, so the second run also
-times replacing a published version (shadow tables, one swap). Beside the wall time: the CPU-seconds
-the whole machine was busy (the database server included) and those of this process (DuckDB, Arrow,
-the loader).
+per record); the publish is timed into a fresh store of each kind. Then --dirty of the customers get a
+new email and are listed dirty, as an incremental identity run leaves them: the partial publish of just
+their rows (serving.incremental) is timed, and beside it a full publish of the same warehouse, which
+replaces the published version (shadow tables, one swap). --compare also times a second full publish
+before the change, one table at a time without read-ahead too. Beside the
+wall time: the CPU-seconds the whole machine was busy (the database server included) and those of this
+process (DuckDB, Arrow, the loader).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import sqlalchemy as sa
 import serving.store as store
 from bench.profiles import stage
 from cdp.config import IdentityConfig
+from cdp.schema import DIRTY_CUSTOMERS, GOLDEN, ensure_tables
 from identity.golden import build_golden
 from identity.ids import assign_customer_ids
 from identity.traits import build_traits
@@ -73,6 +77,16 @@ def measured(label: str, step: Callable[[], T]) -> T:
     return result
 
 
+def change(con: duckdb.DuckDBPyConnection, share: float, salt: str) -> int:
+    """A new email for about `share` of the customers (picked by a hash salted with `salt`), listed dirty;
+    returns how many."""
+    ensure_tables(con, DIRTY_CUSTOMERS)
+    picked = f"hash(customer_id || '{salt}') % 10000 < {round(share * 10000)}"
+    con.execute(f"update {GOLDEN} set email = 'new.{salt}.' || customer_id || '@example.com' where {picked}")
+    con.execute(f"insert or ignore into {DIRTY_CUSTOMERS} select customer_id from {GOLDEN} where {picked}")
+    return int(con.execute(f"select count(*) from {DIRTY_CUSTOMERS}").fetchall()[0][0])
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--households", type=int, default=465_000,
@@ -80,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--postgres", default=POSTGRES, help="PostgreSQL URL ('' to skip)")
     ap.add_argument("--compare", action="store_true",
                     help="also publish one table at a time without read-ahead, alternating with the normal way")
+    ap.add_argument("--dirty", type=float, default=0.01, help="share of customers changed for the partial publish")
     ap.add_argument("--work", help="folder for the warehouse and the SQLite store (default: a temp dir); "
                     "a warehouse already there is reused")
     args = ap.parse_args(argv)
@@ -102,12 +117,17 @@ def main(argv: list[str] | None = None) -> None:
         print(f"customers {counts[0]:,}, interactions {counts[1]:,}\n")
         print("| store, run | seconds | CPU-s, machine | CPU-s, this process |\n| --- | ---: | ---: | ---: |")
         for label, url in stores.items():
-            for run in ("first", "replacing"):
-                once = functools.partial(publish, con, url, run)
+            for run in ("first", "replacing") if args.compare else ("first",):
+                once = functools.partial(publish, con, url, run, full=True)  # whatever the warehouse lists dirty
                 stats = measured(f"{label}, {run}", once)
                 if args.compare:
                     with one_at_a_time():
                         measured(f"{label}, {run}, one table at a time", once)
+            dirty = change(con, args.dirty, label.split()[0])
+            partial = measured(f"{label}, partial ({dirty:,} customers dirty)",
+                               functools.partial(publish, con, url, "partial"))
+            assert partial.mode == "partial", partial.full_because
+            measured(f"{label}, full, same warehouse", functools.partial(publish, con, url, "full", full=True))
         print(f"\nrows per table: {stats.rows}")
 
 

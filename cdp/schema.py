@@ -274,6 +274,12 @@ A missing table means nothing is known about the live version, so the next publi
 DIRTY_ALL = "*"
 """The `dirty_customers` row standing for every customer: the next publish replaces the whole version."""
 
+LAST_PUBLISH = _register(Table(
+    "last_publish", "The serving store's version this warehouse last published (one row).",
+    (("store", "VARCHAR"), ("version", "INTEGER"), ("published_at", "VARCHAR"), ("schema", "VARCHAR"))))
+"""serving.store.LiveVersion as the store logged it: a publish replaces only the dirty customers' rows when the
+store's live version is still this one (not restored, not published by another warehouse, not migrated)."""
+
 # --- Quality (see quality/) -----------------------------------------------------------------------
 
 QUALITY_HISTORY = _register(Table(

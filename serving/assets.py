@@ -15,7 +15,7 @@ import dagster as dg
 
 from cdp.config import Config
 from cdp.datakey import data_key
-from cdp.resources import ServingResource, WarehouseResource
+from cdp.resources import ServingResource, WarehouseResource, full_run
 from cdp.schema import SUPPRESSIONS
 from cdp.sealing import Sealer
 from identity.review import import_decisions
@@ -67,17 +67,23 @@ def published_asset(cfg: Config) -> dg.AssetsDefinition:
         Erasures made while the run was going are taken out of the warehouse first, and those made while
         the version loads out of the version as it is swapped in, so it does not bring them back. The load's
         quarantine becomes the one `cdp export quarantine` shows. With $CDP_DATA_KEY set, the personal values
-        are stored encrypted (serving.seal)."""
+        are stored encrypted (serving.seal).
+
+        Only the customers identity listed as dirty are replaced when the store still serves what this warehouse
+        published last (serving.incremental); a `cdp run --full` replaces everything. Metadata: `mode` (full or
+        partial), `customers_replaced`, and `full_because` when full; `rows.*` counts the rows written."""
         key, through = data_key(cfg.state_dir), latest_suppression(serving.url)
         with warehouse.connect() as con:
             sync(con, store_suppressions(serving.url))
             purge(con, cfg, key)
             stats = publish(con, serving.url, context.run_id, reapply(key, through),
-                            Sealing.of(Sealer.from_env(), cfg.api.pii))
+                            Sealing.of(Sealer.from_env(), cfg.api.pii), full_run(context))
             keep_published(con)
         rows = {f"rows.{table}": n for table, n in stats.rows.items()}
+        why = {"full_because": stats.full_because} if stats.mode == "full" else {}
         return dg.MaterializeResult(metadata={"version": stats.version, "store": stats.store,
-                                              "seconds": stats.seconds, **rows})
+                                              "seconds": stats.seconds, "mode": stats.mode,
+                                              "customers_replaced": stats.customers, **why, **rows})
 
     return published
 

@@ -55,7 +55,16 @@ SENT = "'{' || concat_ws(',', " + ", ".join(f"'\"{a}\":' || to_json(s.{a}_raw)" 
 (concat_ws skips the NULL members, as in the lineage object)."""
 
 
-def _profiles() -> str:
+def only(table: str, dirty: str | None, where: str = "customer_id in {ids}") -> str:
+    """SQL: `table`, or with `dirty` (a warehouse table of customer ids) a subquery of its rows `where` says are
+    theirs ({ids} stands for the listed ids). Each query below reads its per-customer rows through this, so the
+    rows of a partial publish are those of a full one, of fewer customers."""
+    if dirty is None:
+        return table
+    return f"(select * from {table} where {where.format(ids=f'(select customer_id from {dirty})')})"
+
+
+def _profiles(dirty: str | None = None) -> str:
     """SQL: profiles. The lineage object is one member per attribute in profile order, joined with concat_ws
     (which skips NULLs): a pivot, twice as fast as an ordered aggregate. Ordered arrays are joined from
     an ordered list(), which DuckDB builds faster than an ordered string_agg."""
@@ -63,22 +72,22 @@ def _profiles() -> str:
         with lin as (
             select customer_id, '{{' || concat_ws(',', {", ".join(map(_lineage, PROFILE_ATTRIBUTES))}) || '}}'
                    as lineage
-            from {LINEAGE} group by customer_id),
+            from {only(LINEAGE, dirty)} group by customer_id),
         src as (
             select rc.customer_id,
                    '[' || array_to_string(list(json_object('source', s.source, 'source_id', s.source_id,
                                                            'values', ({SENT})::JSON)
                                                order by s.source, s.source_id), ',') || ']' as sources
-            from {RECORD_CUSTOMER} rc join {STAGED} s using (record_id) group by rc.customer_id)
+            from {only(RECORD_CUSTOMER, dirty)} rc join {STAGED} s using (record_id) group by rc.customer_id)
         select g.customer_id, json_object({", ".join(map(_attribute, PROFILE_ATTRIBUTES))})::VARCHAR as attributes,
                coalesce(lin.lineage, '{{}}') as lineage, coalesce(src.sources, '[]') as sources,
                {", ".join(_trait(name, kind) for name, kind in TRAIT_COLUMNS)}
-        from {GOLDEN} g left join {TRAITS_TABLE} t using (customer_id)
+        from {only(GOLDEN, dirty)} g left join {only(TRAITS_TABLE, dirty)} t using (customer_id)
         left join lin using (customer_id) left join src using (customer_id)
         order by g.customer_id"""
 
 
-def search_keys_sql(hashed: frozenset[str] = frozenset()) -> str:
+def search_keys_sql(hashed: frozenset[str] = frozenset(), dirty: str | None = None) -> str:
     """SQL: every staged record's standardised email, phone and name key (tables.name_key), the kinds in
     `hashed` as keyed hashes (macro cdp.sealing.SEARCH_MACRO); hashed names add `last_name` keys of the surname,
     which a hash cannot find as a range of name keys."""
@@ -92,30 +101,40 @@ def search_keys_sql(hashed: frozenset[str] = frozenset()) -> str:
         unpivot (select rc.customer_id, s.email, s.phone,
                         s.last_name || '{tables.NAME_SEPARATOR}' || coalesce(s.first_name_root, '') as name
                         {", s.last_name" if surnames else ""}
-                 from {STAGED} s join {RECORD_CUSTOMER} rc using (record_id))
+                 from {STAGED} s join {only(RECORD_CUSTOMER, dirty)} rc using (record_id))
         on {', '.join(kinds)} into name kind value value)),
     stored as (select kind, {value} as value, customer_id from keys)
     select kind, value, customer_id from stored order by kind, value, customer_id"""
 
 
-def match_records_sql() -> str:
+def match_records_sql(dirty: str | None = None) -> str:
     """SQL: tables.match_records, every record in the model's input form with its customer."""
     columns = ", ".join(f"m.{c}::VARCHAR as {c}" for c in tables.MATCH_COLUMNS)  # named: sealing goes by name
     return f"""select m.unique_id as record_id, rc.customer_id, {columns}
-               from ({INPUT_SQL.format(table=STAGED)}) m join {RECORD_CUSTOMER} rc on rc.record_id = m.unique_id
+               from ({INPUT_SQL.format(table=STAGED)}) m join {only(RECORD_CUSTOMER, dirty)} rc
+               on rc.record_id = m.unique_id
                order by m.unique_id"""
 
 
-SOURCE_RECORDS = f"select source, source_id, customer_id from {CROSSWALK} order by source, source_id"
+def source_records_sql(dirty: str | None = None) -> str:
+    return f"select source, source_id, customer_id from {only(CROSSWALK, dirty)} order by source, source_id"
 
-REDIRECTS = f"""select from_id, to_id from {ID_REDIRECTS}
-                where to_id in (select customer_id from {CUSTOMERS}) order by from_id"""
-"""Merged-away ids to their survivors (identity keeps to_id live; the filter makes sure of it)."""
 
-EVENTS = f"""
+REDIRECTED = "from_id in {ids} or to_id in {ids}"
+"""The redirects of some customers: from them, or to them."""
+
+
+def redirects_sql(dirty: str | None = None) -> str:
+    """SQL: merged-away ids to their survivors (identity keeps to_id live; the filter makes sure of it)."""
+    return f"""select from_id, to_id from {only(ID_REDIRECTS, dirty, REDIRECTED)}
+               where to_id in (select customer_id from {CUSTOMERS}) order by from_id"""
+
+
+def events_sql(dirty: str | None = None) -> str:
+    """SQL: every silo's events of a known record, with its customer (an event of an unknown record has none)."""
+    return f"""
     select rc.customer_id, i."at", i.source, i.name, i.interaction_id, i.amount, i.attributes
-    from {INTERACTIONS} i join {RECORD_CUSTOMER} rc using (record_id)"""
-"""Every silo's events of a known record, with its customer (an event of an unknown record has none)."""
+    from {INTERACTIONS} i join {only(RECORD_CUSTOMER, dirty)} rc using (record_id)"""
 
 
 def timeline_sql(events: str) -> str:
@@ -146,7 +165,7 @@ def timeline_sql(events: str) -> str:
 NO_EVENTS = """select NULL::VARCHAR as customer_id, NULL::TIMESTAMP as "at", NULL::VARCHAR as source,
     NULL::VARCHAR as name, NULL::VARCHAR as interaction_id, NULL::DOUBLE as amount, NULL::JSON as attributes
     where false"""
-"""Stands in for EVENTS in a warehouse without interactions (identity materialised without ingestion)."""
+"""Stands in for events_sql in a warehouse without interactions (identity materialised without ingestion)."""
 
 
 def _record(alias: str) -> str:
@@ -170,11 +189,15 @@ NO_REVIEW = """select NULL::VARCHAR as candidate_id, NULL::VARCHAR as record_id_
 """Stands in for REVIEW_SQL in a warehouse that was never matched (identity built from given clusters)."""
 
 
-LINKS_SQL = f"""
+def links_sql(dirty: str | None = None) -> str:
+    """SQL: each record's strongest scored link inside its customer (tables.customer_links): both ends of a link
+    may pick it, hence the distinct."""
+    customers = only(RECORD_CUSTOMER, dirty)  # both ends of a link inside a customer are that customer's
+    return f"""
     with inside as (
         select l.customer_id, p.record_id_l, p.record_id_r, p.match_probability, p.explanation
-        from {MATCH_PAIRS} p join {RECORD_CUSTOMER} l on l.record_id = p.record_id_l
-        join {RECORD_CUSTOMER} r on r.record_id = p.record_id_r
+        from {MATCH_PAIRS} p join {customers} l on l.record_id = p.record_id_l
+        join {customers} r on r.record_id = p.record_id_r
         where l.customer_id = r.customer_id),
     ends as (select record_id_l as record_id, * from inside union all select record_id_r as record_id, * from inside),
     strongest as (
@@ -184,20 +207,25 @@ LINKS_SQL = f"""
     select distinct customer_id, record_id_l, record_id_r, match_probability,
            coalesce(explanation::VARCHAR, '[]') as explanation
     from strongest order by customer_id, record_id_l, record_id_r"""
-"""Each record's strongest scored link inside its customer (tables.customer_links): both ends of a link may
-pick it, hence the distinct."""
+
+
 NO_LINKS = """select NULL::VARCHAR as customer_id, NULL::VARCHAR as record_id_l, NULL::VARCHAR as record_id_r,
     NULL::DOUBLE as match_probability, NULL::VARCHAR as explanation where false"""
-"""Stands in for LINKS_SQL in a warehouse that was never matched."""
+"""Stands in for links_sql in a warehouse that was never matched."""
 
 
-def queries(con: duckdb.DuckDBPyConnection, hashed: frozenset[str] = frozenset()) -> dict[Table, str]:
+def queries(con: duckdb.DuckDBPyConnection, hashed: frozenset[str] = frozenset(),
+            dirty: str | None = None) -> dict[Table, str]:
     """Per serving table, the query that fills it (the search key kinds in `hashed` as keyed hashes); quick ones
-    first, so that a store starts writing at once while the warehouse computes the heavier ones."""
-    events = EVENTS if table_exists(con, INTERACTIONS) else NO_EVENTS
+    first, so that a store starts writing at once while the warehouse computes the heavier ones.
+
+    With `dirty`, a warehouse table of customer ids, the rows of those customers only (and their redirects); the
+    review queue, keyed by record pairs, is whole either way.
+    """
+    events = events_sql(dirty) if table_exists(con, INTERACTIONS) else NO_EVENTS
     review = REVIEW_SQL if table_exists(con, REVIEW_CANDIDATES) else NO_REVIEW
-    links = LINKS_SQL if table_exists(con, MATCH_PAIRS) else NO_LINKS
-    return {tables.source_records: SOURCE_RECORDS, tables.redirects: REDIRECTS,
-            tables.search_keys: search_keys_sql(hashed), tables.profiles: _profiles(),
+    links = links_sql(dirty) if table_exists(con, MATCH_PAIRS) else NO_LINKS
+    return {tables.source_records: source_records_sql(dirty), tables.redirects: redirects_sql(dirty),
+            tables.search_keys: search_keys_sql(hashed, dirty), tables.profiles: _profiles(dirty),
             tables.timeline: timeline_sql(f"({events})"), tables.review_candidates: review,
-            tables.customer_links: links, tables.match_records: match_records_sql()}
+            tables.customer_links: links, tables.match_records: match_records_sql(dirty)}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,13 +78,15 @@ def _segment_events() -> list[str]:
 
 
 def diff_sql(feed_sql: FeedSql, next_profiles: str, next_records: str, next_redirects: str,
-             attributes_readable: bool = True) -> str:
+             attributes_readable: bool = True, live: Mapping[str, str] | None = None) -> str:
     """SQL: (rank, customer_id, type, detail, attributes) of every change from the live tables to the shadows
     named; the outbox orders them by rank, customer id and type. Without `attributes_readable` (either version's
-    golden attributes encrypted, each with a nonce of its own) no customer.updated."""
+    golden attributes encrypted, each with a nonce of its own) no customer.updated. `live`: what to read as the
+    live profiles and source records instead of the tables (a partial publish's: its customers' rows only)."""
     differ, updated = (("o.attributes <> n.attributes", "o_attributes <> n_attributes") if attributes_readable
                        else ("false", "false"))
-    live, records = profiles.name, source_records.name
+    reads = {profiles.name: profiles.name, source_records.name: source_records.name, **(live or {})}
+    old_profiles, records = reads[profiles.name], reads[source_records.name]
     moved = " or ".join(f"o.{c} is distinct from n.{c}" for c in SEGMENT_COLUMNS)
     sides = ", ".join(f"o.{c} as o_{c}, n.{c} as n_{c}" for c in SEGMENT_COLUMNS)
     merged = feed_sql.array.format(value="from_id")
@@ -96,11 +98,12 @@ def diff_sql(feed_sql: FeedSql, next_profiles: str, next_records: str, next_redi
         with pairs as materialized (
             select n.customer_id, o.customer_id is not null as was, true as now, o.attributes as o_attributes,
                    n.attributes as n_attributes, {sides}
-            from {next_profiles} n left join {live} o on o.customer_id = n.customer_id
+            from {next_profiles} n left join {old_profiles} o on o.customer_id = n.customer_id
             where o.customer_id is null or {differ} or {moved}
             union all
             select o.customer_id, true, false, o.attributes, NULL, {gone_sides}
-            from {live} o where not exists (select 1 from {next_profiles} n where n.customer_id = o.customer_id)),
+            from {old_profiles} o
+            where not exists (select 1 from {next_profiles} n where n.customer_id = o.customer_id)),
         seg as (select * from pairs where now),
         gone as (select customer_id from pairs where not now),
         moves as (
@@ -141,16 +144,20 @@ def lock_outbox(conn: sa.Connection) -> None:
 
 
 def record_changes(conn: sa.Connection, feed_sql: FeedSql, version: int, at: dt.datetime,
-                   shadows: dict[str, str], attributes_readable: bool = True) -> int:
+                   shadows: Mapping[str, str], attributes_readable: bool = True,
+                   live: Mapping[str, str] | None = None) -> int:
     """Append the changes from the live version to the shadows (live name -> shadow name) as `version`'s
-    events, in `conn`'s transaction, before the swap; return how many. Nothing on a store's first publish."""
+    events, in `conn`'s transaction, before the swap; return how many. Nothing on a store's first publish.
+
+    A partial publish's shadows hold some customers' rows: `live` (see diff_sql) narrows the live side to the
+    same customers, and the diff finds those customers' events, the full diff's events of them."""
     lock_outbox(conn)
     for statement in feed_sql.setup:
         conn.exec_driver_sql(statement)
     if conn.execute(sa.select(sa.func.count()).select_from(publish_log)).scalar_one() == 0:
         return 0
     sql = diff_sql(feed_sql, shadows[profiles.name], shadows[source_records.name], shadows[redirects.name],
-                   attributes_readable)
+                   attributes_readable, live)
     insert = sa.text(f"""insert into {changes.name} (version, at, type, customer_id, detail, attributes)
         select :version, :at, type, customer_id, detail, attributes from ({sql}) diff
         order by rank, customer_id, type""").bindparams(sa.bindparam("at", type_=sa.DateTime))

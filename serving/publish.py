@@ -13,9 +13,11 @@ from sqlalchemy import Connection, Table, inspect
 
 from cdp.config import ConfigError
 from cdp.datakey import install_keyed_hash
+from cdp.schema import DIRTY_CUSTOMERS
 from cdp.sealing import SEARCH_MACRO
 from serving import tables
 from serving.build import queries
+from serving.incremental import plan_publish, published
 from serving.seal import Sealing, seal_batches
 from serving.store import ServingStore
 
@@ -35,33 +37,50 @@ class PublishStats:
     seconds: float
     store: str = field(default="")
     """The store's URL, without any password."""
+    mode: str = "full"
+    """'full': every table replaced; 'partial': the dirty customers' rows only (serving.incremental)."""
+    customers: int = 0
+    """Customers whose rows were replaced (a full publish: every live one)."""
+    full_because: str = ""
+    """Why a full publish was full."""
 
 
 def publish(con: duckdb.DuckDBPyConnection, url: str, run_id: str | None = None,
-            before_commit: Callable[[Connection], None] | None = None, sealing: Sealing | None = None) -> PublishStats:
+            before_commit: Callable[[Connection], None] | None = None, sealing: Sealing | None = None,
+            full: bool = False) -> PublishStats:
     """Replace the serving store's published version by the warehouse's current one, atomically.
 
-    Runs the store's migrations first. On any error nothing changes: readers keep the old version.
-    `before_commit`: see ServingStore.publish. With a `sealing`, the version's personal values are encrypted
-    and its search keys of personal attributes hashed (serving.seal).
+    Runs the store's migrations first. On any error nothing changes: readers keep the old version, and the
+    warehouse its list of dirty customers. `before_commit`: see ServingStore.publish. With a `sealing`, the
+    version's personal values are encrypted and its search keys of personal attributes hashed (serving.seal).
+    Only the dirty customers' rows are replaced when serving.incremental finds that enough; `full` forces a
+    full publish.
     """
     start = time.perf_counter()
     store = ServingStore.open(url)
     marks = {"key_id": sealing.sealer.key_id, "hashed_search": sealing.hashed_search} if sealing else None
     try:
-        version, rows = store.publish(warehouse_version(con, sealing), run_id, before_commit, marks)
+        store.migrate()
+        plan = plan_publish(con, store, marks, full)
+        dirty = DIRTY_CUSTOMERS if plan.partial else None
+        version, rows = store.publish(warehouse_version(con, sealing, dirty), run_id, before_commit, marks,
+                                      plan.partial)
+        published(con, store, version)
     finally:
         store.close()
-    return PublishStats(version, rows, round(time.perf_counter() - start, 3), store.engine.url.render_as_string())
+    customers = len(plan.partial.customers) if plan.partial else rows.get(tables.profiles.name, 0)
+    return PublishStats(version, rows, round(time.perf_counter() - start, 3), store.engine.url.render_as_string(),
+                        "partial" if plan.partial else "full", customers, plan.reason)
 
 
-def warehouse_version(con: duckdb.DuckDBPyConnection,
-                      sealing: Sealing | None = None) -> dict[Table, Iterator[pa.RecordBatch]]:
-    """Per serving table, its rows from the warehouse as a lazy stream of Arrow batches (sealed by `sealing`)."""
+def warehouse_version(con: duckdb.DuckDBPyConnection, sealing: Sealing | None = None,
+                      dirty: str | None = None) -> dict[Table, Iterator[pa.RecordBatch]]:
+    """Per serving table, its rows from the warehouse as a lazy stream of Arrow batches (sealed by `sealing`);
+    with `dirty` (a warehouse table of customer ids), those customers' rows only (serving.build.queries)."""
     if sealing is None:
-        return {table: _batches(con, sql) for table, sql in queries(con).items()}
+        return {table: _batches(con, sql) for table, sql in queries(con, dirty=dirty).items()}
     return {table: seal_batches(table, _batches(con, sql, sealing.sealer.search_key), sealing.sealer)
-            for table, sql in queries(con, sealing.hashed).items()}
+            for table, sql in queries(con, sealing.hashed, dirty).items()}
 
 
 def _batches(con: duckdb.DuckDBPyConnection, sql: str, search_key: bytes | None = None) -> Iterator[pa.RecordBatch]:

@@ -7,6 +7,10 @@ whole (at worst stale shadows, which the next publish drops first); both engines
 transactional DDL, so the swap is all or nothing. The engines differ in how rows go in
 (executemany vs COPY), how many tables load at once, when secondary indexes are built and how CSV
 comes out.
+
+A partial publish (serving.incremental) loads only some customers' rows into the shadows; its one
+transaction then deletes those customers' live rows and inserts the shadows' in their place, the review
+queue swapped whole as ever: readers still see one version or the next.
 """
 
 from __future__ import annotations
@@ -18,15 +22,30 @@ import itertools
 import queue
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, final
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-from sqlalchemy import Connection, Engine, Index, MetaData, Table, create_engine, event, func, insert, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Index,
+    MetaData,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.engine import make_url
 
 from serving import tables
@@ -41,6 +60,41 @@ FEED_TABLES = {tables.profiles.name, tables.source_records.name, tables.redirect
 
 Batches = Iterable[pa.RecordBatch]
 """Rows of one table, in its column order."""
+
+SWAPPED_WHOLE = {tables.review_candidates.name}
+"""Published tables a partial publish still replaces whole: the review queue is keyed by record pairs, not by
+customer, and small (pairs the model was unsure about)."""
+
+partial_ids = Table("partial_ids", MetaData(), Column("customer_id", tables.Key, primary_key=True),
+                    prefixes=["TEMPORARY"])
+"""The customers a partial publish replaces, in its transaction (created and dropped there)."""
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A publish of some customers' rows only (serving.incremental decides when)."""
+
+    customers: Sequence[str]
+    live_version: int
+    """The version the rows were built against: the live one when the warehouse last published."""
+
+
+@dataclass(frozen=True)
+class LiveVersion:
+    """A published version as the store logged it: what tells it from any other (in this or another store)."""
+
+    version: int
+    published_at: str
+    """ISO 8601, UTC."""
+    key_id: str | None
+    hashed_search: str | None
+    schema: str
+    """The store's Alembic revision."""
+    customers: int
+
+
+class StoreMovedOn(RuntimeError):
+    """A partial publish found another live version than the one its rows were built against."""
 
 
 def shadow_name(name: str) -> str:
@@ -77,6 +131,8 @@ class ServingStore(ABC):
     """Run after that swap's commit, each on a connection of its own."""
     feed_sql: ClassVar[FeedSql]
     """How the engine's SQL reads JSON, for the change feed's diff (serving.changes)."""
+    after_ids: ClassVar[tuple[str, ...]] = ()
+    """Run once a partial publish has listed its customers (e.g. for the planner to know how few they are)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -130,16 +186,58 @@ class ServingStore(ABC):
     @final
     def publish(self, data: Mapping[Table, Batches], run_id: str | None = None,
                 before_commit: Callable[[Connection], None] | None = None,
-                sealed: Mapping[str, str] | None = None) -> tuple[int, dict[str, int]]:
+                sealed: Mapping[str, str] | None = None, partial: Partial | None = None) -> tuple[int, dict[str, int]]:
         """Replace every table in `data` by its rows, atomically; return the new version and row counts.
 
         `before_commit` runs in the swap's transaction once the new tables are live there (an erasure made
         while they loaded is applied to them: serving.erasure.reapply). `sealed`: the publish_log values of an
         encrypted version (key_id, hashed_search). The changes from the live version to the new one go into the
         change feed's outbox in the same transaction, before the swap (serving.changes).
+
+        With `partial`, `data` holds the rows of its customers only (tables of SWAPPED_WHOLE: all of them): in the
+        same one transaction, their rows replace theirs in the live tables (`replaced_rows`) and the feed gets
+        their changes; it fails, changing nothing, if the live version is no longer `partial.live_version`.
         """
         self.migrate()
         shadows = {table: shadow_of(table, self.key_names_unique) for table in data}
+        counts = self._load_shadows(data, shadows)
+        with self.engine.begin() as conn:
+            version, at = self._next_version(conn), dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            live_sealed = self._live_sealed(conn)
+            scrub = bool(sealed) and live_sealed is False
+            for statement in self.scrub if scrub else ():
+                conn.exec_driver_sql(statement)
+            live = self._mark_partial(conn, partial, version) if partial else None
+            if FEED_TABLES <= {table.name for table in data}:
+                # Encrypted golden attributes cannot be compared in SQL: such versions record no customer.updated.
+                record_changes(conn, self.feed_sql, version, at, {t.name: s.name for t, s in shadows.items()},
+                               attributes_readable=not sealed and not live_sealed, live=live)
+            for table, shadow in shadows.items():
+                if partial and table.name not in SWAPPED_WHOLE:
+                    self._replace_rows(conn, table, shadow)
+                else:
+                    self._swap(conn, table, shadow)
+            if before_commit is not None:
+                before_commit(conn)
+            totals = self._totals(conn) if partial else counts
+            if partial:
+                partial_ids.drop(conn)
+            self._log(conn, version, at, run_id, totals, sealed or {})
+        for statement in self.scrubbed if scrub else ():
+            self._outside_transaction(statement)
+        return version, counts
+
+    @final
+    def _outside_transaction(self, statement: str) -> None:
+        raw = self.engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
+        try:
+            raw.cursor().execute(statement).fetchall()
+        finally:
+            raw.close()
+
+    @final
+    def _load_shadows(self, data: Mapping[Table, Batches], shadows: Mapping[Table, Table]) -> dict[str, int]:
+        """Every table's rows into its shadow, `parallel_loads` at a time; rows per table."""
         # The warehouse computes the tables to come while the store writes, one query at a time in table
         # order (together they would share its threads and all finish late).
         turn = threading.Lock()
@@ -147,33 +245,47 @@ class ServingStore(ABC):
         try:
             with ThreadPoolExecutor(self.parallel_loads, thread_name_prefix="publish") as pool:
                 loads = {table: pool.submit(self._load_shadow, table, shadows[table], streams[table]) for table in data}
-                counts = {table.name: load.result() for table, load in loads.items()}
+                return {table.name: load.result() for table, load in loads.items()}
         finally:
             for stream in streams.values():
                 if isinstance(stream, ReadAhead):
                     stream.close()
-        with self.engine.begin() as conn:
-            version, at = self._next_version(conn), dt.datetime.now(dt.UTC).replace(tzinfo=None)
-            live_sealed = self._live_sealed(conn)
-            scrub = bool(sealed) and live_sealed is False
-            for statement in self.scrub if scrub else ():
-                conn.exec_driver_sql(statement)
-            if FEED_TABLES <= {table.name for table in data}:
-                # Encrypted golden attributes cannot be compared in SQL: such versions record no customer.updated.
-                record_changes(conn, self.feed_sql, version, at, {t.name: s.name for t, s in shadows.items()},
-                               attributes_readable=not sealed and not live_sealed)
-            for table, shadow in shadows.items():
-                self._swap(conn, table, shadow)
-            if before_commit is not None:
-                before_commit(conn)
-            self._log(conn, version, at, run_id, counts, sealed or {})
-        for statement in self.scrubbed if scrub else ():
-            raw = self.engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
-            try:
-                raw.cursor().execute(statement).fetchall()
-            finally:
-                raw.close()
-        return version, counts
+
+    @final
+    def _mark_partial(self, conn: Connection, partial: Partial, version: int) -> dict[str, str]:
+        """Check the live version is the one the rows were built against, and list the customers replaced in
+        the transaction's temporary table partial_ids; return the live profiles and source records of those
+        customers, as relations for the change feed's diff."""
+        if version - 1 != partial.live_version:
+            raise StoreMovedOn(f"serving: the store's live version is {version - 1}, not {partial.live_version} "
+                               "this partial publish was built against; the next publish will be a full one")
+        partial_ids.create(conn)
+        if partial.customers:
+            conn.execute(insert(partial_ids), [{"customer_id": c} for c in partial.customers])
+        for statement in self.after_ids:
+            conn.exec_driver_sql(statement)
+        return {table.name: f"(select * from {table.name} where customer_id in "
+                            f"(select customer_id from {partial_ids.name}))"
+                for table in (tables.profiles, tables.source_records)}
+
+    @final
+    def _replace_rows(self, conn: Connection, table: Table, shadow: Table) -> None:
+        """The listed customers' rows of `table` deleted, and the shadow's (their new rows) put in their place."""
+        customers = select(partial_ids.c.customer_id)
+        if table.name == tables.redirects.name:
+            mine = or_(table.c.from_id.in_(customers), table.c.to_id.in_(customers))  # serving.build.REDIRECTED
+        else:
+            mine = table.c.customer_id.in_(customers)
+        conn.execute(delete(table).where(mine))
+        columns = [c.name for c in table.columns]
+        conn.execute(insert(table).from_select(columns, select(*(shadow.c[c] for c in columns))))
+        shadow.drop(conn)
+
+    @final
+    def _totals(self, conn: Connection) -> dict[str, int]:
+        """The live customers and source records, for the log of a partial publish."""
+        return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in (tables.profiles, tables.source_records)}
 
     @final
     def _load_shadow(self, table: Table, shadow: Table, batches: Batches) -> int:
@@ -210,6 +322,20 @@ class ServingStore(ABC):
             version=version, published_at=at, run_id=run_id,
             customers=counts.get(tables.profiles.name, 0), records=counts.get(tables.source_records.name, 0),
             **sealed))
+
+    @final
+    def live_version(self, version: int | None = None) -> LiveVersion | None:
+        """The live version (or `version`) as publish_log has it, with the store's schema revision; None when
+        nothing has been published (or there is no such version)."""
+        log = tables.publish_log
+        query = select(log).order_by(log.c.version.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query if version is None else query.where(log.c.version == version)).first()
+            schema = conn.exec_driver_sql("select version_num from alembic_version").scalar_one()
+        if row is None:
+            return None
+        return LiveVersion(row.version, row.published_at.isoformat(), row.key_id, row.hashed_search, str(schema),
+                           row.customers)
 
     @final
     def current_version(self) -> int | None:
@@ -302,6 +428,7 @@ class PostgresStore(ServingStore):
     feed_sql = FeedSql(member="(({doc})::jsonb ->> '{key}')", array="json_agg({value} order by {value})::text",
                        setup=("set local jit = off",))
     key_names_unique = True  # a primary key is an index, and index names are schema-wide
+    after_ids = (f"analyze {partial_ids.name}",)  # else it plans for a big table: scans rather than index lookups
     parallel_loads = 3
     index_memory: ClassVar[str] = "256MB"
     """maintenance_work_mem of each load's transaction."""

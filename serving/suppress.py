@@ -24,6 +24,7 @@ from cdp.schema import (
     ATTRIBUTE_ISSUES,
     CLUSTERS,
     CUSTOMERS,
+    DIRTY_CUSTOMERS,
     GOLDEN,
     ID_HISTORY,
     ID_REDIRECTS,
@@ -183,6 +184,9 @@ def _purge_identity(con: duckdb.DuckDBPyConnection) -> None:
     pairs = f"record_id_l in {records} or record_id_r in {records}"
     for table in (MATCH_PAIRS, REVIEW_CANDIDATES, STEWARD_DECISIONS):
         _delete(con, table, pairs)
+    if table_exists(con, DIRTY_CUSTOMERS) and table_exists(con, RECORD_CUSTOMER):  # their served rows change
+        con.execute(f"""insert or ignore into {DIRTY_CUSTOMERS}
+            select distinct customer_id from {RECORD_CUSTOMER} where record_id in {records}""")
     for table in (CLUSTERS, RECORD_CUSTOMER):
         _delete(con, table, f"record_id in {records}")
     gone = f"(select customer_id from {GONE})"

@@ -268,8 +268,8 @@ match_records, read once per version to index it for POST /resolve, is sealed va
 
 PUBLISHED: tuple[Table, ...] = (profiles, search_keys, source_records, redirects, timeline, review_candidates,
                                 customer_links, match_records)
-"""The tables a publish replaces as a whole (publish_log is appended to; review_decisions, audit and
-suppressions belong to the API)."""
+"""The tables a publish replaces as a whole, or a partial publish some customers' rows of (publish_log is appended
+to; review_decisions, audit and suppressions belong to the API)."""
 
 Serial = BigInteger().with_variant(Integer, "sqlite")
 """A 64-bit id: a large publish may record millions of events. SQLite's INTEGER is 64-bit already, and only an

@@ -7,7 +7,7 @@ import json
 import duckdb
 
 from cdp.schema import MATCH_PAIRS, RECORD_CUSTOMER
-from serving.build import LINKS_SQL
+from serving.build import links_sql
 
 CUSTOMERS = {"s:a": "C1", "s:b": "C1", "s:c": "C1", "s:d": "C2", "s:e": "C2", "s:f": "C3"}
 PAIRS = [("s:a", "s:b", 0.99), ("s:b", "s:c", 0.95), ("s:a", "s:c", 0.6), ("s:d", "s:e", 0.8),
@@ -23,6 +23,6 @@ def test_each_record_keeps_its_strongest_link_inside_its_customer() -> None:
     con.executemany(f"insert into {MATCH_PAIRS} values (?, ?, ?, 0, ?)",
                     [(left, right, p, f'[{{"comparison": "email", "level": "exact", "weight": {p}}}]')
                      for left, right, p in PAIRS])
-    rows = con.execute(LINKS_SQL).fetchall()
+    rows = con.execute(links_sql()).fetchall()
     assert [r[:4] for r in rows] == [("C1", "s:a", "s:b", 0.99), ("C1", "s:b", "s:c", 0.95), ("C2", "s:d", "s:e", 0.8)]
     assert json.loads(rows[0][4]) == [{"comparison": "email", "level": "exact", "weight": 0.99}]
