@@ -2,8 +2,18 @@
 
 The published records (serving table match_records) are indexed in memory by the model's blocking
 rules (identity.resolve.Resolver), once per published version: the first /resolve after a publish
-builds the new index while the others keep answering from the previous one. The model is the one
-in use in the project's state folder (`cdp train` and `cdp run` publish with it).
+builds the new index while the others keep answering from the previous one (which keeps its own
+copy of the records: read from the store per request, a candidate could already be the next
+version's). The index is built in the API process, not written by the publish: a publish at ~1M
+records already takes minutes, and an index table there would tie the store's schema to the model's
+blocking rules; reading match_records and hashing its keys in DuckDB takes seconds (bench/README.md).
+
+The model is the one in use in the project's state folder (`cdp train` and `cdp run` publish with it).
+It can differ from the one the published version was scored with: `cdp train` saves the new model
+as current before its run publishes, so a run that stops before publishing (a failed quality check)
+leaves the previous version published and the new model current, and /resolve's probabilities are
+then the new model's. The store does not record the version's model (publish_log has no such column),
+so that is left for the next publish to settle.
 """
 
 from __future__ import annotations
