@@ -265,8 +265,9 @@ class Resolver:
         hits = [self.positions[a:b].tolist() for a, b in zip(starts, ends, strict=True)]
         found = sorted({i for positions in hits for i in positions})
         rows = dict(zip(found, self.rows(found), strict=True))
+        named = {i: BlockingRule.as_row(row) for i, row in rows.items()}
         return {i: rows[i] for (rule, theirs, key, _), positions in zip(probes, hits, strict=True) for i in positions
-                if rule.key(theirs, BlockingRule.as_row(rows[i])) == key}
+                if rule.key(theirs, named[i]) == key}
 
     def resolve(self, record: Record) -> list[tuple[str, str, Score]]:
         """(customer_id, record_id of its best record, score) of every candidate customer, best first."""
