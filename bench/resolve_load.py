@@ -22,7 +22,9 @@ import random
 import shutil
 import sys
 import tempfile
+import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,17 @@ def lines(customers: list[tuple[str, dict[str, Any]]]) -> dict[str, list[str]]:
     return out
 
 
+def first_resolve(base: str, line: str) -> float:
+    """Seconds the first /resolve takes: the API builds the published version's index for it."""
+    path, body = line.split("\t", 1)
+    req = urllib.request.Request(base + path, data=body.encode(), method="POST",
+                                 headers={"X-API-Key": KEY, "Content-Type": "application/json"})
+    start = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=1800) as r:
+        r.read()
+    return time.perf_counter() - start
+
+
 def measure(base: str, scripts: dict[str, Path], clients: int, seconds: int, rounds: int) -> list[Result]:
     """Each kind for `seconds` in all, as `rounds` alternating runs after a warm-up of each."""
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in scripts}
@@ -160,11 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     with unthrottled(Path(args.config).resolve()) as config:
         work = Path(tempfile.mkdtemp(prefix="cdp-resolve-load-"))
         scripts = {}
-        for kind, found in lines(golden(load_config(config).serving, args.customers)).items():
+        found_lines = lines(golden(load_config(config).serving, args.customers))
+        for kind, found in found_lines.items():
             (work / f"{kind}.txt").write_text("".join(f"{line}\n" for line in found))
             scripts[kind] = work / f"{kind}.lua"
             scripts[kind].write_text(LUA % {"lines": work / f"{kind}.txt", "key": KEY})
         with server("bench.resolve_load:with_bare", config, 1, work / "api.log", keys=f"{KEY}:reader:pii") as base:
+            print(f"first /resolve (builds the index): {first_resolve(base, found_lines['resolve'][0]):.1f} s")
             results = [r for c in args.clients.split(",") for r in
                        measure(base, scripts, int(c), args.seconds, args.rounds)]
     print(f"{args.customers:,} customers drawn on, {args.seconds} s per kind in {args.rounds} alternating rounds, "
