@@ -216,11 +216,11 @@ class Resolver:
     """Records indexed by every blocking rule, and the scorer of the model they were resolved with.
 
     `records` (Arrow: record_id, customer_id and the model's input columns) is kept as it is and read by
-    position, only for a request's candidates. The index is one
-    sorted array of 64-bit key hashes beside the positions of the records with that key, a key being a rule,
-    a side and the side's values (`key_hash`), all computed in DuckDB SQL; a request hashes its own keys the
-    same way in Python, and each hit is checked against the rule's expressions on the candidate's values, so
-    a hash collision adds no candidate. Term frequencies too are SQL.
+    position, only for a request's candidates. The index is one sorted array of 64-bit key hashes beside the
+    positions of the records with that key, a key being a rule, a side and the side's values (`key_hash`), all
+    computed in DuckDB SQL; a request hashes its own keys the same way in Python, and each hit is checked
+    against the rule's expressions on the candidate's values, so a hash collision adds no candidate. Term
+    frequencies too are SQL.
     """
 
     def __init__(self, records: pa.Table, model: dict[str, Any]) -> None:
