@@ -2,8 +2,18 @@
 
 The published records (serving table match_records) are indexed in memory by the model's blocking
 rules (identity.resolve.Resolver), once per published version: the first /resolve after a publish
-builds the new index while the others keep answering from the previous one. The model is the one
-in use in the project's state folder (`cdp train` and `cdp run` publish with it).
+builds the new index while the others keep answering from the previous one (which keeps its own
+copy of the records: read from the store per request, a candidate could already be the next
+version's). The index is built in the API process, not written by the publish: a publish at ~1M
+records already takes minutes, and an index table there would tie the store's schema to the model's
+blocking rules; reading match_records and hashing its keys in DuckDB takes seconds (bench/README.md).
+
+The model is the one in use in the project's state folder (`cdp train` and `cdp run` publish with it).
+It can differ from the one the published version was scored with: `cdp train` saves the new model
+as current before its run publishes, so a run that stops before publishing (a failed quality check)
+leaves the previous version published and the new model current, and /resolve's probabilities are
+then the new model's. The store does not record the version's model (publish_log has no such column),
+so that is left for the next publish to settle.
 """
 
 from __future__ import annotations
@@ -16,10 +26,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from api.reader import ServingReader
-from cdp.sealing import unseal
+from cdp.sealing import PREFIX, Sealer, unseal
 from identity.model import ModelStore
 from identity.resolve import Resolver, Score, model_input
 from ingestion.standardise import fast
@@ -105,13 +117,26 @@ class Matcher:
             model = self.models.load()
         except FileNotFoundError:
             raise NoModel(f"no trained match model in {self.models.folder}: run `cdp run` first") from None
-        columns = [match_records.c.record_id, match_records.c.customer_id,
-                   *(match_records.c[name] for name in MATCH_COLUMNS)]
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(*columns)).all()
-        sealer = self.reader.sealer
-        records = [{"record_id": row[0]} | {name: None if value is None else
-                                            unseal(value, sealer, match_records.name, name, row[0])
-                                            for name, value in zip(MATCH_COLUMNS, row[2:], strict=True)}
-                   for row in rows]
-        return Resolver(records, [row[1] for row in rows], model)
+        return Resolver(published_records(self.engine, self.reader.sealer), model)
+
+
+def published_records(engine: sa.Engine, sealer: Sealer | None, chunk: int = 100_000) -> pa.Table:
+    """match_records as Arrow columns (record_id, customer_id, MATCH_COLUMNS), opened when sealed.
+
+    Read in chunks, each turned into columns at once, so a million records never sit as Python tuples
+    together; a column of a chunk is unsealed value by value only when one of its values is sealed.
+    """
+    names = ["record_id", "customer_id", *MATCH_COLUMNS]
+    parts = []
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=chunk).execute(sa.select(*(match_records.c[n] for n in names)))
+        for rows in result.partitions():
+            columns = dict(zip(names, (pa.array(c, pa.string()) for c in zip(*rows, strict=True)), strict=True))
+            for name in MATCH_COLUMNS:
+                if pc.any(pc.starts_with(columns[name], PREFIX)).as_py():
+                    columns[name] = pa.array([None if v is None else unseal(v, sealer, match_records.name, name, r)
+                                              for v, r in zip(columns[name].to_pylist(),
+                                                              columns["record_id"].to_pylist(), strict=True)],
+                                             pa.string())
+            parts.append(pa.table(columns))
+    return pa.concat_tables(parts) if parts else pa.table({n: pa.array([], pa.string()) for n in names})

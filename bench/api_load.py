@@ -135,12 +135,13 @@ def free_port() -> int:
 
 @contextmanager
 def server(app: str, config: Path, workers: int, log: Path, keys: str = f"{KEY}:reader") -> Any:
-    """A uvicorn process serving `app` (an import string of a factory) with the API keys `keys`; yields its
-    base URL."""
+    """A uvicorn process serving `app` (a name in APPS, or the import string of a factory) with the API keys
+    `keys`; yields its base URL."""
     port = free_port()
     env = {**os.environ, "CDP_CONFIG": str(config), "CDP_API_KEYS": keys}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", APPS[app], "--app-dir", str(ROOT), "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", APPS.get(app, app), "--app-dir", str(ROOT),
+           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+           "--no-access-log"]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -7,8 +7,11 @@ One uvicorn process (bench.api_load's, rate limits out of reach), driven by wrk 
 kind of request, each picking a random line of its own file: customer ids; emails, phones and
 names of published customers (as a user types them: lower case, national phone layout) for the
 searches; golden attributes of published customers, half with a nickname and a typo in the
-surname, for /resolve. The kinds alternate in short rounds after a warm-up, so outside load falls
-on all alike; the table gives each kind's requests/s and latency, and its throughput beside GET by id.
+surname, for /resolve; and the same /resolve bodies posted to a bare endpoint on the same server
+(`with_bare`: the body read and validated as /resolve reads it, in the thread pool as /resolve runs,
+nothing else), so the HTTP and server's share of /resolve's latency shows. The kinds alternate in
+short rounds after a warm-up, so outside load falls on all alike; the table gives each kind's
+requests/s and latency, and its throughput beside GET by id.
 """
 
 from __future__ import annotations
@@ -19,12 +22,17 @@ import random
 import shutil
 import sys
 import tempfile
+import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi import FastAPI
 
+from api.main import from_environment
+from api.routes.resolve import RecordIn
 from bench.api_load import KEY, Result, _combined, server, unthrottled, wrk
 from cdp.config import load_config
 from ingestion.standardise.names import nicknames
@@ -59,7 +67,19 @@ done = function(summary, latency, requests)
 end
 """
 """wrk script: a line is a GET path, or a POST path and its JSON body separated by a tab."""
-KINDS = ("by_id", "search_email", "search_phone", "search_name", "resolve")
+KINDS = ("by_id", "search_email", "search_phone", "search_name", "resolve", "bare_resolve")
+BARE = "/bench/bare"
+
+
+def with_bare() -> FastAPI:
+    """The API of $CDP_CONFIG plus POST /bench/bare: only for this benchmark (uvicorn --factory)."""
+    app = from_environment()
+
+    @app.post(BARE)
+    def bare(body: RecordIn) -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
 
 
 def golden(url: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
@@ -103,7 +123,19 @@ def lines(customers: list[tuple[str, dict[str, Any]]]) -> dict[str, list[str]]:
         body = {k: v for k, v in a.items() if isinstance(v, str) and v}
         body = _variant(body, rng) if rng.random() < 0.5 else body
         out["resolve"].append("/resolve\t" + json.dumps(body))
+        out["bare_resolve"].append(f"{BARE}\t" + json.dumps(body))
     return out
+
+
+def first_resolve(base: str, line: str) -> float:
+    """Seconds the first /resolve takes: the API builds the published version's index for it."""
+    path, body = line.split("\t", 1)
+    req = urllib.request.Request(base + path, data=body.encode(), method="POST",
+                                 headers={"X-API-Key": KEY, "Content-Type": "application/json"})
+    start = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=1800) as r:
+        r.read()
+    return time.perf_counter() - start
 
 
 def measure(base: str, scripts: dict[str, Path], clients: int, seconds: int, rounds: int) -> list[Result]:
@@ -141,11 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     with unthrottled(Path(args.config).resolve()) as config:
         work = Path(tempfile.mkdtemp(prefix="cdp-resolve-load-"))
         scripts = {}
-        for kind, found in lines(golden(load_config(config).serving, args.customers)).items():
+        found_lines = lines(golden(load_config(config).serving, args.customers))
+        for kind, found in found_lines.items():
             (work / f"{kind}.txt").write_text("".join(f"{line}\n" for line in found))
             scripts[kind] = work / f"{kind}.lua"
             scripts[kind].write_text(LUA % {"lines": work / f"{kind}.txt", "key": KEY})
-        with server("api", config, 1, work / "api.log", keys=f"{KEY}:reader:pii") as base:
+        with server("bench.resolve_load:with_bare", config, 1, work / "api.log", keys=f"{KEY}:reader:pii") as base:
+            print(f"first /resolve (builds the index): {first_resolve(base, found_lines['resolve'][0]):.1f} s")
             results = [r for c in args.clients.split(",") for r in
                        measure(base, scripts, int(c), args.seconds, args.rounds)]
     print(f"{args.customers:,} customers drawn on, {args.seconds} s per kind in {args.rounds} alternating rounds, "

@@ -51,6 +51,17 @@ def _substr(text: str, start: int, length: int | None = None) -> str:
 def _strict(fn: Callable[..., Any]) -> Callable[[list[Compiled]], Compiled]:
     """A function that is NULL when any argument is NULL."""
     def build(args: list[Compiled]) -> Compiled:
+        if len(args) == 2:  # most conditions (a = b, f(a, b) >= x): unrolled, this is the scoring's inner loop
+            first, second = args
+
+            def binary(row: Row) -> Any:
+                a = first(row)
+                if a is None:
+                    return None
+                b = second(row)
+                return None if b is None else fn(a, b)
+            return binary
+
         def run(row: Row) -> Any:
             values = [a(row) for a in args]
             return None if any(v is None for v in values) else fn(*values)

@@ -7,12 +7,13 @@ import random
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from identity import settings as model_settings
 from identity.model import read_input
 from identity.predict import score
-from identity.resolve import Resolver, model_input
+from identity.resolve import Resolver, key_hash, key_hash_sql, model_input
 from identity.sqlpy import compile_sql, jaro_winkler
 from serving.tables import MATCH_COLUMNS
 from tests.identity.population import hard_cases, population
@@ -39,7 +40,9 @@ def batch() -> Batch:
 @pytest.fixture(scope="module")
 def resolver(batch: Batch) -> Resolver:
     _, inputs, model, _ = batch
-    return Resolver([{"record_id": r["unique_id"], **r} for r in inputs], [r["unique_id"] for r in inputs], model)
+    records = pa.Table.from_pylist([{"record_id": r["unique_id"], "customer_id": r["unique_id"]}
+                                    | {c: r[c] for c in MATCH_COLUMNS} for r in inputs])
+    return Resolver(records, model)
 
 
 def test_model_input_is_the_input_sql(batch: Batch) -> None:
@@ -65,9 +68,9 @@ def test_candidates_are_the_blocked_pairs(batch: Batch, resolver: Resolver) -> N
     _, inputs, _, pairs = batch
     blocked = {frozenset((p["record_id_l"], p["record_id_r"])) for p in pairs}
     found = set()
-    for i, record in enumerate(resolver.records):
-        found |= {frozenset((record["record_id"], resolver.records[j]["record_id"]))
-                  for j in resolver.candidates(record) if j != i}
+    for i, record in enumerate(resolver.rows(range(len(resolver)))):
+        found |= {frozenset((record["record_id"], candidate["record_id"]))
+                  for j, candidate in resolver.candidates(record).items() if j != i}
     assert found == blocked
     assert len(model_settings.PREDICTION_RULES) == len(resolver.rules)
 
@@ -97,3 +100,13 @@ def test_jaro_winkler_rounds_as_duckdb() -> None:
     con.executemany("insert into p values (?, ?)", pairs)
     expected = [v for (v,) in con.execute("select jaro_winkler_similarity(a, b) from p order by rowid").fetchall()]
     assert [jaro_winkler(a, b) for a, b in pairs] == expected
+
+
+def test_a_key_hashes_alike_in_python_and_duckdb() -> None:
+    """The index's keys are hashed in SQL, a request's in Python: the same texts give the same 64 bits."""
+    keys = [["SMITH"], ["O'BRIEN", "19800304"], ["MÜLLER", "ZOË", "北京"], ["", "X"]]
+    con = duckdb.connect()
+    for key in keys:
+        parts = [f"'{p.replace(chr(39), chr(39) * 2)}'" for p in key]
+        (got,) = con.execute(f"select {key_hash_sql('3r', parts)}").fetchone() or (None,)
+        assert got == key_hash("3r", key), key

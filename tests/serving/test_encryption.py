@@ -17,13 +17,14 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.matcher import published_records
 from api.reader import ServingReader
 from api.startup import published
 from cdp.config import Config, ConfigError
 from cdp.datakey import ENV_DATA_KEY
 from cdp.resources import ServingResource, WarehouseResource
 from cdp.schema import REVIEW_CANDIDATES, STAGED, ensure_tables
-from cdp.sealing import PREFIX, Sealer
+from cdp.sealing import PREFIX, SealedStore, Sealer
 from cdp.warehouse import open_warehouse
 from serving.assets import published_asset
 from serving.publish import publish
@@ -182,6 +183,20 @@ def test_without_the_key_the_api_says_so(sealed: Config, key: str | None, monkey
 def test_startup_names_the_key(sealed: Config, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_DATA_KEY, KEY)
     assert f"personal values encrypted (data key {Sealer.of(KEY.encode()).key_id})" in published(sealed.serving)
+
+
+def test_resolve_indexes_match_records_opened_with_the_key(sealed: Config) -> None:
+    """POST /resolve's index reads match_records opened, value by value; without the key it says so."""
+    engine = sa.create_engine(sealed.serving)
+    try:
+        records = published_records(engine, Sealer.of(KEY.encode()), chunk=2).to_pylist()
+        with pytest.raises(SealedStore):
+            published_records(engine, None)
+    finally:
+        engine.dispose()
+    assert not [v for r in records for v in r.values() if v is not None and v.startswith(PREFIX)]
+    bob = next(r for r in records if r["record_id"] == "sales:c1")
+    assert bob["customer_id"] == BOB and bob["email"] == "bobsmith@gmail.com" and bob["dob"] == "19800304"
 
 
 def test_a_sealed_value_does_not_open_in_another_row() -> None:
