@@ -267,6 +267,21 @@ A missing table means nothing is known about the live version, so the next publi
 DIRTY_ALL = "*"
 """The `dirty_customers` row standing for every customer: the next publish replaces the whole version."""
 
+IDENTITY_SNAPSHOT = _register(Table(
+    "identity_snapshot", "A staged record as identity last resolved it: a hash of its staged values.",
+    (("record_id", "VARCHAR"), ("row_hash", "UBIGINT"))))
+"""What an incremental `match_pairs` compares `staged` with to find the new, changed and deleted records."""
+
+IDENTITY_STATE = _register(Table(
+    "identity_state", "One row: the model identity last scored with, and the latest steward decision it clustered by.",
+    (("model", "VARCHAR"), ("decisions_seen", "TIMESTAMP"))))
+
+IDENTITY_PENDING = _register(Table(
+    "identity_pending", "A record whose customer the identity assets still have to work out again.",
+    (("record_id", "VARCHAR"),), primary_key=("record_id",)))
+"""Filled by `match_pairs` (the delta) and `clusters` (the records re-clustered), emptied by `traits`, the last
+identity asset; a run that fails half-way leaves it for the next. `DIRTY_ALL` stands for every record (a full run)."""
+
 # --- Quality (see quality/) -----------------------------------------------------------------------
 
 QUALITY_HISTORY = _register(Table(
