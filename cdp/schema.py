@@ -268,9 +268,10 @@ DIRTY_ALL = "*"
 """The `dirty_customers` row standing for every customer: the next publish replaces the whole version."""
 
 IDENTITY_SNAPSHOT = _register(Table(
-    "identity_snapshot", "A staged record as identity last resolved it: a hash of its staged values.",
-    (("record_id", "VARCHAR"), ("row_hash", "UBIGINT"))))
-"""What an incremental `match_pairs` compares `staged` with to find the new, changed and deleted records."""
+    "identity_snapshot", "A staged record as identity last resolved it: a hash of its staged values, its customer.",
+    (("record_id", "VARCHAR"), ("row_hash", "UBIGINT"), ("customer_id", "VARCHAR"))))
+"""What an incremental `match_pairs` compares `staged` with to find the new, changed and deleted records; the
+customer id finds a deleted record's customer even after an erasure purged it from the other tables."""
 
 IDENTITY_STATE = _register(Table(
     "identity_state", "One row: the model identity last scored with, and the latest steward decision it clustered by.",

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from cdp.schema import CLUSTERS, CUSTOMERS, ID_COUNTER, ID_HISTORY, ID_REDIRECTS, RECORD_CUSTOMER, ensure_tables
-from identity.incremental import is_full, mark_all_dirty, mark_dirty, pending_customers
+from identity.incremental import is_full, mark_all_dirty, mark_dirty, pending_customers, remember_customers
 
 ID_FORMAT = "C%09d"
 """printf format of a customer id; more than 9 digits simply widen it (order by length, then text)."""
@@ -197,4 +197,5 @@ def assign_changed(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[IdStats
         mark_all_dirty(con)
     else:
         mark_dirty(con, pending_customers())
+    remember_customers(con, full)
     return stats, "full" if full else "incremental"

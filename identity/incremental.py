@@ -77,10 +77,20 @@ def find_delta(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"select count(*) from {DELTA}").fetchall()[0][0]
 
 
+def pend_delta(con: duckdb.DuckDBPyConnection) -> None:
+    """Add DELTA's records to the pending ones, with the other records of the customers they had."""
+    add_pending(con, f"""select record_id from {DELTA} union all
+        select record_id from {RECORD_CUSTOMER} where customer_id in (
+            select customer_id from {IDENTITY_SNAPSHOT} semi join {DELTA} using (record_id))""")
+
+
 def save_snapshot(con: duckdb.DuckDBPyConnection, model: str) -> None:
-    """Remember the staged records and the model this run scored."""
-    con.execute(f"create or replace table {IDENTITY_SNAPSHOT} as select record_id, {_row_hash(con)}::UBIGINT "
-                f"as row_hash from {STAGED}")
+    """Remember the staged records (with the customer they have so far) and the model this run scored."""
+    customer = "rc.customer_id" if table_exists(con, RECORD_CUSTOMER) else "NULL::VARCHAR"
+    joined = f"left join {RECORD_CUSTOMER} rc using (record_id)" if table_exists(con, RECORD_CUSTOMER) else ""
+    con.execute(f"""create or replace table {IDENTITY_SNAPSHOT} as
+        select s.record_id, {_row_hash(con)}::UBIGINT as row_hash, {customer} as customer_id
+        from {STAGED} s {joined}""")
     ensure_tables(con, IDENTITY_STATE)
     seen = con.execute(f"select max(decisions_seen) from {IDENTITY_STATE}").fetchall()[0][0]
     con.execute(f"delete from {IDENTITY_STATE}")
@@ -168,6 +178,15 @@ def linked_component_records(con: duckdb.DuckDBPyConnection, links_sql: str, see
 def strong_pairs(threshold: float) -> str:
     """SQL: the scored pairs at or above `threshold`."""
     return f"select record_id_l, record_id_r from {MATCH_PAIRS} where match_probability >= {float(threshold)!r}"
+
+
+def remember_customers(con: duckdb.DuckDBPyConnection, full: bool) -> None:
+    """Note in the snapshot the customer each pending record (every record, when `full`) now has."""
+    if not table_exists(con, IDENTITY_SNAPSHOT):
+        return
+    pending = "" if full else f"and s.record_id in (select record_id from {IDENTITY_PENDING})"
+    con.execute(f"""update {IDENTITY_SNAPSHOT} s set customer_id = rc.customer_id from {RECORD_CUSTOMER} rc
+        where rc.record_id = s.record_id {pending} and s.customer_id is distinct from rc.customer_id""")
 
 
 def pending_customers() -> str:

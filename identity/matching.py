@@ -13,11 +13,11 @@ from cdp.schema import MATCH_PAIRS
 from identity.incremental import (
     DELTA,
     MAX_DELTA_SHARE,
-    add_pending,
     find_delta,
     full_reason,
     linked_component_records,
     pend_all,
+    pend_delta,
     save_snapshot,
     strong_pairs,
 )
@@ -80,7 +80,7 @@ def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore
             reason = f"{changed} changed records, over {MAX_DELTA_SHARE:.0%} of {records.num_rows}"
     if reason is None:
         _match_delta(con, records, model, floor, cut, 2 * cfg.max_cluster_size)
-        add_pending(con, f"select record_id from {DELTA}")
+        pend_delta(con)
     else:
         write_match_pairs(con, score(records, model, floor, cut, complete_up_to=2 * cfg.max_cluster_size))
         pend_all(con)

@@ -80,7 +80,9 @@ def delta_linker(records: pa.Table, model: dict[str, Any]) -> Linker:
     `score`, so each such pair gets the probability a full run gives it.
     """
     rules = [r if isinstance(r, str) else r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]]
-    restricted = [f"({rule}) AND (l.{DELTA_FLAG} OR r.{DELTA_FLAG})" for rule in rules]
+    # One rule per side rather than `(l.flag OR r.flag)`: DuckDB pushes a one-sided filter below the join, so
+    # each join pairs the few flagged records with all, instead of filtering every blocked pair afterwards.
+    restricted = [f"({rule}) AND {side}.{DELTA_FLAG}" for rule in rules for side in ("l", "r")]
     return make_linker(records, model | {"blocking_rules_to_generate_predictions": restricted})
 
 

@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
 import pytest
 
-from cdp.config import IdentityConfig
+from cdp.config import Config, IdentityConfig, SourceConfig
+from cdp.resources import FULL_RUN_TAG, WarehouseResource
 from cdp.schema import DIRTY_ALL, DIRTY_CUSTOMERS, STEWARD_DECISIONS
+from identity.assets import build_defs
 from identity.cluster import cluster_changed
 from identity.golden import golden_changed
 from identity.ids import assign_changed
@@ -157,3 +160,48 @@ def test_a_steward_decision_between_runs_is_honoured(runs: dict[str, Any], tmp_p
                             f"('{left}', '{right}')").fetchall()
         assert split == [(2,)]
         assert con.execute(f"select count(*) from {STEWARD_DECISIONS}").fetchall() == [(1,)]
+
+
+def test_the_assets_say_their_mode_and_the_full_tag_redoes_everything(runs: dict[str, Any], tmp_path: Path) -> None:
+    source = SourceConfig.model_validate(
+        {"connector": "csv", "path": "unused.csv", "key": "id", "fields": {"full_name": "name"}})
+    cfg = Config(warehouse=str(tmp_path / "warehouse.duckdb"), sources={"case": source})
+    shutil.copy(runs["path"], cfg.warehouse_path)
+    shutil.copytree(runs["store"].folder, cfg.state_dir / "models")
+    assets = [a for a in build_defs(cfg).assets or [] if isinstance(a, dg.AssetsDefinition)]
+
+    def modes(tags: dict[str, str]) -> dict[str, Any]:
+        result = dg.materialize(assets, instance=dg.DagsterInstance.ephemeral(), tags=tags,
+                                resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path))})
+        assert result.success
+        return {m.asset_key.path[-1]: m.materialization.metadata["mode"].value
+                for m in result.get_asset_materialization_events()}
+
+    assert set(modes({FULL_RUN_TAG: "true"}).values()) == {"full"}
+    with duckdb.connect(str(cfg.warehouse_path), read_only=True) as con:
+        assert (DIRTY_ALL,) in con.execute(f"select * from {DIRTY_CUSTOMERS}").fetchall()
+    assert set(modes({}).values()) == {"incremental"}
+
+
+def test_a_record_purged_between_runs_leaves_its_customers_golden(runs: dict[str, Any], tmp_path: Path) -> None:
+    """An erasure deletes the record from staged and the identity tables (serving.suppress) but not from
+    identity's snapshot, so the next run still finds the customer it belonged to and rebuilds its profile."""
+    path = tmp_path / "purged.duckdb"
+    shutil.copy(runs["path"], path)
+    with duckdb.connect(str(path)) as con:
+        erased, kept, email = con.execute("""
+            select a.record_id, b.record_id, a.email from record_customer ra join record_customer rb using (customer_id)
+            join staged a on a.record_id = ra.record_id join staged b on b.record_id = rb.record_id
+            join lineage l on l.customer_id = ra.customer_id and l.attribute = 'email' and l.value = a.email
+            where a.email is not null and b.email is distinct from a.email
+              and ra.customer_id in (select customer_id from customers where size = 2)
+            order by 1 limit 1""").fetchall()[0]
+        for table, where in (("staged", "record_id = $r"), ("clusters", "record_id = $r"),
+                             ("record_customer", "record_id = $r"),
+                             ("match_pairs", "record_id_l = $r or record_id_r = $r"),
+                             ("lineage", "source || ':' || source_id = $r")):
+            con.execute(f"delete from {table} where {where}", {"r": erased})
+        assert resolve(con, runs["store"], run="r3")["golden"] == "incremental"
+        golden = con.execute("select g.email from golden g join record_customer rc using (customer_id) "
+                             "where rc.record_id = ?", [kept]).fetchall()
+        assert golden and golden[0][0] != email
