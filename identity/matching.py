@@ -96,12 +96,16 @@ def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore
 def _match_delta(con: duckdb.DuckDBPyConnection, records: pa.Table, model: dict[str, Any], floor: float, cut: float,
                  complete_up_to: int) -> None:
     """Replace the pairs of the delta's records by their new scores, then complete the groups they are in."""
+    con.execute(f"delete from {MATCH_PAIRS} where record_id_l in (select record_id from {DELTA}) "
+                f"or record_id_r in (select record_id from {DELTA})")
+    if not con.execute(f"select count(*) from {DELTA} where present").fetchall()[0][0]:
+        return  # only deletions: nothing to score
     con.register("_match_records", records)
     flagged = con.sql(f"""select r.*, d.record_id is not null as {DELTA_FLAG} from _match_records r
         left join (select record_id from {DELTA} where present) d on d.record_id = r.unique_id""").to_arrow_table()
     con.unregister("_match_records")
     linker = delta_linker(flagged, model)
-    _add_pairs(con, score_delta(linker, model, floor), drop=f"select record_id from {DELTA}")
+    _add_pairs(con, score_delta(linker, model, floor))
     linked_component_records(con, strong_pairs(cut), f"select record_id from {DELTA} where present", "_match_groups")
     groups = con.sql(f"""select component as cluster_id, record_id as unique_id from _match_groups
         qualify count(*) over (partition by component) between 3 and {int(complete_up_to)}""").to_arrow_table()
@@ -112,10 +116,7 @@ def _match_delta(con: duckdb.DuckDBPyConnection, records: pa.Table, model: dict[
         _add_pairs(con, score_groups(linker, model, groups, known, floor))
 
 
-def _add_pairs(con: duckdb.DuckDBPyConnection, pairs: pa.Table, drop: str | None = None) -> None:
-    """Insert `pairs` into match_pairs, first deleting every pair of a record `drop` selects."""
-    if drop:
-        con.execute(f"delete from {MATCH_PAIRS} where record_id_l in ({drop}) or record_id_r in ({drop})")
+def _add_pairs(con: duckdb.DuckDBPyConnection, pairs: pa.Table) -> None:
     con.register("_match_new", pairs)
     con.execute(f"""insert into {MATCH_PAIRS} select record_id_l, record_id_r, match_probability, match_weight,
         explanation::json from _match_new""")
