@@ -32,7 +32,7 @@ import duckdb
 
 from cdp.schema import CUSTOMERS, INTERACTIONS, RECORD_CUSTOMER, TRAITS, TRAITS_TABLE
 from cdp.warehouse import table_exists
-from identity.incremental import clear_pending, is_full, mark_dirty
+from identity.incremental import clear_pending, is_full, mark_all_dirty, mark_dirty
 
 COMPLAINT = "i.name = 'tickets' and lower(i.attributes->>'category') like '%complaint%'"
 """SQL: the interaction `i` is a complaint."""
@@ -130,5 +130,7 @@ def traits_changed(con: duckdb.DuckDBPyConnection, now: dt.datetime | None = Non
         rounded = "select customer_id, round(lifetime_value, 6), * exclude (customer_id, lifetime_value) from"
         mark_dirty(con, f"select customer_id from ({rounded} {TRAITS_TABLE} except {rounded} _traits_before)")
         con.execute("drop table _traits_before")
+    else:  # every customer's traits are new (a full run has marked them all already)
+        mark_all_dirty(con)
     clear_pending(con)
     return stats | {"mode": "full" if full else "incremental"}
