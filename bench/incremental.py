@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     store = ModelStore(work / "models")
     start = base(work, args.households, store)
     inc_path, inc = run_on_all(work, start, store, full=False)
+    print(f"incremental: {sum(inc.values()):.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in inc.items())})", flush=True)
     full_path, full = run_on_all(work, start, store, full=True)
     records, clusters, ids = agreement(inc_path, full_path)
     print("| stage | incremental s | full s |\n| --- | ---: | ---: |")
