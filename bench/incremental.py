@@ -77,6 +77,7 @@ def base(work: Path, households: int, store: ModelStore) -> Path:
 def run_on_all(work: Path, start: Path, store: ModelStore, full: bool) -> tuple[Path, dict[str, float]]:
     """A copy of the base warehouse with the held-out records staged, resolved; (its path, seconds per stage)."""
     path = work / ("full.duckdb" if full else "incremental.duckdb")
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)  # a killed run's log would replay onto the copy
     shutil.copy(start, path)
     with duckdb.connect(str(path)) as con:
         con.execute("insert into staged select * from held_out")
