@@ -280,6 +280,22 @@ LAST_PUBLISH = _register(Table(
 """serving.store.LiveVersion as the store logged it: a publish replaces only the dirty customers' rows when the
 store's live version is still this one (not restored, not published by another warehouse, not migrated)."""
 
+IDENTITY_SNAPSHOT = _register(Table(
+    "identity_snapshot", "A staged record as identity last resolved it: a hash of its staged values, its customer.",
+    (("record_id", "VARCHAR"), ("row_hash", "UBIGINT"), ("customer_id", "VARCHAR"))))
+"""What an incremental `match_pairs` compares `staged` with to find the new, changed and deleted records; the
+customer id finds a deleted record's customer even after an erasure purged it from the other tables."""
+
+IDENTITY_STATE = _register(Table(
+    "identity_state", "One row: the model identity last scored with, and the latest steward decision it clustered by.",
+    (("model", "VARCHAR"), ("decisions_seen", "TIMESTAMP"))))
+
+IDENTITY_PENDING = _register(Table(
+    "identity_pending", "A record whose customer the identity assets still have to work out again.",
+    (("record_id", "VARCHAR"),), primary_key=("record_id",)))
+"""Filled by `match_pairs` (the delta) and `clusters` (the records re-clustered), emptied by `traits`, the last
+identity asset; a run that fails half-way leaves it for the next. `DIRTY_ALL` stands for every record (a full run)."""
+
 # --- Quality (see quality/) -----------------------------------------------------------------------
 
 QUALITY_HISTORY = _register(Table(

@@ -11,17 +11,17 @@ from dataclasses import asdict
 import dagster as dg
 
 from cdp.config import Config
-from cdp.resources import WarehouseResource
+from cdp.resources import WarehouseResource, full_run
 from cdp.schema import STAGED
-from identity.cluster import cluster_records
-from identity.golden import build_golden
-from identity.ids import assign_customer_ids
+from identity.cluster import cluster_changed
+from identity.golden import golden_changed
+from identity.ids import assign_changed
 from identity.labels import threshold_in_use
 from identity.matching import match
 from identity.model import ModelStore
 from identity.plausible import problems, weights_table
 from identity.review import queue_split_links
-from identity.traits import build_traits
+from identity.traits import traits_changed
 
 GROUP = "identity"
 
@@ -39,10 +39,16 @@ def match_pairs_asset(cfg: Config) -> dg.AssetsDefinition:
     store = ModelStore(cfg.state_dir / "models")
 
     @dg.asset(name="match_pairs", deps=["staged"], group_name=GROUP, kinds={"duckdb", "splink"})
-    def match_pairs(config: MatchConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        """Candidate pairs scored by the Splink model, with explanations; uncertain ones queued for review."""
+    def match_pairs(context: dg.AssetExecutionContext, config: MatchConfig,
+                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """Candidate pairs scored by the Splink model, with explanations; uncertain ones queued for review.
+
+        Incremental unless the run is tagged full or identity.incremental finds a reason not to: only the
+        pairs of records changed since the last run are scored; metadata `mode` and `reason` say which.
+        """
         with warehouse.connect() as con:
-            stats = match(con, cfg.identity, store, retrain=config.retrain, with_labels=config.with_labels)
+            stats = match(con, cfg.identity, store, retrain=config.retrain, with_labels=config.with_labels,
+                          full=full_run(context))
         return dg.MaterializeResult(metadata=asdict(stats))
 
     return match_pairs
@@ -81,9 +87,9 @@ def clusters_asset(cfg: Config) -> dg.AssetsDefinition:
         """
         cut = threshold_in_use(store, cfg.identity.threshold)  # picked from the stewards' labels, if any
         with warehouse.connect() as con:
-            stats = cluster_records(con, cut, cfg.identity.max_cluster_size)
+            stats, mode = cluster_changed(con, cut, cfg.identity.max_cluster_size)
             review_open = queue_split_links(con, cut)
-        return dg.MaterializeResult(metadata=stats.as_metadata() | {"review_open": review_open})
+        return dg.MaterializeResult(metadata=stats.as_metadata() | {"review_open": review_open, "mode": mode})
 
     return clusters
 
@@ -92,8 +98,8 @@ def clusters_asset(cfg: Config) -> dg.AssetsDefinition:
 def customers(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Stable customer ids over the clusters (record_customer, customers, id_history, id_redirects)."""
     with warehouse.connect() as con:
-        stats = assign_customer_ids(con, context.run_id)
-    return dg.MaterializeResult(metadata=stats.as_metadata())
+        stats, mode = assign_changed(con, context.run_id)
+    return dg.MaterializeResult(metadata=stats.as_metadata() | {"mode": mode})
 
 
 def golden_asset(cfg: Config) -> dg.AssetsDefinition:
@@ -101,7 +107,7 @@ def golden_asset(cfg: Config) -> dg.AssetsDefinition:
     def golden(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Golden profiles by the survivorship rules, their lineage, and the crosswalk view."""
         with warehouse.connect() as con:
-            stats = build_golden(con, cfg.identity)
+            stats = golden_changed(con, cfg.identity)
         return dg.MaterializeResult(metadata=stats)
 
     return golden
@@ -111,7 +117,7 @@ def golden_asset(cfg: Config) -> dg.AssetsDefinition:
 def traits(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per customer: value, counts, recent tickets and complaints, RFM tiers, loyalty and churn risk."""
     with warehouse.connect() as con:
-        stats = build_traits(con)
+        stats = traits_changed(con)
     return dg.MaterializeResult(metadata=stats)
 
 

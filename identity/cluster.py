@@ -27,9 +27,17 @@ import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from cdp.schema import CLUSTERS, MATCH_PAIRS, STAGED, STEWARD_DECISIONS
+from cdp.schema import CLUSTERS, IDENTITY_PENDING, MATCH_PAIRS, STAGED, STEWARD_DECISIONS
 from cdp.warehouse import table_exists
 from identity.conflicts import COMPATIBLE, Name, Person
+from identity.incremental import (
+    add_pending,
+    is_full,
+    linked_component_records,
+    mark_decisions_seen,
+    new_decisions,
+    strong_pairs,
+)
 
 MUST_LINK = 2.0  # sorts before any probability
 REASONS = {"tax": "tax_id", "dob": "birth_date", "name": "first_name"}
@@ -130,10 +138,17 @@ class GuardedMerge:
         return any((min(i, j), max(i, j)) in self.weighed for i in left for j in right)
 
 
-def cluster_records(con: duckdb.DuckDBPyConnection, threshold: float, max_size: int) -> ClusterStats:
-    """Build the `clusters` table from `match_pairs` and steward decisions; return what happened."""
+def cluster_records(con: duckdb.DuckDBPyConnection, threshold: float, max_size: int,
+                    scope: str | None = None) -> ClusterStats:
+    """Build the `clusters` table from `match_pairs` and steward decisions; return what happened.
+
+    With `scope`, a table of record ids closed under links (whole components, as
+    `identity.incremental.linked_component_records` finds them), only those records are clustered again and
+    every other record keeps its cluster: the guards work within a component, so the result is the same.
+    """
+    records = f"{STAGED} semi join {scope} using (record_id)" if scope else STAGED
     con.execute(f"create or replace temp table cluster_nodes as select record_id, "
-                f"(row_number() over (order by record_id) - 1)::bigint as idx from {STAGED}")
+                f"(row_number() over (order by record_id) - 1)::bigint as idx from {records}")
     n = con.execute("select count(*) from cluster_nodes").fetchall()[0][0]
     edges = _pairs(con)
     strong = edges[2] >= threshold
@@ -142,7 +157,7 @@ def cluster_records(con: duckdb.DuckDBPyConnection, threshold: float, max_size: 
     _, comp = connected_components(graph, directed=False)
     checked = _components_to_check(con, comp, cannot, max_size)
     labels, merge, split = _rebuild(con, comp, checked, edges, strong, cannot, max_size)
-    _write(con, labels)
+    _write(con, labels, replace=scope is None)
     sizes = np.bincount(np.unique(labels, return_inverse=True)[1]) if n else np.zeros(1, dtype=int)
     return ClusterStats(
         records=n, links=int(strong.sum()), components=int(comp.max(initial=-1) + 1),
@@ -226,10 +241,47 @@ def _people(con: duckdb.DuckDBPyConnection, nodes: np.ndarray) -> dict[int, Pers
             for i, first, root, last, dob, tax in rows}
 
 
-def _write(con: duckdb.DuckDBPyConnection, labels: np.ndarray) -> None:
+def _write(con: duckdb.DuckDBPyConnection, labels: np.ndarray, replace: bool) -> None:
+    """Write the nodes' clusters: the whole table, or (not `replace`) over the nodes' and deleted records' rows."""
     con.register("cluster_labels", pa.table({"idx": np.arange(labels.size, dtype=np.int64), "label": labels}))
-    con.execute(f"""create or replace table {CLUSTERS} as
-        select n.record_id, min(n.record_id) over (partition by l.label) as cluster_id
-        from cluster_nodes n join cluster_labels l using (idx) order by n.record_id""")
+    labelled = """select n.record_id, min(n.record_id) over (partition by l.label) as cluster_id
+        from cluster_nodes n join cluster_labels l using (idx) order by n.record_id"""
+    if replace:
+        con.execute(f"create or replace table {CLUSTERS} as {labelled}")
+    else:
+        con.execute(f"""delete from {CLUSTERS} where record_id in (select record_id from cluster_nodes)
+            or record_id not in (select record_id from {STAGED})""")
+        con.execute(f"insert into {CLUSTERS} {labelled}")
     con.unregister("cluster_labels")
     con.execute("drop table if exists cluster_nodes")
+
+
+def cluster_changed(con: duckdb.DuckDBPyConnection, threshold: float, max_size: int) -> tuple[ClusterStats, str]:
+    """`cluster_records` over what changed since the last run, or over everything after a full `match_pairs`.
+
+    Re-clustered are the whole linked components (links and must-links) around the pending records, their
+    previous cluster-mates, and the records of steward decisions not seen yet; they join the pending records.
+    Returns the stats and the mode (`full` or `incremental`).
+    """
+    if is_full(con) or not table_exists(con, CLUSTERS):
+        stats, mode = cluster_records(con, threshold, max_size), "full"
+    else:
+        pending = f"select record_id from {IDENTITY_PENDING}"
+        seeds = f"""{pending} union all {new_decisions(con)} union all
+            select c.record_id from {CLUSTERS} c semi join (select cluster_id from {CLUSTERS}
+                where record_id in ({pending})) using (cluster_id)"""
+        links = f"{strong_pairs(threshold)} union all {_must_links(con)}"
+        linked_component_records(con, links, seeds, "_cluster_scope")
+        stats, mode = cluster_records(con, threshold, max_size, scope="_cluster_scope"), "incremental"
+        add_pending(con, "select record_id from _cluster_scope")
+        con.execute("drop table _cluster_scope")
+    mark_decisions_seen(con)
+    return stats, mode
+
+
+def _must_links(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL: the pairs whose latest steward decision is a match (record_id_l, record_id_r)."""
+    if not table_exists(con, STEWARD_DECISIONS):
+        return "select NULL::VARCHAR as record_id_l, NULL::VARCHAR as record_id_r where false"
+    return f"""select record_id_l, record_id_r from (select record_id_l, record_id_r,
+        arg_max(decision, "at") as decision from {STEWARD_DECISIONS} group by all) where decision = 'match'"""

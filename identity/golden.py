@@ -33,6 +33,8 @@ import duckdb
 
 from cdp.config import IdentityConfig
 from cdp.schema import CROSSWALK, CUSTOMERS, GOLDEN, LINEAGE, PROFILE_ATTRIBUTES, RECORD_CUSTOMER, STAGED
+from cdp.warehouse import table_exists
+from identity.incremental import is_full, pending_customers
 
 DEFAULT_RULES = ("trust", "recent", "frequent")
 ADDRESS = ("street", "city", "state", "postcode")
@@ -49,21 +51,27 @@ RULE_COLUMN = {"trust": "trust", "recent": "recency", "frequent": "frequency"}
 """The column each rule compares between the winning and the runner-up value."""
 
 
-def build_golden(con: duckdb.DuckDBPyConnection, identity: IdentityConfig) -> dict[str, int]:
+def build_golden(con: duckdb.DuckDBPyConnection, identity: IdentityConfig, changed: str | None = None
+                 ) -> dict[str, int]:
     """Write `lineage`, `golden` and the `crosswalk` view from staged records and record_customer.
 
-    Returns counts for asset metadata: customers, lineage rows, and values decided by each rule.
+    With `changed`, SQL selecting customer ids, only those customers' rows are rebuilt (and the rows of
+    customers that are gone deleted); a customer's values depend on its own records only, so the rows are
+    those a full build gives. Returns counts for asset metadata: customers, lineage rows, and values decided
+    by each rule.
     """
     groups = rule_groups(identity)
     con.execute("begin transaction")
     try:
-        _records(con, list(groups))
+        if changed is not None:
+            con.execute(f"create or replace temp table _golden_scope as select distinct customer_id from ({changed})")
+        _records(con, list(groups), changed is not None)
         _rank(con, groups)
-        _write_lineage(con)
-        _write_golden(con)
+        _write_lineage(con, changed is not None)
+        _write_golden(con, changed is not None)
         con.execute(f"""create or replace view {CROSSWALK} as
             select s.source, s.source_id, rc.customer_id from {RECORD_CUSTOMER} rc join {STAGED} s using (record_id)""")
-        con.execute("drop table _golden_records; drop table _golden_winners")
+        con.execute("drop table _golden_records; drop table _golden_winners; drop table if exists _golden_scope")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -80,13 +88,15 @@ def rule_groups(identity: IdentityConfig) -> dict[tuple[str, ...], list[str]]:
     return dict(groups)
 
 
-def _records(con: duckdb.DuckDBPyConnection, orders: list[tuple[str, ...]]) -> None:
+def _records(con: duckdb.DuckDBPyConnection, orders: list[tuple[str, ...]], scoped: bool) -> None:
     """_golden_records: each record's customer, rule keys, candidate values and, per rule order i,
     `position_i`: its place among all records by those rules (frequency aside), then record id.
 
     A value's best record is then simply its lowest position, an integer aggregate instead of a
-    sort of every (customer, attribute, value) group.
+    sort of every (customer, attribute, value) group. `scoped`: only the customers in _golden_scope (positions
+    and recency ranks then count among their records, which orders them the same).
     """
+    scope = "semi join _golden_scope using (customer_id)" if scoped else ""
     singles = ", ".join(f"s.{a}::VARCHAR as {a}" for a in SINGLE)
     address = (f"case when coalesce({', '.join(ADDRESS)}) is not null "
                f"then [{', '.join(ADDRESS)}]::VARCHAR end as {ADDRESS_GROUP}")
@@ -96,7 +106,7 @@ def _records(con: duckdb.DuckDBPyConnection, orders: list[tuple[str, ...]]) -> N
         select *, {positions} from (
             select rc.customer_id, s.record_id, s.source, s.source_id, s.trust, {RECENCY} as recency,
                    {singles}, {address}
-            from {STAGED} s join {RECORD_CUSTOMER} rc using (record_id))""")
+            from {STAGED} s join {RECORD_CUSTOMER} rc using (record_id) {scope})""")
 
 
 def _order(rules: Iterable[str], leave_out: str = "") -> str:
@@ -130,12 +140,12 @@ def _rank(con: duckdb.DuckDBPyConnection, groups: dict[tuple[str, ...], list[str
             where place = 1""")
 
 
-def _write_lineage(con: duckdb.DuckDBPyConnection) -> None:
+def _write_lineage(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
     """lineage: the single winners, the winning address's parts and country, else the country's own winner;
-    each with its display form."""
+    each with its display form. `scoped`: replace only the rows of _golden_scope's and gone customers."""
     parts = ", ".join((*ADDRESS, "country"))
     displays = " ".join(f"when '{a}' then {_display(a)}" for a in PROFILE_ATTRIBUTES)
-    con.execute(f"""create or replace table {LINEAGE} as
+    con.execute(f"""{_replacing(con, LINEAGE, scoped)}
         with address as (unpivot (
             select w.customer_id, w.record_id, w.source, w.source_id, w.rule,
                    {', '.join(f's.{p}' for p in (*ADDRESS, 'country'))}
@@ -188,16 +198,28 @@ def _title(value: str, street: bool) -> str:
     return f"array_to_string(list_transform(string_split(lower({value}), ' '), lambda x: {word}), ' ')"
 
 
-def _write_golden(con: duckdb.DuckDBPyConnection) -> None:
-    """golden: one row per customer, the lineage values pivoted to columns (birth_date back to a DATE)."""
+def _write_golden(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
+    """golden: one row per customer, the lineage values pivoted to columns (birth_date back to a DATE);
+    `scoped`: replace only the rows of _golden_scope's and gone customers."""
     def column(attr: str) -> str:
         value = f"any_value(l.value) filter (where l.attribute = '{attr}')"
         return f"{value}::DATE as {attr}" if attr == "birth_date" else f"{value} as {attr}"
 
-    con.execute(f"""create or replace table {GOLDEN} as
+    scope = "semi join _golden_scope using (customer_id)" if scoped else ""
+    con.execute(f"""{_replacing(con, GOLDEN, scoped)}
         select c.customer_id, {', '.join(map(column, PROFILE_ATTRIBUTES))}
-        from {CUSTOMERS} c left join {LINEAGE} l using (customer_id)
+        from {CUSTOMERS} c {scope} left join {LINEAGE} l using (customer_id)
         group by c.customer_id order by length(c.customer_id), c.customer_id""")
+
+
+def _replacing(con: duckdb.DuckDBPyConnection, table: str, scoped: bool) -> str:
+    """SQL head of the statement writing `table`: a new table, or (scoped) an insert after deleting the rows of
+    the customers in _golden_scope and of customers no longer live."""
+    if not scoped:
+        return f"create or replace table {table} as"
+    con.execute(f"""delete from {table} where customer_id in (select customer_id from _golden_scope)
+        or customer_id not in (select customer_id from {CUSTOMERS})""")
+    return f"insert into {table}"
 
 
 def _stats(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -205,3 +227,10 @@ def _stats(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     rules = con.execute(f"select 'decided_by_' || rule, count(*) from {LINEAGE} group by all order by 1").fetchall()
     lineage = sum(n for _, n in rules)
     return {"customers": int(customers), "lineage_rows": int(lineage), **{k: int(n) for k, n in rules}}
+
+
+def golden_changed(con: duckdb.DuckDBPyConnection, identity: IdentityConfig) -> dict[str, int | str]:
+    """`build_golden` for the customers of the pending records, or for everyone after a full `match_pairs`."""
+    full = is_full(con) or not table_exists(con, GOLDEN) or not table_exists(con, LINEAGE)
+    stats: dict[str, int | str] = {**build_golden(con, identity, None if full else pending_customers())}
+    return stats | {"mode": "full" if full else "incremental"}

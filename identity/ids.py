@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from cdp.schema import CLUSTERS, CUSTOMERS, ID_COUNTER, ID_HISTORY, ID_REDIRECTS, RECORD_CUSTOMER, ensure_tables
+from identity.incremental import is_full, mark_all_dirty, mark_dirty, pending_customers, remember_customers
 
 ID_FORMAT = "C%09d"
 """printf format of a customer id; more than 9 digits simply widen it (order by length, then text)."""
@@ -183,3 +184,18 @@ def _totals(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
     for table in ("_ids_overlap", "_ids_home", "_ids_assigned", "_ids_events", "_ids_merged", "_ids_customers"):
         con.execute(f"drop table if exists {table}")
+
+
+def assign_changed(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[IdStats, str]:
+    """`assign_customer_ids`, marking dirty for publishing the customers the pending records had and have
+    (every customer after a full `match_pairs`). Returns the stats and the mode (`full` or `incremental`)."""
+    full = is_full(con)
+    if not full:
+        mark_dirty(con, pending_customers())  # before: the ids they had, some merged away or gone now
+    stats = assign_customer_ids(con, run_id)
+    if full:
+        mark_all_dirty(con)
+    else:
+        mark_dirty(con, pending_customers())
+    remember_customers(con, full)
+    return stats, "full" if full else "incremental"

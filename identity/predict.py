@@ -17,6 +17,9 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 from cdp.schema import MATCH_PAIRS
 from identity.model import make_linker
 
+DELTA_FLAG = "cdp_delta"
+"""Input column of `delta_linker`: the record is new or changed."""
+
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
@@ -58,11 +61,43 @@ def score(records: pa.Table, model: dict[str, Any], floor: float, threshold: flo
     linker = make_linker(records, model)
     predicted = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
     missing = _score_within_groups(linker, predicted, floor, threshold, complete_up_to)
+    return _rows(model, predicted, missing)
+
+
+def _rows(model: dict[str, Any], *scored: SplinkDataFrame) -> pa.Table:
+    """Splink's scored pairs as match_pairs rows."""
+    union = " union all by name ".join(f"select * from {s.physical_name}" for s in scored)
     sql = f"""select unique_id_l as record_id_l, unique_id_r as record_id_r, match_probability, match_weight,
                      {explanation_sql(model)} as explanation
-              from (select * from {predicted.physical_name} union all by name select * from {missing.physical_name})
-              order by record_id_l, record_id_r"""
-    return predicted.db_api.duckdb_con.sql(sql).to_arrow_table()
+              from ({union}) order by record_id_l, record_id_r"""
+    return scored[0].db_api.duckdb_con.sql(sql).to_arrow_table()
+
+
+def delta_linker(records: pa.Table, model: dict[str, Any]) -> Linker:
+    """A Linker over all `records` whose blocking rules keep only the pairs with a record flagged `DELTA_FLAG`.
+
+    The same rules, model and term frequencies (counted over all records, as a full run counts them) as
+    `score`, so each such pair gets the probability a full run gives it.
+    """
+    rules = [r if isinstance(r, str) else r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]]
+    # One rule per side rather than `(l.flag OR r.flag)`: DuckDB pushes a one-sided filter below the join, so
+    # each join pairs the few flagged records with all, instead of filtering every blocked pair afterwards.
+    restricted = [f"({rule}) AND {side}.{DELTA_FLAG}" for rule in rules for side in ("l", "r")]
+    return make_linker(records, model | {"blocking_rules_to_generate_predictions": restricted})
+
+
+def score_delta(linker: Linker, model: dict[str, Any], floor: float) -> pa.Table:
+    """Every blocked pair with a flagged record (see `delta_linker`) scoring at least `floor`, as match_pairs rows."""
+    return _rows(model, linker.inference.predict(threshold_match_probability=floor, warning_mode="never"))
+
+
+def score_groups(linker: Linker, model: dict[str, Any], groups: pa.Table, known: pa.Table, floor: float) -> pa.Table:
+    """The pairs inside `groups` (cluster_id, unique_id) not in `known` (unique_id_l, unique_id_r) and scoring at
+    least `floor`: `score`'s completion of groups, for the groups a delta touched."""
+    api = linker._db_api  # the linker's own database, where its term-frequency tables live
+    missing = linker.inference._score_missing_cluster_edges(api.register(groups), api.register(known),
+                                                            threshold_match_probability=floor)
+    return _rows(model, missing)
 
 
 def _score_within_groups(

@@ -32,6 +32,7 @@ import duckdb
 
 from cdp.schema import CUSTOMERS, INTERACTIONS, RECORD_CUSTOMER, TRAITS, TRAITS_TABLE
 from cdp.warehouse import table_exists
+from identity.incremental import clear_pending, is_full, mark_all_dirty, mark_dirty
 
 COMPLAINT = "i.name = 'tickets' and lower(i.attributes->>'category') like '%complaint%'"
 """SQL: the interaction `i` is a complaint."""
@@ -115,3 +116,21 @@ def _segmented() -> str:
 def _tier(rank: str) -> str:
     """SQL: high for the top 20% by percent rank, mid for the next 30%, low for the rest."""
     return f"case when {rank} >= 0.8 then 'high' when {rank} >= 0.5 then 'mid' else 'low' end"
+
+
+def traits_changed(con: duckdb.DuckDBPyConnection, now: dt.datetime | None = None) -> dict[str, Any]:
+    """`build_traits` (a full recompute: tiers are relative to all customers), marking dirty the customers whose
+    row changed; then the identity run is through, and nothing is pending any more."""
+    full = is_full(con) or not table_exists(con, TRAITS_TABLE)
+    if not full:
+        con.execute(f"create or replace temp table _traits_before as select * from {TRAITS_TABLE}")
+    stats = build_traits(con, now)
+    if not full:
+        # lifetime_value is a sum of doubles, whose last bits follow the order DuckDB added them in
+        rounded = "select customer_id, round(lifetime_value, 6), * exclude (customer_id, lifetime_value) from"
+        mark_dirty(con, f"select customer_id from ({rounded} {TRAITS_TABLE} except {rounded} _traits_before)")
+        con.execute("drop table _traits_before")
+    else:  # every customer's traits are new (a full run has marked them all already)
+        mark_all_dirty(con)
+    clear_pending(con)
+    return stats | {"mode": "full" if full else "incremental"}
