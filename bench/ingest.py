@@ -140,8 +140,12 @@ def _append_sql(feed: Feed, loc: SqlLocation, share: float, tag: str) -> int:
     with engine.begin() as con:
         total = con.execute(sa.text(f"select count(*) from {loc.table}")).scalar() or 0
         con.execute(sa.text(f"create temp table cdp_new as select * from {loc.table} limit {int(total * share)}"))
-        con.execute(sa.text(f"update cdp_new set {feed.key} = {feed.key} || '-{tag}'"))
-        if feed.watermark:
+        numbered = con.execute(sa.text(f"select min({feed.key}), max({feed.key}) from {loc.table}")).one()
+        if all(isinstance(n, int) for n in numbered):  # new numbers past the last: an id can be the watermark
+            con.execute(sa.text(f"update cdp_new set {feed.key} = {feed.key} + {numbered[1] - numbered[0] + 1}"))
+        else:
+            con.execute(sa.text(f"update cdp_new set {feed.key} = {feed.key} || '-{tag}'"))
+        if feed.watermark and feed.watermark != feed.key:
             con.execute(sa.text(f"update cdp_new set {feed.watermark} = '{now}'"))
         added = con.execute(sa.text(f"insert into {loc.table} select * from cdp_new")).rowcount
         con.execute(sa.text("drop table cdp_new"))

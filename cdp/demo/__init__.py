@@ -55,7 +55,8 @@ SOURCES: dict[str, dict[str, Any]] = {
         "formats": {"birth_date": "%Y-%m-%d", "updated_at": "%Y-%m-%d %H:%M:%S"},
         "interactions": [{
             "name": "invoices", "connector": "sql", "url": "sqlite:///finance.db", "table": "invoices",
-            "key": "invoice_id", "record_key": "account_id", "at": "issued_on", "amount": "amount",
+            "key": "invoice_id", "watermark": "invoice_id", "record_key": "account_id", "at": "issued_on",
+            "amount": "amount",
             "attributes": ["due_on", "status"], "formats": {"at": "%Y-%m-%d"},
         }],
     },
