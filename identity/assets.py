@@ -14,6 +14,7 @@ from cdp.config import Config
 from cdp.resources import WarehouseResource
 from cdp.schema import STAGED
 from identity.cluster import cluster_records
+from identity.engine import Engine
 from identity.golden import build_golden
 from identity.ids import assign_customer_ids
 from identity.labels import threshold_in_use
@@ -38,11 +39,12 @@ class MatchConfig(dg.Config):
 def match_pairs_asset(cfg: Config) -> dg.AssetsDefinition:
     store = ModelStore(cfg.state_dir / "models")
 
-    @dg.asset(name="match_pairs", deps=["staged"], group_name=GROUP, kinds={"duckdb", "splink"})
+    @dg.asset(name="match_pairs", deps=["staged"], group_name=GROUP, kinds={cfg.engine, "splink"})
     def match_pairs(config: MatchConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Candidate pairs scored by the Splink model, with explanations; uncertain ones queued for review."""
         with warehouse.connect() as con:
-            stats = match(con, cfg.identity, store, retrain=config.retrain, with_labels=config.with_labels)
+            stats = match(con, cfg.identity, store, retrain=config.retrain, with_labels=config.with_labels,
+                          engine=Engine.of(cfg))
         return dg.MaterializeResult(metadata=asdict(stats))
 
     return match_pairs

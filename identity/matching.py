@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from cdp.config import IdentityConfig
 from cdp.schema import MATCH_PAIRS
+from identity.engine import DUCKDB, Engine
 from identity.labels import refine, threshold, used
 from identity.model import ModelStore, model_for, read_input
 from identity.predict import score, write_match_pairs
@@ -37,20 +38,21 @@ class MatchStats:
 
 
 def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore, retrain: bool = False,
-          with_labels: bool = False) -> MatchStats:
+          with_labels: bool = False, engine: Engine = DUCKDB) -> MatchStats:
     """Score the staged records with the current model (training one first if asked or missing), refined
-    by the stewards' labels when asked (`with_labels`) or once there are enough (identity.labels)."""
+    by the stewards' labels when asked (`with_labels`) or once there are enough (identity.labels).
+    Splink's training and scoring run on `engine`; the tables stay in the warehouse."""
     records = read_input(con)
     if records.num_rows < MIN_RECORDS:  # nothing to learn from or to pair; the tables still exist
         write_match_pairs(con, NO_PAIRS)
         return MatchStats(records.num_rows, 0, 0, refresh_candidates(con, cfg.review_band), "", False, 0,
                           cfg.threshold)
-    model, path, trained = model_for(store, records, retrain)
-    model, refined = refine(con, store, records, model, cfg, required=with_labels)
+    model, path, trained = model_for(store, records, retrain, engine)
+    model, refined = refine(con, store, records, model, cfg, required=with_labels, engine=engine)
     path = refined or path
     cut = threshold(model, cfg.threshold)
     floor = min(cfg.review_band[0], cut)
-    pairs = score(records, model, floor, cut, complete_up_to=2 * cfg.max_cluster_size)
+    pairs = score(records, model, floor, cut, complete_up_to=2 * cfg.max_cluster_size, engine=engine)
     write_match_pairs(con, pairs)
     review_open = refresh_candidates(con, cfg.review_band)
     links = con.execute(f"select count(*) from {MATCH_PAIRS} where match_probability >= ?", [cut])

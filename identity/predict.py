@@ -15,6 +15,7 @@ from splink import Linker
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from cdp.schema import MATCH_PAIRS
+from identity.engine import DUCKDB, Engine
 from identity.model import make_linker
 
 
@@ -47,30 +48,30 @@ def explanation_sql(model: dict[str, Any]) -> str:
     return f"json_array({', '.join(parts)})"
 
 
-def score(records: pa.Table, model: dict[str, Any], floor: float, threshold: float, complete_up_to: int) -> pa.Table:
+def score(records: pa.Table, model: dict[str, Any], floor: float, threshold: float, complete_up_to: int,
+          engine: Engine = DUCKDB) -> pa.Table:
     """Every blocked pair scoring at least `floor`, as match_pairs rows.
 
     Blocking misses some pairs inside a group of linked records (two duplicates of one person, each
     mistyped in a different field, may share no blocking key). Those pairs are scored too,
     for groups of up to `complete_up_to` records, so the clustering guards can see how the model
-    judges them instead of guessing.
+    judges them instead of guessing. The explanations are built on DuckDB whatever `engine` scored.
     """
-    linker = make_linker(records, model)
+    linker = make_linker(records, model, engine)
     predicted = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
-    missing = _score_within_groups(linker, predicted, floor, threshold, complete_up_to)
+    missing = _score_within_groups(linker, engine, predicted, floor, threshold, complete_up_to)
     sql = f"""select unique_id_l as record_id_l, unique_id_r as record_id_r, match_probability, match_weight,
                      {explanation_sql(model)} as explanation
-              from (select * from {predicted.physical_name} union all by name select * from {missing.physical_name})
+              from (select * from predicted union all by name select * from missing)
               order by record_id_l, record_id_r"""
-    return predicted.db_api.duckdb_con.sql(sql).to_arrow_table()
+    return engine.on_duckdb({"predicted": predicted, "missing": missing}).sql(sql).to_arrow_table()
 
 
-def _score_within_groups(
-    linker: Linker, predicted: SplinkDataFrame, floor: float, threshold: float, complete_up_to: int
-) -> SplinkDataFrame:
+def _score_within_groups(linker: Linker, engine: Engine, predicted: SplinkDataFrame, floor: float, threshold: float,
+                         complete_up_to: int) -> SplinkDataFrame:
     groups = linker.clustering.cluster_pairwise_predictions_at_threshold(predicted, threshold)
     small = predicted.db_api.register(
-        predicted.db_api.duckdb_con.sql(f"""select cluster_id, unique_id from {groups.physical_name}
+        engine.on_duckdb({"groups": groups}).sql(f"""select cluster_id, unique_id from groups
             qualify count(*) over (partition by cluster_id) between 3 and {int(complete_up_to)}""").to_arrow_table()
     )
     # Splink's own scorer of a cluster's unscored pairs (private in Splink 5; no public equivalent).
