@@ -39,10 +39,13 @@ def agreement(con: duckdb.DuckDBPyConnection, left: str, right: str) -> float:
     return float(con.execute(AGREEMENT_SQL.format(left=left, right=right)).fetchall()[0][0])
 
 
-def resolve(con: duckdb.DuckDBPyConnection, cfg: Config, engine: Engine, name: str) -> float:
-    """Train, score and cluster on `engine` into the table `clusters_<name>`; the seconds it took."""
+def resolve(con: duckdb.DuckDBPyConnection, cfg: Config, engine: Engine, name: str,
+            model_of: str | None = None) -> float:
+    """Train, score and cluster on `engine` into the table `clusters_<name>`; the seconds it took. With
+    `model_of`, score with the model that run trained instead of training one."""
     start = time.perf_counter()
-    match(con, cfg.identity, ModelStore(cfg.state_dir / f"models-{name}"), retrain=True, engine=engine)
+    store = ModelStore(cfg.state_dir / f"models-{model_of or name}")
+    match(con, cfg.identity, store, retrain=model_of is None, engine=engine)
     cluster_records(con, cfg.identity.threshold, cfg.identity.max_cluster_size)
     seconds = time.perf_counter() - start
     con.execute(f"create or replace table clusters_{name} as select record_id, cluster_id from clusters")

@@ -11,7 +11,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from splink import Linker
+from splink import DuckDBAPI, Linker
+from splink.clustering import cluster_pairwise_predictions_at_threshold
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from cdp.schema import MATCH_PAIRS
@@ -69,11 +70,16 @@ def score(records: pa.Table, model: dict[str, Any], floor: float, threshold: flo
 
 def _score_within_groups(linker: Linker, engine: Engine, predicted: SplinkDataFrame, floor: float, threshold: float,
                          complete_up_to: int) -> SplinkDataFrame:
-    groups = linker.clustering.cluster_pairwise_predictions_at_threshold(predicted, threshold)
-    small = predicted.db_api.register(
-        engine.on_duckdb({"groups": groups}).sql(f"""select cluster_id, unique_id from groups
-            qualify count(*) over (partition by cluster_id) between 3 and {int(complete_up_to)}""").to_arrow_table()
-    )
+    # The links cluster on DuckDB whatever the engine: on Spark, Splink's connected components are dozens of
+    # small jobs over a plan that grows with each (the driver ran out of heap on FEBRL3's 5,000 records).
+    links = engine.on_duckdb({"predicted": predicted}).sql(f"""select unique_id_l, unique_id_r from predicted
+        where match_probability >= {float(threshold)}""").to_arrow_table()
+    nodes = pa.table({"unique_id": pa.concat_arrays([links["unique_id_l"].combine_chunks(),
+                                                     links["unique_id_r"].combine_chunks()]).unique()})
+    groups = cluster_pairwise_predictions_at_threshold(nodes, links, DuckDBAPI(), "unique_id")
+    small = predicted.db_api.register(groups.db_api.duckdb_con.sql(
+        f"""select cluster_id, unique_id from {groups.physical_name}
+            qualify count(*) over (partition by cluster_id) between 3 and {int(complete_up_to)}""").to_arrow_table())
     # Splink's own scorer of a cluster's unscored pairs (private in Splink 5; no public equivalent).
     return linker.inference._score_missing_cluster_edges(small, predicted, threshold_match_probability=floor)
 
