@@ -102,8 +102,10 @@ class SparkEngine(Engine):
     kind = "spark"
     functions: ClassVar[dict[str, str]] = {"JAROWINKLER_SIMILARITY": "jaro_winkler"}
     """DuckDB functions the model uses (as sqlglot writes them for Spark) -> the jar's UDF of the same result."""
-    defaults: ClassVar[dict[str, str]] = {"spark.sql.shuffle.partitions": "16", "spark.ui.showConsoleProgress": "false"}
-    """Session settings unless `spark.conf` says otherwise: Spark's 200 shuffle partitions suit only big clusters."""
+    defaults: ClassVar[dict[str, str]] = {"spark.sql.shuffle.partitions": "16", "spark.ui.showConsoleProgress": "false",
+                                          "spark.driver.memory": "4g"}
+    """Session settings unless `spark.conf` says otherwise: Spark's 200 shuffle partitions suit only big clusters,
+    and its 1g driver heap ran out on the plans of training on FEBRL3 (the model's conditions are long)."""
 
     def __init__(self, spark: SparkConfig) -> None:
         self.config = spark
