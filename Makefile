@@ -6,11 +6,13 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 DEMO ?= demo
 PEOPLE ?= 2000
+# pip extras installed with the project; CI adds spark (`make test EXTRAS=dev,spark`) for tests/identity/test_spark.py
+EXTRAS ?= dev
 
 $(BIN)/cdp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(BIN)/cdp
 
 .PHONY: install demo test lint check

@@ -86,7 +86,7 @@ def run_dataset(name: str, work: Path, baseline: bool = True, sweep: tuple[float
     cfg = load_config(DATASETS[name](work / name))
     stage(cfg)
     scores = []
-    with open_warehouse(cfg.warehouse_path) as con:
+    with open_warehouse(cfg.warehouse_path, options=cfg.warehouse_options) as con:
         records = load_truth(con, cfg.root / "truth.csv")
         start = time.perf_counter()
         match(con, cfg.identity, ModelStore(cfg.state_dir / "models"), retrain=True)

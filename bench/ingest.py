@@ -59,7 +59,7 @@ def run(cfg: Config, full: bool = True, gates: bool = False) -> float:
         cfg.warehouse_path.unlink(missing_ok=True)
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     timed("check_columns", lambda: check_columns(cfg))
-    with open_warehouse(cfg.warehouse_path) as con:
+    with open_warehouse(cfg.warehouse_path, options=cfg.warehouse_options) as con:
         for name, src in cfg.sources.items():
             loads = timed(f"load {name}", partial(load_source, con, name, src, None, full))
             timed(f"stage {name}", partial(stage_source, con, name, src, full))

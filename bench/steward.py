@@ -49,7 +49,7 @@ def run(cfg: Config, with_labels: bool = False) -> float:
 
 
 def score(cfg: Config, system: str, seconds: float) -> Score:
-    with open_warehouse(cfg.warehouse_path) as con:
+    with open_warehouse(cfg.warehouse_path, options=cfg.warehouse_options) as con:
         records = load_truth(con, cfg.root / "truth.csv")
         return Score("demo20k", system, records, *pairwise(con, "clusters"), seconds)
 
@@ -92,7 +92,7 @@ def as_links(cfg: Config) -> Score:
     """The decisions honoured as must- and cannot-links by clustering the first run's scores again."""
     start = time.perf_counter()
     import_labels(cfg)
-    with open_warehouse(cfg.warehouse_path) as con:
+    with open_warehouse(cfg.warehouse_path, options=cfg.warehouse_options) as con:
         cluster_records(con, threshold_in_use(ModelStore(cfg.state_dir / "models"), cfg.identity.threshold),
                         cfg.identity.max_cluster_size)
     return score(cfg, "+ decisions as links", time.perf_counter() - start)

@@ -123,7 +123,8 @@ def cmd_model(args: argparse.Namespace) -> int:
     print(f"model: {current}\n{summary(model)}\n{weights_table(model)}")
     records = 0
     if cfg.warehouse_path.exists():  # under the lock: a run holds the file, and DuckDB would refuse with its own error
-        with project_lock(cfg.state_dir, "model"), open_warehouse(cfg.warehouse_path, read_only=True) as con:
+        with (project_lock(cfg.state_dir, "model"),
+              open_warehouse(cfg.warehouse_path, read_only=True, options=cfg.warehouse_options) as con):
             records = con.execute(f"select count(*) from {STAGED}").fetchall()[0][0] if table_exists(con, STAGED) else 0
     found = problems(model, records) if records else []
     print("\n".join(f"implausible: {line}" for line in found) or "\nplausible: no near level outweighs an exact one, "
@@ -142,7 +143,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         from cdp.warehouse import open_warehouse
         from quality.quarantine import export_attribute_issues, export_quarantine, personal_columns
 
-        with project_lock(cfg.state_dir, "export"), open_warehouse(cfg.warehouse_path) as con:
+        with (project_lock(cfg.state_dir, "export"),
+              open_warehouse(cfg.warehouse_path, options=cfg.warehouse_options) as con):
             if args.what == "quarantine":
                 rows = export_quarantine(con, out, {} if args.with_pii else personal_columns(cfg))
             else:

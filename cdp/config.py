@@ -9,9 +9,11 @@ to open each source.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
+import shutil
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -267,6 +269,42 @@ class IdentityConfig(Strict):
         return rules
 
 
+class SparkConfig(Strict):
+    """The Spark session the identity step's Splink work runs on when `engine: spark`."""
+
+    master: str = "local[*]"
+    """Spark master URL: local[*] (this machine's cores), spark://host:7077, yarn, k8s://..."""
+    conf: dict[str, str] = Field(default_factory=dict)
+    """Spark settings for the session, e.g. {spark.executor.memory: 8g, spark.sql.shuffle.partitions: "200"}."""
+
+
+class DuckDBSettings(Strict):
+    """DuckDB's memory settings, applied to every warehouse connection and to Splink's own DuckDB."""
+
+    memory_limit: str | None = None
+    """Most memory one connection may use before spilling to disk, e.g. "8GB" (DuckDB's default: 80% of RAM)."""
+    temp_directory: str | None = None
+    """Where DuckDB spills what does not fit, relative to cdp.yaml's folder (default: `<warehouse>.tmp` beside
+    the warehouse file, in the state folder). Put it on a disk with room for the largest step's working set."""
+
+    def options(self, root: Path | None = None) -> dict[str, str]:
+        """The settings as DuckDB connection options; a relative temp directory resolved against `root`."""
+        out = {"memory_limit": self.memory_limit} if self.memory_limit else {}
+        if self.temp_directory:
+            out["temp_directory"] = str(root / self.temp_directory if root else self.temp_directory)
+        return out
+
+
+def spark_missing() -> str | None:
+    """What `engine: spark` lacks on this machine (pyspark, Java), naming what to install; None when nothing."""
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed: pip install 'cdp[spark]'"
+    java_home = os.environ.get("JAVA_HOME")
+    if shutil.which("java") is None and not (java_home and (Path(java_home) / "bin" / "java").exists()):
+        return "Java is not installed: apt-get install default-jre-headless (or set JAVA_HOME to a Java 17+)"
+    return None
+
+
 DEFAULT_PII = ("email", "phone", "tax_id", "birth_date", "street")
 """The attributes masked for readers without `pii` unless cdp.yaml's `api.pii` says otherwise."""
 
@@ -356,6 +394,11 @@ class Config(Strict):
     api: ApiConfig = Field(default_factory=ApiConfig)
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     """Endpoints the change feed is delivered to after each publish (and by `cdp webhooks deliver`)."""
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    """Where the identity step's Splink training and scoring run: duckdb (in the process) or spark
+    (`spark:` below); everything else runs on DuckDB either way."""
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    duckdb: DuckDBSettings = Field(default_factory=DuckDBSettings)
     root: Path = Path(".")
     """The folder holding cdp.yaml (set by load_config)."""
 
@@ -378,6 +421,13 @@ class Config(Strict):
             raise ValueError(f"url: {twice!r} is listed twice (list every event type it takes under one entry)")
         return webhooks
 
+    @model_validator(mode="after")
+    def _engine_installed(self) -> Config:
+        missing = spark_missing() if self.engine == "spark" else None
+        if missing:
+            raise ValueError(f"engine: spark needs pyspark and Java; {missing}")
+        return self
+
     @property
     def warehouse_path(self) -> Path:
         return Path(self.warehouse) if os.path.isabs(self.warehouse) else self.root / self.warehouse
@@ -386,6 +436,11 @@ class Config(Strict):
     def state_dir(self) -> Path:
         """Folder beside the warehouse for models, reports and other run state."""
         return self.warehouse_path.parent
+
+    @property
+    def warehouse_options(self) -> dict[str, str]:
+        """DuckDB options every warehouse connection opens with (`duckdb:`)."""
+        return self.duckdb.options(self.root)
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

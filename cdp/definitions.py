@@ -25,7 +25,7 @@ from serving.assets import build_defs as serving_defs
 def build_definitions(cfg: Config) -> dg.Definitions:
     """Definitions for one config; the CLI and the tests call this directly."""
     base = dg.Definitions(
-        resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path)),
+        resources={"warehouse": WarehouseResource(path=str(cfg.warehouse_path), options=cfg.warehouse_options),
                    "serving": ServingResource(url=cfg.serving)},
         # One process writes the DuckDB file at a time, so steps run in-process, one after another.
         executor=dg.in_process_executor,

@@ -23,6 +23,8 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file named by `warehouse:` in cdp.yaml."""
 
     path: str
+    options: dict[str, str] = {}
+    """DuckDB settings every connection opens with (cdp.yaml's `duckdb:`: memory_limit, temp_directory)."""
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -41,7 +43,7 @@ class WarehouseResource(dg.ConfigurableResource):
         deadline = time.monotonic() + LOCK_WAIT
         while True:
             try:
-                return connect(self.path)
+                return connect(self.path, options=self.options)
             except duckdb.Error as exc:
                 if not is_locked(exc) or time.monotonic() > deadline:
                     raise

@@ -136,7 +136,7 @@ def import_labels(cfg: Config) -> Labels:
 
     if not cfg.warehouse_path.exists():  # never run: nothing was staged, nothing can be labelled
         return Labels.none()
-    with open_warehouse(cfg.warehouse_path) as con:
+    with open_warehouse(cfg.warehouse_path, options=cfg.warehouse_options) as con:
         import_decisions(con, decisions(cfg.serving))
         return read_labels(con)
 

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse file, creating its folder on first use."""
+def connect(path: str | Path, read_only: bool = False,
+            options: Mapping[str, str] | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file, creating its folder on first use; `options` are DuckDB settings
+    (memory_limit, temp_directory: `Config.warehouse_options`)."""
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    return duckdb.connect(str(path), read_only=read_only, config=dict(options or {}))
 
 
 @contextmanager
-def open_warehouse(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_warehouse(path: str | Path, read_only: bool = False,
+                   options: Mapping[str, str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Connection that is closed on exit, so the file is free for the next process."""
-    con = connect(path, read_only=read_only)
+    con = connect(path, read_only=read_only, options=options)
     try:
         yield con
     finally:

@@ -14,6 +14,7 @@ from cdp.config import Config
 from cdp.resources import WarehouseResource, full_run
 from cdp.schema import STAGED
 from identity.cluster import cluster_changed
+from identity.engine import Engine
 from identity.golden import golden_changed
 from identity.ids import assign_changed
 from identity.labels import threshold_in_use
@@ -38,7 +39,7 @@ class MatchConfig(dg.Config):
 def match_pairs_asset(cfg: Config) -> dg.AssetsDefinition:
     store = ModelStore(cfg.state_dir / "models")
 
-    @dg.asset(name="match_pairs", deps=["staged"], group_name=GROUP, kinds={"duckdb", "splink"})
+    @dg.asset(name="match_pairs", deps=["staged"], group_name=GROUP, kinds={cfg.engine, "splink"})
     def match_pairs(context: dg.AssetExecutionContext, config: MatchConfig,
                     warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Candidate pairs scored by the Splink model, with explanations; uncertain ones queued for review.
@@ -48,7 +49,7 @@ def match_pairs_asset(cfg: Config) -> dg.AssetsDefinition:
         """
         with warehouse.connect() as con:
             stats = match(con, cfg.identity, store, retrain=config.retrain, with_labels=config.with_labels,
-                          full=full_run(context))
+                          full=full_run(context), engine=Engine.of(cfg))
         return dg.MaterializeResult(metadata=asdict(stats))
 
     return match_pairs

@@ -37,6 +37,7 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 from cdp.config import IdentityConfig
 from cdp.schema import MATCH_PAIRS, STAGED, STEWARD_DECISIONS
 from cdp.warehouse import table_exists
+from identity.engine import DUCKDB, Engine
 from identity.model import LABELS_KEY, ImplausibleModel, ModelStore, make_linker
 from identity.plausible import problems
 
@@ -125,21 +126,22 @@ def band_share(con: duckdb.DuckDBPyConnection, band: tuple[float, float]) -> flo
     return float(inside or 0.0) / total if total else UNKNOWN_BAND_SHARE
 
 
-def learn(records: pa.Table, model: dict[str, Any], labels: Labels, share: float, default: float) -> dict[str, Any]:
-    """`model` refined by `labels` (see the module's docstring); `share` is `band_share`, `default` the
-    threshold of cdp.yaml. TooFewLabels when there are not enough."""
+def learn(records: pa.Table, model: dict[str, Any], labels: Labels, share: float, default: float,
+          engine: Engine = DUCKDB) -> dict[str, Any]:
+    """`model` refined by `labels` (see the module's docstring) on `engine`; `share` is `band_share`, `default`
+    the threshold of cdp.yaml. TooFewLabels when there are not enough."""
     if not labels.enough():
         raise TooFewLabels(f"the stewards' labels are {labels.describe()}; learning from them needs at least "
                            f"{MIN_LABELS}, with {MIN_EACH} of each kind")
     unsupervised = model.get(LABELS_KEY, {}).get("unsupervised_m") or _m_of(model)
     base = _with_m(model, unsupervised)
     matches = labels.pairs.filter(pc.equal(labels.pairs["clerical_match_score"], 1.0))
-    from_labels = _m_from_labels(records, base, matches)
+    from_labels = _m_from_labels(records, base, matches, engine)
     weight = share * labels.matches / (labels.matches + MIN_LABELS)
     blended = {name: [None if u is None else (1 - weight) * u + weight * (from_labels[name][k] or 0.0)
                       for k, u in enumerate(levels)] for name, levels in unsupervised.items()}
     refined = _with_m(model, blended)
-    picked, f1, f1_default = _pick_threshold(records, refined, labels.pairs, default)
+    picked, f1, f1_default = _pick_threshold(records, refined, labels.pairs, default, engine)
     refined[LABELS_KEY] = {"labels": labels.pairs.num_rows, "matches": labels.matches,
                            "non_matches": labels.non_matches, "band_share": round(share, 4),
                            "label_weight": round(weight, 4), "threshold": picked, "f1_on_labels": f1,
@@ -166,9 +168,10 @@ def _with_m(model: dict[str, Any], m: dict[str, list[float | None]]) -> dict[str
     return out
 
 
-def _m_from_labels(records: pa.Table, model: dict[str, Any], matches: pa.Table) -> dict[str, list[float | None]]:
+def _m_from_labels(records: pa.Table, model: dict[str, Any], matches: pa.Table,
+                   engine: Engine) -> dict[str, list[float | None]]:
     """m of every trainable level among the labelled matches, by Splink; 0 for a level none of them shows."""
-    linker = make_linker(records, model)
+    linker = make_linker(records, model, engine)
     linker.table_management.register_table(matches, "cdp_label_matches", overwrite=True)
     linker.training.estimate_m_from_pairwise_labels("cdp_label_matches")
     # Splink keeps the old m of a level no labelled pair falls in; which levels it estimated is only on
@@ -182,10 +185,10 @@ def _m_from_labels(records: pa.Table, model: dict[str, Any], matches: pa.Table) 
     return out
 
 
-def _pick_threshold(records: pa.Table, model: dict[str, Any], pairs: pa.Table,
-                    default: float) -> tuple[float | None, float | None, float]:
+def _pick_threshold(records: pa.Table, model: dict[str, Any], pairs: pa.Table, default: float,
+                    engine: Engine) -> tuple[float | None, float | None, float]:
     """(threshold or None, F1 on the labels there, F1 on the labels at `default`) under `model`."""
-    linker = make_linker(records, model)
+    linker = make_linker(records, model, engine)
     linker.table_management.register_table(pairs, "cdp_labels", overwrite=True)
     table = linker.evaluation.accuracy_analysis_from_labels_table(
         "cdp_labels", output_type="table", match_weight_round_to_nearest=0.01)
@@ -257,7 +260,7 @@ def summary(model: dict[str, Any]) -> str:
 
 
 def refine(con: duckdb.DuckDBPyConnection, store: ModelStore, records: pa.Table, model: dict[str, Any],
-           cfg: IdentityConfig, required: bool = False) -> tuple[dict[str, Any], Path | None]:
+           cfg: IdentityConfig, required: bool = False, engine: Engine = DUCKDB) -> tuple[dict[str, Any], Path | None]:
     """The model to score with: `model` refined by the warehouse's labels and saved as a new version when
     `required` (`cdp train --with-labels`) or `due`; else `model` as it is. Returns (model, new file or None).
 
@@ -267,7 +270,7 @@ def refine(con: duckdb.DuckDBPyConnection, store: ModelStore, records: pa.Table,
     labels = read_labels(con)
     if not required and not due(model, labels):
         return model, None
-    refined = learn(records, model, labels, band_share(con, cfg.review_band), cfg.threshold)
+    refined = learn(records, model, labels, band_share(con, cfg.review_band), cfg.threshold, engine)
     found = problems(refined, records.num_rows)
     if found:
         kept = store.reject(refined, found)

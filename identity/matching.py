@@ -21,6 +21,7 @@ from identity.incremental import (
     save_snapshot,
     strong_pairs,
 )
+from identity.engine import DUCKDB, Engine
 from identity.labels import refine, threshold, used
 from identity.model import ModelStore, model_for, read_input
 from identity.predict import DELTA_FLAG, delta_linker, score, score_delta, score_groups, write_match_pairs
@@ -53,13 +54,14 @@ class MatchStats:
 
 
 def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore, retrain: bool = False,
-          with_labels: bool = False, full: bool = False) -> MatchStats:
+          with_labels: bool = False, full: bool = False, engine: Engine = DUCKDB) -> MatchStats:
     """Score the staged records with the current model (training one first if asked or missing), refined
     by the stewards' labels when asked (`with_labels`) or once there are enough (identity.labels).
 
     Unless `full` (or the model changed, or there is no previous run, or too much changed:
     identity.incremental), only the pairs of records new or changed since the last run are scored and the
-    rest of match_pairs is kept.
+    rest of match_pairs is kept (on DuckDB: a delta is small). Splink's training and full scoring run on
+    `engine`; the tables stay in the warehouse.
     """
     records = read_input(con)
     if records.num_rows < MIN_RECORDS:  # nothing to learn from or to pair; the tables still exist
@@ -67,8 +69,8 @@ def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore
         pend_all(con)
         return MatchStats(records.num_rows, 0, 0, refresh_candidates(con, cfg.review_band), "", False, 0,
                           cfg.threshold, reason="too few records")
-    model, path, trained = model_for(store, records, retrain)
-    model, refined = refine(con, store, records, model, cfg, required=with_labels)
+    model, path, trained = model_for(store, records, retrain, engine)
+    model, refined = refine(con, store, records, model, cfg, required=with_labels, engine=engine)
     path = refined or path
     cut = threshold(model, cfg.threshold)
     floor = min(cfg.review_band[0], cut)
@@ -82,7 +84,7 @@ def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore
         _match_delta(con, records, model, floor, cut, 2 * cfg.max_cluster_size)
         pend_delta(con)
     else:
-        write_match_pairs(con, score(records, model, floor, cut, complete_up_to=2 * cfg.max_cluster_size))
+        write_match_pairs(con, score(records, model, floor, cut, 2 * cfg.max_cluster_size, engine))
         pend_all(con)
     save_snapshot(con, path.name)
     review_open = refresh_candidates(con, cfg.review_band)

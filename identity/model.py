@@ -14,11 +14,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from splink import DuckDBAPI, Linker
+from splink import Linker
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 
 from cdp.schema import STAGED
 from identity import settings as model_settings
+from identity.engine import DUCKDB, Engine
 from identity.plausible import problems
 
 # The Splink input: one row per staged record, with the few derived columns comparisons use.
@@ -54,17 +55,30 @@ def read_input(con: duckdb.DuckDBPyConnection, table: str = STAGED) -> pa.Table:
     return con.sql(INPUT_SQL.format(table=table)).to_arrow_table()
 
 
-def make_linker(records: pa.Table, model: dict[str, Any]) -> Linker:
-    """A Linker over `records` in its own in-memory DuckDB, so Splink's work tables stay out of the warehouse."""
-    frame = DuckDBAPI().register(records, table_name="cdp_records")
-    settings = {k: v for k, v in model.items() if k != LABELS_KEY}  # Splink refuses keys it does not know
-    # Splink warns per untrained level ("not observed in dataset"): noise in a `cdp run`, so errors only.
-    return Linker(frame, settings, log_level=logging.ERROR)
+def make_linker(records: pa.Table, model: dict[str, Any], engine: Engine = DUCKDB) -> Linker:
+    """A Linker over `records` on `engine` (by default its own in-memory DuckDB, so Splink's work tables
+    stay out of the warehouse)."""
+    return engine.linker(records, {k: v for k, v in model.items() if k != LABELS_KEY})  # Splink refuses unknown keys
 
 
-def train(records: pa.Table) -> dict[str, Any]:
+def saved(linker: Linker, source: dict[str, Any]) -> dict[str, Any]:
+    """The linker's model as JSON, with the SQL of `source`, the settings it was built from.
+
+    Model files keep DuckDB's SQL whichever engine trained them (an engine rewrites it for itself in
+    `Engine.settings`), so a model trained on Spark scores on DuckDB and the other way round.
+    """
+    model = linker.misc.save_model_to_json()
+    for comparison, theirs in zip(model["comparisons"], source["comparisons"], strict=True):
+        for level, original in zip(comparison["comparison_levels"], theirs["comparison_levels"], strict=True):
+            level["sql_condition"] = original["sql_condition"]
+    rules = "blocking_rules_to_generate_predictions"
+    return model | {rules: source.get(rules, []), "sql_dialect": "duckdb"}
+
+
+def train(records: pa.Table, engine: Engine = DUCKDB) -> dict[str, Any]:
     """Fit the model on unlabelled records: prior from sure rules, u by sampling, m by EM."""
-    linker = make_linker(records, model_settings.settings())
+    source = model_settings.settings()
+    linker = make_linker(records, source, engine)
     training = linker.training
     sure: list[str | BlockingRuleCreator] = [*model_settings.DETERMINISTIC_RULES]
     training.estimate_probability_two_random_records_match(sure, recall=model_settings.DETERMINISTIC_RECALL)
@@ -75,12 +89,12 @@ def train(records: pa.Table) -> dict[str, Any]:
         # empty rule leaves the model half-updated, so look first)
         if _has_pairs(records, rule):
             training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
-    model = linker.misc.save_model_to_json()
-    _train_gated(records, model, u_pairs)
+    model = saved(linker, source)
+    _train_gated(records, model, u_pairs, engine)
     return model
 
 
-def _train_gated(records: pa.Table, model: dict[str, Any], u_pairs: float) -> None:
+def _train_gated(records: pa.Table, model: dict[str, Any], u_pairs: float, engine: Engine) -> None:
     """Give the gated comparisons (`settings.GATED`) the m (and contacts the u) their ungated form learns, in place.
 
     A contact's gate (could the two be one person?) reads names, birth dates and tax ids, and the last
@@ -95,20 +109,20 @@ def _train_gated(records: pa.Table, model: dict[str, Any], u_pairs: float) -> No
     # The other comparisons stay as trained: only the gated ones are learnt here.
     shadow["comparisons"] = [c if c["output_column_name"] in model_settings.GATED else _fixed(t)
                              for c, t in zip(shadow["comparisons"], model["comparisons"], strict=True)]
-    linker = make_linker(records, shadow)
+    linker = make_linker(records, shadow, engine)
     # A tenth of the main sample gives the u of the levels that matter (a shared postcode, a city); the
     # rarest (a shared street) keep the main sample's.
     linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs / 10, seed=SEED)
     for rule in model_settings.TRAINING_RULES:
         if not _has_pairs(records, rule):
             continue
-        before = linker.misc.save_model_to_json()
+        before = saved(linker, shadow)
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
         except ValueError as exc:  # Splink refuses to go on from an m of exactly 0; the other sessions still teach
             log.warning("training the gated comparisons on %s stopped: %s", rule, exc)
             # The failed session leaves the linker without the comparisons it had set aside: start again from before.
-            linker = make_linker(records, before)
+            linker = make_linker(records, before, engine)
     learnt = {c["output_column_name"]: c for c in linker.misc.save_model_to_json()["comparisons"]}
     for comparison in model["comparisons"]:
         name = comparison["output_column_name"]
@@ -196,13 +210,16 @@ class ModelStore:
         return json.loads(path.read_text())
 
 
-def model_for(store: ModelStore, records: pa.Table, retrain: bool = False) -> tuple[dict[str, Any], Path, bool]:
-    """The current model, trained first when asked or when there is none. Returns (model, file, trained)."""
+def model_for(store: ModelStore, records: pa.Table, retrain: bool = False,
+              engine: Engine = DUCKDB) -> tuple[dict[str, Any], Path, bool]:
+    """The current model, trained first (on `engine`) when asked or when there is none.
+
+    Returns (model, file, trained)."""
     current = store.current()
     if current is not None and not retrain:
         return store.load(), current, False
     log.info("training the match model on %d records", records.num_rows)
-    model = train(records)
+    model = train(records, engine)
     found = problems(model, records.num_rows)
     if found:
         kept = store.reject(model, found)

@@ -11,10 +11,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from splink import Linker
+from splink import DuckDBAPI, Linker
+from splink.clustering import cluster_pairwise_predictions_at_threshold
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from cdp.schema import MATCH_PAIRS
+from identity.engine import DUCKDB, Engine
 from identity.model import make_linker
 
 DELTA_FLAG = "cdp_delta"
@@ -50,18 +52,23 @@ def explanation_sql(model: dict[str, Any]) -> str:
     return f"json_array({', '.join(parts)})"
 
 
-def score(records: pa.Table, model: dict[str, Any], floor: float, threshold: float, complete_up_to: int) -> pa.Table:
+def score(records: pa.Table, model: dict[str, Any], floor: float, threshold: float, complete_up_to: int,
+          engine: Engine = DUCKDB) -> pa.Table:
     """Every blocked pair scoring at least `floor`, as match_pairs rows.
 
     Blocking misses some pairs inside a group of linked records (two duplicates of one person, each
     mistyped in a different field, may share no blocking key). Those pairs are scored too,
     for groups of up to `complete_up_to` records, so the clustering guards can see how the model
-    judges them instead of guessing.
+    judges them instead of guessing. The explanations are built on DuckDB whatever `engine` scored.
     """
-    linker = make_linker(records, model)
+    linker = make_linker(records, model, engine)
     predicted = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
-    missing = _score_within_groups(linker, predicted, floor, threshold, complete_up_to)
-    return _rows(model, predicted, missing)
+    missing = _score_within_groups(linker, engine, predicted, floor, threshold, complete_up_to)
+    sql = f"""select unique_id_l as record_id_l, unique_id_r as record_id_r, match_probability, match_weight,
+                     {explanation_sql(model)} as explanation
+              from (select * from predicted union all by name select * from missing)
+              order by record_id_l, record_id_r"""
+    return engine.on_duckdb({"predicted": predicted, "missing": missing}).sql(sql).to_arrow_table()
 
 
 def _rows(model: dict[str, Any], *scored: SplinkDataFrame) -> pa.Table:
@@ -77,7 +84,8 @@ def delta_linker(records: pa.Table, model: dict[str, Any]) -> Linker:
     """A Linker over all `records` whose blocking rules keep only the pairs with a record flagged `DELTA_FLAG`.
 
     The same rules, model and term frequencies (counted over all records, as a full run counts them) as
-    `score`, so each such pair gets the probability a full run gives it.
+    `score`, so each such pair gets the probability a full run gives it. Always on DuckDB, whatever the
+    engine: a delta is small, and the saved model keeps DuckDB's SQL.
     """
     rules = [r if isinstance(r, str) else r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]]
     # One rule per side rather than `(l.flag OR r.flag)`: DuckDB pushes a one-sided filter below the join, so
@@ -100,14 +108,18 @@ def score_groups(linker: Linker, model: dict[str, Any], groups: pa.Table, known:
     return _rows(model, missing)
 
 
-def _score_within_groups(
-    linker: Linker, predicted: SplinkDataFrame, floor: float, threshold: float, complete_up_to: int
-) -> SplinkDataFrame:
-    groups = linker.clustering.cluster_pairwise_predictions_at_threshold(predicted, threshold)
-    small = predicted.db_api.register(
-        predicted.db_api.duckdb_con.sql(f"""select cluster_id, unique_id from {groups.physical_name}
-            qualify count(*) over (partition by cluster_id) between 3 and {int(complete_up_to)}""").to_arrow_table()
-    )
+def _score_within_groups(linker: Linker, engine: Engine, predicted: SplinkDataFrame, floor: float, threshold: float,
+                         complete_up_to: int) -> SplinkDataFrame:
+    # The links cluster on DuckDB whatever the engine: on Spark, Splink's connected components are dozens of
+    # small jobs over a plan that grows with each (the driver ran out of heap on FEBRL3's 5,000 records).
+    links = engine.on_duckdb({"predicted": predicted}).sql(f"""select unique_id_l, unique_id_r from predicted
+        where match_probability >= {float(threshold)}""").to_arrow_table()
+    nodes = pa.table({"unique_id": pa.concat_arrays([links["unique_id_l"].combine_chunks(),
+                                                     links["unique_id_r"].combine_chunks()]).unique()})
+    groups = cluster_pairwise_predictions_at_threshold(nodes, links, DuckDBAPI(), "unique_id")
+    small = predicted.db_api.register(groups.db_api.duckdb_con.sql(
+        f"""select cluster_id, unique_id from {groups.physical_name}
+            qualify count(*) over (partition by cluster_id) between 3 and {int(complete_up_to)}""").to_arrow_table())
     # Splink's own scorer of a cluster's unscored pairs (private in Splink 5; no public equivalent).
     return linker.inference._score_missing_cluster_edges(small, predicted, threshold_match_probability=floor)
 

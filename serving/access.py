@@ -22,7 +22,7 @@ def records_as_sent(cfg: Config, records: list[tuple[str, str]]) -> list[dict[st
     if not cfg.warehouse_path.exists():
         return []
     try:
-        with open_warehouse(cfg.warehouse_path, read_only=True) as con:
+        with open_warehouse(cfg.warehouse_path, read_only=True, options=cfg.warehouse_options) as con:
             return [found for source, source_id in records if (found := _row(con, source, source_id)) is not None]
     except duckdb.Error as exc:
         if is_locked(exc):

@@ -146,7 +146,7 @@ def erase_from_warehouse(cfg: Config, key: bytes, hashes: pa.Table) -> bool:
     if not cfg.warehouse_path.exists():
         return True  # nothing was ever run: nothing to take out
     try:
-        with open_warehouse(cfg.warehouse_path) as con:
+        with open_warehouse(cfg.warehouse_path, options=cfg.warehouse_options) as con:
             sync(con, hashes)
             purge(con, cfg, key)
     except duckdb.Error as exc:

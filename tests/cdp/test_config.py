@@ -137,3 +137,38 @@ def test_webhook_errors_name_the_key(tmp_path: Path, hook: str, expected: str) -
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, GOOD + f"webhooks:\n  - {hook}\n"))
     assert expected in str(err.value)
+
+
+def test_engine_and_spark_defaults(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.engine == "duckdb" and cfg.spark.master == "local[*]" and cfg.spark.conf == {}
+    assert cfg.warehouse_options == {}
+
+
+def test_spark_engine_without_java_names_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: object())  # as if pyspark were installed
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, GOOD + "engine: spark\nspark: {master: 'local[2]'}\n"))
+    assert "engine: spark needs pyspark and Java" in str(err.value)
+    assert "apt-get install default-jre-headless" in str(err.value)
+
+
+def test_spark_engine_without_pyspark_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, GOOD + "engine: spark\n"))
+    assert "pip install 'cdp[spark]'" in str(err.value)
+
+
+def test_unknown_engine_and_spark_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, GOOD + "engine: flink\nspark: {mastr: x}\n"))
+    assert "engine: Input should be 'duckdb' or 'spark'" in str(err.value)
+    assert "spark.mastr: unknown key" in str(err.value)
+
+
+def test_duckdb_memory_settings_resolve_against_the_config(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD + "duckdb: {memory_limit: 2GB, temp_directory: spill}\n"))
+    assert cfg.warehouse_options == {"memory_limit": "2GB", "temp_directory": str(tmp_path / "spill")}

@@ -39,3 +39,17 @@ def test_an_asset_waits_for_a_warehouse_held_briefly(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_every_warehouse_connection_opens_with_the_memory_settings(tmp_path: Path) -> None:
+    options = {"memory_limit": "1GB", "temp_directory": str(tmp_path / "spill")}
+    with WarehouseResource(path=str(tmp_path / "w.duckdb"), options=options).connect() as con:
+        limit, spill = con.execute(
+            "select current_setting('memory_limit'), current_setting('temp_directory')").fetchall()[0]
+    assert spill == str(tmp_path / "spill")
+    assert limit.replace(" ", "") in ("1GB", "953.6MiB")  # DuckDB reports the limit in its own units
+    with connect(tmp_path / "w.duckdb", read_only=True, options=options) as con:
+        assert con.execute("select current_setting('temp_directory')").fetchall()[0][0] == str(tmp_path / "spill")
+    with connect(tmp_path / "w.duckdb") as con:  # without options: DuckDB's default, beside the warehouse file
+        default = con.execute("select current_setting('temp_directory')").fetchall()[0][0]
+    assert default == f"{tmp_path / 'w.duckdb'}.tmp"
