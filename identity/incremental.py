@@ -51,9 +51,8 @@ def full_reason(con: duckdb.DuckDBPyConnection, full: bool, model_changed: bool,
         return "run tagged full"
     if model_changed:
         return "model trained or refined"
-    if not table_exists(con, IDENTITY_SNAPSHOT) or not table_exists(con, IDENTITY_STATE) or \
-            not table_exists(con, IDENTITY_PENDING):
-        return "no snapshot of a previous run"
+    if not all(table_exists(con, t) for t in (IDENTITY_SNAPSHOT, IDENTITY_STATE, IDENTITY_PENDING, RECORD_CUSTOMER)):
+        return "no snapshot of a previous run"  # or matching ran but clustering never followed it
     last = con.execute(f"select model from {IDENTITY_STATE}").fetchall()
     if not last or last[0][0] != model:
         return "model changed since the last run"

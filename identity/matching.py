@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from cdp.config import IdentityConfig
 from cdp.schema import MATCH_PAIRS
+from identity.engine import DUCKDB, Engine
 from identity.incremental import (
     DELTA,
     MAX_DELTA_SHARE,
@@ -21,7 +22,6 @@ from identity.incremental import (
     save_snapshot,
     strong_pairs,
 )
-from identity.engine import DUCKDB, Engine
 from identity.labels import refine, threshold, used
 from identity.model import ModelStore, model_for, read_input
 from identity.predict import DELTA_FLAG, delta_linker, score, score_delta, score_groups, write_match_pairs

@@ -62,7 +62,7 @@ def test_training_that_goes_degenerate_is_rejected_and_the_previous_model_stays(
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     store = ModelStore(tmp_path / "models")
     good = store.save(trained())
-    monkeypatch.setattr(model_module, "train", lambda records: trained(dob=(0.02, 0.88, 0.01, 0.01, 0.08)))
+    monkeypatch.setattr(model_module, "train", lambda records, engine: trained(dob=(0.02, 0.88, 0.01, 0.01, 0.08)))
     with pytest.raises(ImplausibleModel, match="birth_date: m of 'one digit or transposition'"):
         model_for(store, pa.table({"unique_id": [str(i) for i in range(10_000)]}), retrain=True)
     assert store.current() == good
