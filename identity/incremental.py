@@ -102,6 +102,21 @@ def add_pending(con: duckdb.DuckDBPyConnection, records_sql: str) -> None:
     con.execute(f"insert into {IDENTITY_PENDING} select distinct record_id from ({records_sql}) on conflict do nothing")
 
 
+def forget_records(con: duckdb.DuckDBPyConnection, records_sql: str) -> None:
+    """An erasure's part: the records `records_sql` selects leave the snapshot, and the other records of their
+    customers become pending, so the next run re-clusters them and rebuilds those customers' profiles.
+
+    Call it before the records leave `record_customer`. Without a snapshot the next run is a full one anyway.
+    """
+    if not (table_exists(con, IDENTITY_SNAPSHOT) and table_exists(con, RECORD_CUSTOMER)):
+        return
+    add_pending(con, f"""select record_id from {RECORD_CUSTOMER} where customer_id in (
+        select customer_id from {RECORD_CUSTOMER} where record_id in ({records_sql}))
+        and record_id not in ({records_sql})""")
+    for table in (IDENTITY_SNAPSHOT, IDENTITY_PENDING):
+        con.execute(f"delete from {table} where record_id in ({records_sql})")
+
+
 def pend_all(con: duckdb.DuckDBPyConnection) -> None:
     """Mark every record pending: this run is a full one."""
     create_table(con, TABLES[IDENTITY_PENDING], replace=True)

@@ -43,6 +43,7 @@ from cdp.schema import (
     staged_table,
 )
 from cdp.warehouse import table_exists
+from identity.incremental import forget_records
 from ingestion.duck import ident, literal
 from ingestion.suppress import prepare
 from serving.tables import suppressions
@@ -184,12 +185,14 @@ def _purge_identity(con: duckdb.DuckDBPyConnection) -> None:
     pairs = f"record_id_l in {records} or record_id_r in {records}"
     for table in (MATCH_PAIRS, REVIEW_CANDIDATES, STEWARD_DECISIONS):
         _delete(con, table, pairs)
+    gone = f"(select customer_id from {GONE})"
     if table_exists(con, DIRTY_CUSTOMERS) and table_exists(con, RECORD_CUSTOMER):  # their served rows change
         con.execute(f"""insert or ignore into {DIRTY_CUSTOMERS}
-            select distinct customer_id from {RECORD_CUSTOMER} where record_id in {records}""")
+            select distinct customer_id from {RECORD_CUSTOMER} where record_id in {records}
+            and customer_id not in {gone}""")  # a customer erased whole left the store with the erasure
+    forget_records(con, f"select record_id from {ERASED}")
     for table in (CLUSTERS, RECORD_CUSTOMER):
         _delete(con, table, f"record_id in {records}")
-    gone = f"(select customer_id from {GONE})"
     for table in (CUSTOMERS, GOLDEN, LINEAGE, TRAITS_TABLE):
         _delete(con, table, f"customer_id in {gone}")
     _delete(con, LINEAGE, f"(source, source_id) in (select source, source_id from {ERASED})")
