@@ -18,10 +18,12 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 
 from bench.ingest import append_rows
-from cdp.config import load_config
+from cdp.config import Config, load_config
+from cdp.runner import dagster_home
 from cdp.schema import RECORD_CUSTOMER
 
 CDP = str(Path(sys.executable).parent / "cdp")
@@ -39,6 +41,13 @@ def cdp(*args: str) -> tuple[float, float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, after.ru_maxrss / 2**20
+
+
+def step_seconds(cfg: Config) -> dict[str, float]:
+    """Seconds per step of the project's latest Dagster run (what `cdp dagster` shows for it)."""
+    with dg.DagsterInstance.from_config(str(dagster_home(cfg))) as instance:
+        (latest,) = instance.get_runs(limit=1)
+        return {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in instance.get_run_step_stats(latest.run_id)}
 
 
 def customers(warehouse: Path, out: Path) -> None:
@@ -75,8 +84,10 @@ def main() -> None:
     rows = [("first run (full)", *cdp("run", "--config", str(config)))]
     append_rows(cfg, args.share / 100)
     rows.append(("incremental run", *cdp("run", "--config", str(config))))
+    incremental = step_seconds(cfg)
     customers(cfg.warehouse_path, work / "incremental.parquet")
     rows.append(("cdp run --full, same data", *cdp("run", "--full", "--config", str(config))))
+    full = step_seconds(cfg)
     customers(cfg.warehouse_path, work / "full.parquet")
     share, records = agreement(work / "incremental.parquet", work / "full.parquet")
     print("| run | wall s | CPU s | peak RSS GB (so far) |\n| --- | ---: | ---: | ---: |")
@@ -84,6 +95,9 @@ def main() -> None:
         print(f"| {label} | {wall:.1f} | {cpu:.1f} | {rss:.2f} |")
     print(f"incremental / full: {rows[1][1] / rows[2][1]:.1%} of the wall time, {rows[1][2] / rows[2][2]:.1%} of CPU")
     print(f"records whose customer agrees: {share:.4%} of {records:,}")
+    print("\n| step | incremental s | full s |\n| --- | ---: | ---: |")
+    for step in sorted(full, key=lambda k: -full[k]):
+        print(f"| {step} | {incremental.get(step, 0.0):.1f} | {full[step]:.1f} |")
 
 
 if __name__ == "__main__":
