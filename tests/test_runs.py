@@ -207,11 +207,14 @@ runs.set_forkserver_preload(RUN_IMPORTS)
 
 
 def _run(config: str) -> None:
-    """`cdp run`, in a process forked from the warm fork server, printing nothing."""
+    """`cdp run --full`, in a process forked from the warm fork server, printing nothing.
+
+    Full, so that every step does its whole work and lasts long enough to be killed in: with nothing changed,
+    an incremental run's steps end before the poller sees them start."""
     quiet = os.open(os.devnull, os.O_WRONLY)
     os.dup2(quiet, 1)
     os.dup2(quiet, 2)
-    sys.exit(main(["run", "--config", config]))
+    sys.exit(main(["run", "--full", "--config", config]))
 
 
 def kill_at(project: Path, step: str, then: Callable[[], bool] = lambda: True, seconds: float = 120) -> None:
