@@ -73,6 +73,20 @@ def pairwise(con: duckdb.DuckDBPyConnection, clusters: str) -> tuple[float, floa
     return precision, recall, f1, largest
 
 
+AGREEMENT_SQL = """
+with a as (select record_id, list(record_id) over (partition by cluster_id order by record_id
+                  rows between unbounded preceding and unbounded following) as members from {left}),
+     b as (select record_id, list(record_id) over (partition by cluster_id order by record_id
+                  rows between unbounded preceding and unbounded following) as members from {right})
+select avg((a.members = b.members)::int) from a join b using (record_id)
+"""
+
+
+def agreement(con: duckdb.DuckDBPyConnection, left: str, right: str) -> float:
+    """Share of records whose cluster in `left` holds exactly the records of their cluster in `right`."""
+    return float(con.execute(AGREEMENT_SQL.format(left=left, right=right)).fetchall()[0][0])
+
+
 def load_truth(con: duckdb.DuckDBPyConnection, truth_csv: Path) -> int:
     con.execute(f"""create or replace table truth as
         select source || ':' || source_id as record_id, person_id::varchar as person_id

@@ -21,6 +21,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from bench.accuracy import agreement
 from bench.ingest import append_rows
 from cdp.config import Config, load_config
 from cdp.runner import dagster_home
@@ -56,16 +57,13 @@ def customers(warehouse: Path, out: Path) -> None:
         con.execute(f"copy (select record_id, customer_id from {RECORD_CUSTOMER}) to '{out}' (format parquet)")
 
 
-def agreement(left: Path, right: Path) -> tuple[float, int]:
-    """(share of records whose fellow records are the same in both, records compared)."""
+def same_customers(left: Path, right: Path) -> tuple[float, int]:
+    """(share of records whose fellow records are the same in both crosswalks, records compared)."""
     with duckdb.connect() as con:
-        row = con.execute(f"""
-            with l as (select record_id, list(record_id) over (partition by customer_id order by record_id
-                         rows between unbounded preceding and unbounded following) members from '{left}'),
-                 r as (select record_id, list(record_id) over (partition by customer_id order by record_id
-                         rows between unbounded preceding and unbounded following) members from '{right}')
-            select avg((l.members = r.members)::int), count(*) from l full join r using (record_id)""").fetchall()[0]
-    return float(row[0] or 0.0), int(row[1])
+        for name, path in (("left_customers", left), ("right_customers", right)):
+            con.execute(f"create view {name} as select record_id, customer_id as cluster_id from '{path}'")
+        records = con.sql("select count(*) from left_customers").fetchall()[0][0]
+        return agreement(con, "left_customers", "right_customers"), records
 
 
 def main() -> None:
@@ -89,7 +87,7 @@ def main() -> None:
     rows.append(("cdp run --full, same data", *cdp("run", "--full", "--config", str(config))))
     full = step_seconds(cfg)
     customers(cfg.warehouse_path, work / "full.parquet")
-    share, records = agreement(work / "incremental.parquet", work / "full.parquet")
+    share, records = same_customers(work / "incremental.parquet", work / "full.parquet")
     print("| run | wall s | CPU s | peak RSS GB (so far) |\n| --- | ---: | ---: | ---: |")
     for label, wall, cpu, rss in rows:
         print(f"| {label} | {wall:.1f} | {cpu:.1f} | {rss:.2f} |")

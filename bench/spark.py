@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.accuracy import load_truth, pairwise, stage
+from bench.accuracy import agreement, load_truth, pairwise, stage
 from bench.datasets import DATASETS
 from cdp.config import Config, SparkConfig, load_config
 from cdp.warehouse import open_warehouse
@@ -25,19 +25,6 @@ from identity.cluster import cluster_records
 from identity.engine import DuckDBEngine, Engine, SparkEngine
 from identity.matching import match
 from identity.model import ModelStore
-
-AGREEMENT_SQL = """
-with a as (select record_id, list(record_id) over (partition by cluster_id order by record_id
-                  rows between unbounded preceding and unbounded following) as members from {left}),
-     b as (select record_id, list(record_id) over (partition by cluster_id order by record_id
-                  rows between unbounded preceding and unbounded following) as members from {right})
-select avg((a.members = b.members)::int) from a join b using (record_id)
-"""
-
-
-def agreement(con: duckdb.DuckDBPyConnection, left: str, right: str) -> float:
-    """Share of records whose cluster in `left` holds exactly the records of their cluster in `right`."""
-    return float(con.execute(AGREEMENT_SQL.format(left=left, right=right)).fetchall()[0][0])
 
 
 def resolve(con: duckdb.DuckDBPyConnection, cfg: Config, engine: Engine, name: str,
