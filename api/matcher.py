@@ -75,28 +75,34 @@ class Matcher:
         """The record as staging writes it (ValueError "<field>: why" for a value ingestion would not keep)."""
         return dataclasses.asdict(fast.stage(values, country))
 
-    def resolve(self, staged: dict[str, Any], limit: int) -> list[Match]:
-        """The best `limit` customers for a standardised record, best first.
+    def resolve(self, staged: dict[str, Any], limit: int, resolver: Resolver | None = None) -> list[Match]:
+        """The best `limit` customers for a standardised record, best first (`resolver`: `ready()`'s, if taken).
 
         A customer erased since the publish (DELETE /customers/{id} changes the store, not its version) is
         left out: the index still holds its records until the next publish.
         """
-        found = self._current().resolve(model_input(staged))
+        found = (resolver or self.current()).resolve(model_input(staged))
         live = (m for m in found if self.reader.exists(m[0]))
         return [Match(customer, *_source_key(record_id), score) for customer, record_id, score in islice(live, limit)]
 
-    def _current(self) -> Resolver:
-        now = time.monotonic()
-        if self._resolver is not None and now - self._checked < RECHECK_SECONDS:
-            return self._resolver
+    def ready(self) -> Resolver | None:
+        """The index, when it was checked against the published version within RECHECK_SECONDS; else None
+        (then `current()` checks, and builds if need be: it may read the store and take seconds)."""
+        fresh = self._resolver is not None and time.monotonic() - self._checked < RECHECK_SECONDS
+        return self._resolver if fresh else None
+
+    def current(self) -> Resolver:
+        """The index of the published version, checked now and built if it is not that version's."""
+        if (resolver := self.ready()) is not None:
+            return resolver
         # One build at a time. While it runs, the others answer from the previous version's index, if there is one
         # (a publish swaps versions atomically, so that index is the one a moment ago), else wait for it.
         if not self._lock.acquire(blocking=self._resolver is None):
             assert self._resolver is not None
             return self._resolver
         try:
-            if self._resolver is not None and time.monotonic() - self._checked < RECHECK_SECONDS:
-                return self._resolver  # another request has just checked
+            if (resolver := self.ready()) is not None:
+                return resolver  # another request has just checked
             version = self._published()
             if self._resolver is None or version != self._version:
                 self._resolver, self._version = self._build(), version

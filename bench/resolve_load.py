@@ -8,7 +8,7 @@ kind of request, each picking a random line of its own file: customer ids; email
 names of published customers (as a user types them: lower case, national phone layout) for the
 searches; golden attributes of published customers, half with a nickname and a typo in the
 surname, for /resolve; and the same /resolve bodies posted to a bare endpoint on the same server
-(`with_bare`: the body read and validated as /resolve reads it, in the thread pool as /resolve runs,
+(`with_bare`: the body read and validated as /resolve reads it, on the event loop as /resolve runs,
 nothing else), so the HTTP and server's share of /resolve's latency shows. The kinds alternate in
 short rounds after a warm-up, so outside load falls on all alike; the table gives each kind's
 requests/s and latency, and its throughput beside GET by id.
@@ -76,7 +76,7 @@ def with_bare() -> FastAPI:
     app = from_environment()
 
     @app.post(BARE)
-    def bare(body: RecordIn) -> dict[str, bool]:
+    async def bare(body: RecordIn) -> dict[str, bool]:
         return {"ok": True}
 
     return app

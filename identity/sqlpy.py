@@ -11,6 +11,7 @@ tests/identity/test_resolve.py compares every level's verdict with Splink's own 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any, cast
@@ -28,6 +29,7 @@ Row = Mapping[str, Any]
 Compiled = Callable[[Row], Any]
 
 
+@lru_cache(maxsize=1 << 16)
 def jaro_winkler(a: str, b: str) -> float:
     """DuckDB's jaro_winkler_similarity: Jaro plus the common prefix (up to 4) boost when Jaro > 0.7."""
     sim = jellyfish.jaro_similarity(a, b) if a and b else 0.0
@@ -150,12 +152,33 @@ def _compile(node: exp.Expression) -> Compiled:
     args = [_compile(a) for a in _arguments(node)]
     if isinstance(node, exp.RegexpReplace):
         flags = node.args.get("modifiers")
-        return _regexp_replace(args, flags.this if flags is not None else "")
+        return _kept(node, _regexp_replace(args, flags.this if flags is not None else ""))
     if isinstance(node, exp.Anonymous) and node.name.lower() in FUNCTIONS:
-        return FUNCTIONS[node.name.lower()](args)
+        return _kept(node, FUNCTIONS[node.name.lower()](args))
     if type(node) in BUILDERS:
-        return BUILDERS[type(node)](args)
+        built = BUILDERS[type(node)](args)
+        return _kept(node, built) if type(node) in COSTLY else built
     raise Untranslatable(f"no Python for SQL {node.sql('duckdb')!r}")
+
+
+COSTLY = (exp.JarowinklerSimilarity, exp.SplitPart, exp.Substring, exp.Coalesce, exp.Least)
+"""Functions whose value is kept in the row (see `_kept`); comparisons and logic are cheaper than the lookup."""
+
+
+def _kept(node: exp.Expression, fn: Compiled) -> Compiled:
+    """`fn`, its value kept in the row under the node's SQL: a comparison's levels test the same similarity of
+    the same pair one after another (jaro_winkler >= 0.92, then >= 0.88, ...), and it is computed once. The row
+    must be a dict of its own (Scorer.score's pair is), or a Mapping that refuses new keys (then nothing is kept)."""
+    key = "\x00" + node.sql("duckdb")
+
+    def run(row: Row) -> Any:
+        if key in row:
+            return row[key]
+        value = fn(row)
+        if isinstance(row, dict):
+            row[key] = value
+        return value
+    return run
 
 
 def _arguments(node: exp.Expression) -> list[exp.Expression]:

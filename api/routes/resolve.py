@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Role
@@ -78,7 +79,7 @@ NO_MATCHER: Responses = {503: {"model": Problem, "description": "Nothing publish
 
 @router.post("/resolve", response_model=Resolution, responses={**UNANSWERABLE, **NO_MATCHER},
              summary="The customers a record would match")
-def resolve(
+async def resolve(
     body: RecordIn,
     caller: ReaderRole,
     request: Request,
@@ -99,8 +100,13 @@ def resolve(
         staged = matcher.standardise(values, country.upper())
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    # Scoring takes a millisecond or two of CPU: on the event loop, as GET by id. In the thread pool, requests
+    # contend for the GIL, which numpy's index lookups drop and then wait up to the switch interval (5 ms) to
+    # take back: p50 rose fivefold at 8 clients (bench/resolve_load.py). Only the check of the published version
+    # and the index's build (seconds) go to the pool.
     try:
-        found = matcher.resolve(staged, limit)
+        resolver = matcher.ready() or await run_in_threadpool(matcher.current)
+        found = matcher.resolve(staged, limit, resolver)
     except NoModel as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     shown = {k: (v.isoformat() if k == "birth_date" and v is not None else v) for k, v in staged.items()}
