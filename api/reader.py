@@ -266,6 +266,9 @@ class ServingReader:
         # A search by one value, the commonest, compiled once like the lookups above (building and compiling the
         # general query costs five times the read).
         self._search_one = {kind: lookup(_one_key_search(kind)) for kind in SEARCH_KINDS}
+        latest = sa.select(sa.func.max(publish_log.c.version)).scalar_subquery()
+        self._sealing = lookup(sa.select(publish_log.c.key_id, publish_log.c.hashed_search)
+                               .where(publish_log.c.version == latest))
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -388,16 +391,13 @@ class ServingReader:
 
     def _sealed_as(self) -> tuple[str | None, frozenset[str]]:
         """The current version's data key id (None: plain) and hashed search key kinds."""
-        query = (sa.select(publish_log.c.key_id, publish_log.c.hashed_search)
-                 .order_by(publish_log.c.version.desc()).limit(1))
         try:
-            with self.engine.connect() as con:
-                row = con.execute(query).first()
+            row = self._first(self._sealing, {})  # every search asks: compiled once, as the lookups
         except (sa.exc.OperationalError, sa.exc.ProgrammingError):
             # A store not yet migrated to 0006 (the API never migrates; the next publish does) holds plain
             # versions only. A store that cannot be read fails the answer's own query next, and says so.
             return None, frozenset()
-        return (row.key_id, _kinds(row.hashed_search)) if row is not None else (None, frozenset())
+        return (row[0], _kinds(row[1])) if row is not None else (None, frozenset())
 
     def timeline(self, customer_id: str, limit: int, cursor: str | None = None, mask: Mask | None = None) -> Page:
         """A customer's interactions from every silo, newest first, as dicts (attributes parsed; those named
