@@ -21,7 +21,16 @@ from dataclasses import asdict, dataclass
 
 import duckdb
 
-from cdp.schema import CLUSTERS, CUSTOMERS, ID_COUNTER, ID_HISTORY, ID_REDIRECTS, RECORD_CUSTOMER, ensure_tables
+from cdp.schema import (
+    CLUSTERS,
+    CUSTOMERS,
+    ID_COUNTER,
+    ID_HISTORY,
+    ID_REDIRECTS,
+    IDENTITY_PENDING,
+    RECORD_CUSTOMER,
+    ensure_tables,
+)
 from identity.incremental import is_full, mark_all_dirty, mark_dirty, pending_customers, remember_customers
 
 ID_FORMAT = "C%09d"
@@ -65,19 +74,29 @@ def ensure_id_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"insert into {ID_COUNTER} select 0 where not exists (select 1 from {ID_COUNTER})")
 
 
-def assign_customer_ids(con: duckdb.DuckDBPyConnection, run_id: str, at: dt.datetime | None = None) -> IdStats:
-    """Map every record in `clusters` to a stable customer id; write the id tables in one transaction."""
+def assign_customer_ids(con: duckdb.DuckDBPyConnection, run_id: str, at: dt.datetime | None = None,
+                        changed: str | None = None) -> IdStats:
+    """Map every record in `clusters` to a stable customer id; write the id tables in one transaction.
+
+    `changed`: SQL selecting the records that may have changed cluster since the last assignment (an incremental
+    run's pending records). Only the clusters and previous customers around them are then mapped, the rest keep
+    their ids: the result is the full assignment's, since every other cluster is a previous customer as it was.
+    Falls back to the full assignment when the id tables do not bear that out.
+    """
     at = at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     ensure_id_tables(con)
     con.execute("begin transaction")
     try:
-        _match_old_ids(con)
-        _issue_new_ids(con)
-        events = _record_events(con, run_id, at)
-        carried, moved = _movement(con)
-        _update_redirects(con, run_id)
-        _write_mapping(con, run_id)
-        stats = IdStats(**_totals(con), **events, records_carried=carried, records_moved=moved)
+        outside = _scope(con, changed) if changed is not None else None
+        scoped = outside is not None
+        cluster_table, previous_table = (SCOPE_CLUSTERS, SCOPE_PREVIOUS) if scoped else (CLUSTERS, RECORD_CUSTOMER)
+        _match_old_ids(con, cluster_table, previous_table)
+        _issue_new_ids(con, cluster_table)
+        events = _record_events(con, run_id, at, cluster_table, previous_table if scoped else None)
+        carried, moved = _movement(con, cluster_table, previous_table)
+        _update_redirects(con, run_id, previous_table if scoped else None)
+        _write_mapping(con, run_id, cluster_table, scoped)
+        stats = IdStats(**_totals(con), **events, records_carried=carried + (outside or 0), records_moved=moved)
         _drop_scratch(con)
         con.execute("commit")
     except BaseException:
@@ -86,17 +105,46 @@ def assign_customer_ids(con: duckdb.DuckDBPyConnection, run_id: str, at: dt.date
     return stats
 
 
-def _match_old_ids(con: duckdb.DuckDBPyConnection) -> None:
+SCOPE, SCOPE_CLUSTERS, SCOPE_PREVIOUS = "_ids_scope", "_ids_scope_clusters", "_ids_scope_previous"
+"""Temp tables of an incremental assignment: its records, and their rows of clusters and of record_customer."""
+
+
+def _scope(con: duckdb.DuckDBPyConnection, changed: str) -> int | None:
+    """Write SCOPE: the `changed` records grown to every cluster and previous customer holding one of them, until
+    none is held in part (two passes, typically: a cluster rebuilt around the changes holds its records' previous
+    customers whole already); and SCOPE_CLUSTERS, SCOPE_PREVIOUS. Returns the records outside the scope, or None
+    when clusters and record_customer do not hold as many outside it: then the previous assignment did not cover
+    the records as clustered before (an empty record_customer, say), and only the full assignment is right."""
+    con.execute(f"create or replace temp table {SCOPE} as select distinct record_id from ({changed})")
+    grown = True
+    while grown:
+        grown = con.execute(f"""insert into {SCOPE}
+            select record_id from {CLUSTERS} where cluster_id in (
+                select cluster_id from {CLUSTERS} semi join {SCOPE} using (record_id))
+            union
+            select record_id from {RECORD_CUSTOMER} where customer_id in (
+                select customer_id from {RECORD_CUSTOMER} semi join {SCOPE} using (record_id))
+            except select record_id from {SCOPE}""").fetchall()[0][0] > 0
+    for table, whole in ((SCOPE_CLUSTERS, CLUSTERS), (SCOPE_PREVIOUS, RECORD_CUSTOMER)):
+        con.execute(f"create or replace temp table {table} as select * from {whole} semi join {SCOPE} "
+                    "using (record_id)")
+    clustered, assigned = con.execute(f"""select
+        (select count(*) from {CLUSTERS}) - (select count(*) from {SCOPE_CLUSTERS}),
+        (select count(*) from {RECORD_CUSTOMER}) - (select count(*) from {SCOPE_PREVIOUS})""").fetchall()[0]
+    return int(clustered) if clustered == assigned else None
+
+
+def _match_old_ids(con: duckdb.DuckDBPyConnection, cluster_table: str, previous_table: str) -> None:
     """_ids_overlap: records each (cluster, old id) share; _ids_home: each old id's largest part."""
     con.execute(f"""create or replace temp table _ids_overlap as
         select c.cluster_id, p.customer_id, count(*)::BIGINT as n
-        from {CLUSTERS} c join {RECORD_CUSTOMER} p using (record_id) group by all""")
+        from {cluster_table} c join {previous_table} p using (record_id) group by all""")
     con.execute("""create or replace temp table _ids_home as
         select customer_id, cluster_id, n from _ids_overlap
         qualify row_number() over (partition by customer_id order by n desc, cluster_id) = 1""")
 
 
-def _issue_new_ids(con: duckdb.DuckDBPyConnection) -> None:
+def _issue_new_ids(con: duckdb.DuckDBPyConnection, cluster_table: str) -> None:
     """_ids_assigned(cluster_id, customer_id, is_new): the oldest homed id, else the next number."""
     con.execute(f"""create or replace temp table _ids_assigned as
         with kept as (
@@ -104,7 +152,7 @@ def _issue_new_ids(con: duckdb.DuckDBPyConnection) -> None:
             qualify row_number() over (partition by cluster_id order by {OLDEST_FIRST}) = 1),
         fresh as (
             select cluster_id, row_number() over (order by cluster_id) as k
-            from (select distinct cluster_id from {CLUSTERS}) anti join kept using (cluster_id))
+            from (select distinct cluster_id from {cluster_table}) anti join kept using (cluster_id))
         select cluster_id, customer_id, false as is_new from kept
         union all
         select cluster_id, printf('{ID_FORMAT}', k + (select last_number from {ID_COUNTER})), true from fresh""")
@@ -112,11 +160,15 @@ def _issue_new_ids(con: duckdb.DuckDBPyConnection) -> None:
                 "(select count(*) from _ids_assigned where is_new)")
 
 
-def _record_events(con: duckdb.DuckDBPyConnection, run_id: str, at: dt.datetime) -> dict[str, int]:
-    """Append this run's new/merge/split/gone events to id_history; return their counts."""
+def _record_events(con: duckdb.DuckDBPyConnection, run_id: str, at: dt.datetime, cluster_table: str,
+                   previous_table: str | None) -> dict[str, int]:
+    """Append this run's new/merge/split/gone events to id_history; return their counts. `previous`: the
+    record_customer rows of an incremental assignment, whose customers alone can be gone."""
+    old = f"(select * from {CUSTOMERS} semi join {previous_table} using (customer_id))" if previous_table else CUSTOMERS
     con.execute(f"""create or replace temp table _ids_events as
         select 'new' as event, a.customer_id, NULL::VARCHAR as other_id, {_records('s.n')} as detail
-        from _ids_assigned a join (select cluster_id, count(*) as n from {CLUSTERS} group by all) s using (cluster_id)
+        from _ids_assigned a join (select cluster_id, count(*) as n from {cluster_table} group by all) s
+            using (cluster_id)
         where a.is_new
         union all
         select 'merge', a.customer_id, h.customer_id, {_records('h.n', ' joined')}
@@ -126,7 +178,7 @@ def _record_events(con: duckdb.DuckDBPyConnection, run_id: str, at: dt.datetime)
         from _ids_overlap o join _ids_home h using (customer_id) join _ids_assigned a on a.cluster_id = o.cluster_id
         where o.cluster_id <> h.cluster_id
         union all
-        select 'gone', customer_id, NULL, 'no records left' from {CUSTOMERS} anti join _ids_home using (customer_id)""")
+        select 'gone', customer_id, NULL, 'no records left' from {old} anti join _ids_home using (customer_id)""")
     con.execute(f"""insert into {ID_HISTORY}
         select ?, ?, event, customer_id, other_id, detail from _ids_events
         order by event, length(customer_id), customer_id, other_id""", [run_id, at])
@@ -140,39 +192,49 @@ def _records(count: str, tail: str = "") -> str:
     return f"printf('%d record%s{tail}', {count}, if({count} = 1, '', 's'))"
 
 
-def _movement(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+def _movement(con: duckdb.DuckDBPyConnection, cluster_table: str, previous_table: str) -> tuple[int, int]:
     """Records present in both runs, and how many of them changed customer id."""
     rows = con.execute(f"""
         select count(*), count(*) filter (where a.customer_id <> p.customer_id)
-        from {CLUSTERS} c join {RECORD_CUSTOMER} p using (record_id) join _ids_assigned a using (cluster_id)
+        from {cluster_table} c join {previous_table} p using (record_id) join _ids_assigned a using (cluster_id)
         """).fetchall()
     return int(rows[0][0]), int(rows[0][1])
 
 
-def _update_redirects(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+def _update_redirects(con: duckdb.DuckDBPyConnection, run_id: str, previous_table: str | None) -> None:
     """Re-point redirects at the survivors of this run's merges, drop those to gone ids, add the merges.
 
-    A re-pointed redirect keeps its run_id: the run in which its id stopped being live.
+    A re-pointed redirect keeps its run_id: the run in which its id stopped being live. `previous`: the
+    record_customer rows of an incremental assignment: only ids among theirs can have stopped being live.
     """
     con.execute("""create or replace temp table _ids_merged as
         select h.customer_id as from_id, a.customer_id as to_id
         from _ids_home h join _ids_assigned a using (cluster_id) where h.customer_id <> a.customer_id""")
     con.execute(f"update {ID_REDIRECTS} r set to_id = m.to_id from _ids_merged m where r.to_id = m.from_id")
-    con.execute(f"delete from {ID_REDIRECTS} where to_id not in (select customer_id from _ids_assigned)")
+    mapped = f" and to_id in (select customer_id from {previous_table})" if previous_table else ""
+    con.execute(f"delete from {ID_REDIRECTS} where to_id not in (select customer_id from _ids_assigned){mapped}")
     con.execute(f"insert into {ID_REDIRECTS} select from_id, to_id, ? from _ids_merged order by from_id", [run_id])
 
 
-def _write_mapping(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Replace record_customer and customers (created_run kept for ids that live on)."""
+def _write_mapping(con: duckdb.DuckDBPyConnection, run_id: str, cluster_table: str, scoped: bool) -> None:
+    """Replace record_customer and customers (created_run kept for ids that live on); when `scoped`, only the
+    rows of SCOPE's records and of the customers they had and have."""
     con.execute(f"""create or replace temp table _ids_customers as
         select a.customer_id, coalesce(k.created_run, ?) as created_run, s.size
         from _ids_assigned a
-        join (select cluster_id, count(*) as size from {CLUSTERS} group by all) s using (cluster_id)
+        join (select cluster_id, count(*) as size from {cluster_table} group by all) s using (cluster_id)
         left join {CUSTOMERS} k using (customer_id)""", [run_id])
-    con.execute(f"""create or replace table {RECORD_CUSTOMER} as
-        select c.record_id, a.customer_id from {CLUSTERS} c join _ids_assigned a using (cluster_id)""")
-    con.execute(f"""create or replace table {CUSTOMERS} as
-        select * from _ids_customers order by length(customer_id), customer_id""")
+    mapping = f"select c.record_id, a.customer_id from {cluster_table} c join _ids_assigned a using (cluster_id)"
+    if not scoped:
+        con.execute(f"create or replace table {RECORD_CUSTOMER} as {mapping}")
+        con.execute(f"""create or replace table {CUSTOMERS} as
+            select * from _ids_customers order by length(customer_id), customer_id""")
+        return
+    con.execute(f"""delete from {CUSTOMERS} where customer_id in (select customer_id from {SCOPE_PREVIOUS})
+        or customer_id in (select customer_id from _ids_customers)""")
+    con.execute(f"insert into {CUSTOMERS} select * from _ids_customers order by length(customer_id), customer_id")
+    con.execute(f"delete from {RECORD_CUSTOMER} where record_id in (select record_id from {SCOPE})")
+    con.execute(f"insert into {RECORD_CUSTOMER} {mapping}")
 
 
 def _totals(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -182,7 +244,8 @@ def _totals(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ("_ids_overlap", "_ids_home", "_ids_assigned", "_ids_events", "_ids_merged", "_ids_customers"):
+    for table in ("_ids_overlap", "_ids_home", "_ids_assigned", "_ids_events", "_ids_merged", "_ids_customers",
+                  SCOPE, SCOPE_CLUSTERS, SCOPE_PREVIOUS):
         con.execute(f"drop table if exists {table}")
 
 
@@ -192,7 +255,7 @@ def assign_changed(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[IdStats
     full = is_full(con)
     if not full:
         mark_dirty(con, pending_customers())  # before: the ids they had, some merged away or gone now
-    stats = assign_customer_ids(con, run_id)
+    stats = assign_customer_ids(con, run_id, changed=None if full else f"select record_id from {IDENTITY_PENDING}")
     if full:
         mark_all_dirty(con)
     else:

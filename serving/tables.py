@@ -75,6 +75,7 @@ search_keys = Table(
            doc="Standardised as ingestion does: email, phone E.164, name as `name_key` writes it."),
     Column("customer_id", Key, nullable=False),
     PrimaryKeyConstraint("kind", "value", "customer_id", name="pk_search_keys"),
+    Index("ix_search_keys_customer", "customer_id"),  # a partial publish deletes by customer
     sqlite_with_rowid=False,  # the key is the table: no second copy as an index
 )
 
@@ -117,6 +118,7 @@ source_records = Table(
     Column("source_id", Key, nullable=False),
     Column("customer_id", Key, nullable=False),
     PrimaryKeyConstraint("source", "source_id", name="pk_source_records"),
+    Index("ix_source_records_customer", "customer_id"),  # a partial publish deletes and diffs by customer
     sqlite_with_rowid=False,
 )
 
@@ -127,6 +129,7 @@ redirects = Table(
     Column("to_id", Key, nullable=False,
            doc="Always a live customer id."),
     PrimaryKeyConstraint("from_id", name="pk_redirects"),
+    Index("ix_redirects_to", "to_id"),  # a partial publish deletes the redirects to its customers too
 )
 
 timeline = Table(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,3 +176,62 @@ def test_identity_assets_after_clusters_run_in_dagster_and_report(tmp_path: Path
     assert {k: metadata["customers"][k] for k in ("customers", "new", "merges", "splits", "redirects")} == {
         "customers": 2, "new": 2, "merges": 0, "splits": 0, "redirects": 0}
     assert metadata["golden"]["customers"] == 2 and metadata["traits"]["with_interactions"] == 1
+
+
+def evolve(rng: random.Random, groups: list[list[str]], fresh: Iterator[str]) -> list[list[str]]:
+    """The next run's clusters: some records leave, arrive, move; some clusters split or merge."""
+    groups = [list(g) for g in groups]
+    for _ in range(rng.randint(1, 4)):
+        change = rng.choice(("new", "gone", "move", "split", "merge"))
+        if change == "new":
+            target = rng.choice(groups) if groups and rng.random() < 0.6 else None
+            target.append(next(fresh)) if target is not None else groups.append([next(fresh)])
+        elif change == "gone" and groups:
+            g = rng.choice(groups)
+            g.remove(rng.choice(g))
+        elif change == "move" and len(groups) > 1:
+            a, b = rng.sample(groups, 2)
+            b.append(a.pop(rng.randrange(len(a))))
+        elif change == "split" and groups:
+            g = rng.choice(groups)
+            if len(g) > 1:
+                cut = rng.randrange(1, len(g))
+                groups.append(g[cut:])
+                del g[cut:]
+        elif change == "merge" and len(groups) > 1:
+            a, b = rng.sample(groups, 2)
+            a.extend(b)
+            b.clear()
+        groups = [g for g in groups if g]
+    return groups
+
+
+def id_tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[object, ...]]]:
+    return {table: sorted(con.execute(f"select * from {table}").fetchall(), key=str)
+            for table in ("record_customer", "customers", "id_history", "id_redirects", "id_counter")}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_an_incremental_assignment_over_the_moved_records_equals_the_full_one(seed: int) -> None:
+    """Told only the records whose cluster_id changed (or that came or went), the assignment grows them to whole
+    clusters and previous customers and ends where the full assignment over every record does."""
+    rng, counter = random.Random(seed), itertools.count()
+    fresh = (f"r{next(counter):03d}" for _ in itertools.count())
+    groups = [[next(fresh) for _ in range(rng.randint(1, 4))] for _ in range(15)]
+    at = dt.datetime(2026, 1, 1)
+    with duckdb.connect() as full, duckdb.connect() as incremental:
+        for con in (full, incremental):
+            write_clusters(con, groups)
+            assign_customer_ids(con, "r0", at)
+        for run in range(1, 6):
+            before = dict(incremental.execute("select record_id, cluster_id from clusters").fetchall())
+            groups = evolve(rng, groups, fresh)
+            for con in (full, incremental):
+                write_clusters(con, groups)
+            after = dict(incremental.execute("select record_id, cluster_id from clusters").fetchall())
+            moved = sorted(r for r in before.keys() | after.keys() if before.get(r) != after.get(r)) or ["none"]
+            expected = assign_customer_ids(full, f"r{run}", at)
+            stats = assign_customer_ids(incremental, f"r{run}", at, changed=f"select unnest({moved!r}) as record_id")
+            assert id_tables(incremental) == id_tables(full)
+            assert stats == expected
+

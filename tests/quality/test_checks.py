@@ -56,6 +56,19 @@ def test_importing_the_checks_leaves_great_expectations_unloaded() -> None:
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
+def test_great_expectations_is_imported_without_pyspark_which_imports_normally_after() -> None:
+    pytest.importorskip("pyspark")
+    code = """import sys
+from quality.checks import _spark_hidden
+with _spark_hidden():
+    from quality import gates
+from great_expectations.compatibility import pyspark as compat
+assert type(compat.pyspark).__name__ == "NotImported" and "pyspark" not in sys.modules
+import pyspark.sql
+"""
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
 def test_clean_sources_pass(tmp_path: Path) -> None:
     result = materialise_sources(write_silos(tmp_path, PEOPLE))
     assert result.success
