@@ -6,7 +6,8 @@
 A size is a number of records (`100k`, `1m`, `10m`); the demo gets 0.441 people per record (441,000
 people publish ~1M records). A folder that already holds a cdp.yaml is reused, its state (`.cdp`)
 removed first so every run is a first, full one; the demo's own time and peak are kept in
-`bench-demo.json` beside it when this bench wrote it.
+`bench-demo.json` beside it when this bench wrote it. Results are kept in `<work>/scale.json`, by size,
+and the tables show every size kept there (so 10m can run on its own later and be compared with 1m).
 
 `cdp demo`, `cdp run` and plain Splink each run as a process of their own. A thread samples the
 process tree (the process and its children, from /proc) every 0.2 s: CPU seconds and resident
@@ -265,15 +266,17 @@ def _gb(m: Measured | None, what: str) -> str:
 
 def report(results: list[Result]) -> None:
     """The tables: end to end per size, per step per size, accuracy, and the issue's targets."""
-    print("\n| size | people | records | demo wall s | demo CPU s | demo peak GB | run wall s | run CPU s "
-          "| run peak GB | us per record | customers served | profile read ms | plain Splink wall s "
-          "| plain Splink peak GB |\n| --- |" + " ---: |" * 13)
+    columns = ("size", "people", "records", "demo wall s", "demo CPU s", "demo peak GB", "run wall s", "run CPU s",
+               "run peak GB", "us per record", "CPU us per record", "customers served", "profile read ms",
+               "plain Splink wall s", "plain Splink peak GB")
+    print("\n| " + " | ".join(columns) + " |\n| --- |" + " ---: |" * (len(columns) - 1))
     for r in results:
         assert r.run is not None
-        print(f"| {r.size} | {r.people:,} | {r.records:,} | {_gb(r.demo, 'wall')} | {_gb(r.demo, 'cpu')} "
-              f"| {_gb(r.demo, 'peak')} | {r.run.wall:.1f} | {r.run.cpu:.1f} | {r.run.peak:.2f} "
-              f"| {r.run.wall / r.records * 1e6:.1f} | {r.customers:,} | {r.profile_seconds * 1000:.1f} "
-              f"| {_gb(r.baseline_run, 'wall')} | {_gb(r.baseline_run, 'peak')} |")
+        cells = (r.size, f"{r.people:,}", f"{r.records:,}", _gb(r.demo, "wall"), _gb(r.demo, "cpu"),
+                 _gb(r.demo, "peak"), f"{r.run.wall:.1f}", f"{r.run.cpu:.1f}", f"{r.run.peak:.2f}",
+                 f"{r.run.wall / r.records * 1e6:.0f}", f"{r.run.cpu / r.records * 1e6:.0f}", f"{r.customers:,}",
+                 f"{r.profile_seconds * 1000:.1f}", _gb(r.baseline_run, "wall"), _gb(r.baseline_run, "peak"))
+        print("| " + " | ".join(cells) + " |")
     for r in results:
         print(f"\n{r.size}: steps of `cdp run`, in start order\n\n| step | wall s | CPU s | peak RSS GB |\n"
               "| --- | ---: | ---: | ---: |")
@@ -306,7 +309,9 @@ def targets(results: list[Result]) -> None:
     one, ten = by.get("1m"), by.get("10m")
     if one and ten and one.run and ten.run and one.cdp and ten.cdp:
         ratio = (ten.run.wall / ten.records) / (one.run.wall / one.records)
-        print(f"time per record 10m / 1m: {ratio:.2f}x (target 1.5x): {'met' if ratio <= 1.5 else 'NOT met'}")
+        cpu = (ten.run.cpu / ten.records) / (one.run.cpu / one.records)
+        print(f"time per record 10m / 1m: {ratio:.2f}x (target 1.5x): {'met' if ratio <= 1.5 else 'NOT met'}; "
+              f"CPU per record {cpu:.2f}x")
         drop = one.cdp.f1 - ten.cdp.f1
         print(f"F1 10m {ten.cdp.f1:.4f} against 1m {one.cdp.f1:.4f} (at most 0.02 lower): "
               f"{'met' if drop <= 0.02 else 'NOT met'}")
@@ -318,6 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", default="/tmp/cdp-scale", help="folder of the demos, one per size (kept and reused)")
     ap.add_argument("--no-baseline", action="store_true", help="skip plain Splink")
     ap.add_argument("--demo-only", action="store_true", help="only write the demos that are missing")
+    ap.add_argument("--report", action="store_true", help="print the tables of the results kept in --work only")
     ap.add_argument("--baseline-of", help=argparse.SUPPRESS)  # the baseline's own process
     args = ap.parse_args(argv)
     if args.baseline_of:
@@ -330,14 +336,24 @@ def main(argv: list[str] | None = None) -> None:
             measured = demo(work / size, round(records_of(size) * PEOPLE_PER_RECORD))
             print(f"{size}: {work / size}: {measured or 'reused (no bench-demo.json)'}")
         return
-    results = []
-    for size in sizes:
-        results.append(run_size(size, work, baseline=not args.no_baseline))
-        run = results[-1].run
-        print(f"{size} done: {run.wall:.0f} s, {run.peak:.2f} GB" if run else f"{size} done", file=sys.stderr,
-              flush=True)
-    report(results)
-    (work / "scale.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
+    kept = work / "scale.json"
+    results = earlier(kept)
+    for size in sizes if not args.report else []:
+        results[size] = run_size(size, work, baseline=not args.no_baseline)
+        kept.write_text(json.dumps([asdict(r) for r in results.values()], indent=1))
+    report(sorted(results.values(), key=lambda r: r.people))
+
+
+def earlier(path: Path) -> dict[str, Result]:
+    """The results kept in `path` by earlier invocations, by size (a size run again replaces its own)."""
+    if not path.exists():
+        return {}
+    out = {}
+    for r in json.loads(path.read_text()):
+        measured = {k: Measured(**r[k]) if r[k] else None for k in ("demo", "run", "baseline_run")}
+        scores = {k: Score(**r[k]) if r[k] else None for k in ("cdp", "baseline")}
+        out[r["size"]] = Result(**{**r, **measured, **scores, "steps": [Step(**s) for s in r["steps"]]})
+    return out
 
 
 if __name__ == "__main__":
