@@ -33,6 +33,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import yaml
 
 from bench.accuracy import HEADER, Score, load_truth, pairwise, score_baseline
 from cdp.config import Config, load_config
@@ -219,6 +220,8 @@ class Result:
     cdp: Score | None = None
     baseline: Score | None = None
     baseline_run: Measured | None = None
+    memory_limit: str = ""
+    """DuckDB's memory_limit for the run ('' for its default, 80% of RAM)."""
 
 
 def demo(folder: Path, people: int) -> Measured | None:
@@ -232,13 +235,24 @@ def demo(folder: Path, people: int) -> Measured | None:
     return measured
 
 
-def run_size(size: str, work: Path, baseline: bool) -> Result:
+def config_for(folder: Path, memory_limit: str | None) -> Path:
+    """The demo's cdp.yaml, or a copy beside it (the same warehouse) with DuckDB's memory limit set."""
+    if not memory_limit:
+        return folder / "cdp.yaml"
+    raw = yaml.safe_load((folder / "cdp.yaml").read_text())
+    raw["duckdb"] = {"memory_limit": memory_limit}
+    (folder / "bench.yaml").write_text(yaml.safe_dump(raw, sort_keys=False, width=120))
+    return folder / "bench.yaml"
+
+
+def run_size(size: str, work: Path, baseline: bool, memory_limit: str | None) -> Result:
     people = round(records_of(size) * PEOPLE_PER_RECORD)
     folder = work / size
-    result = Result(size, people, demo=demo(folder, people))
-    cfg = load_config(folder / "cdp.yaml")
+    result = Result(size, people, demo=demo(folder, people), memory_limit=memory_limit or "")
+    config = config_for(folder, memory_limit)
+    cfg = load_config(config)
     shutil.rmtree(cfg.state_dir, ignore_errors=True)  # a first run: no warehouse, store, model or Dagster runs
-    result.run, sampler = measure([CDP, "run", "--config", str(folder / "cdp.yaml")])
+    result.run, sampler = measure([CDP, "run", "--config", str(config)])
     result.run.out = ""  # the run's own summary: not worth keeping in scale.json
     result.steps = steps(cfg, sampler)
     result.customers, _, result.profile_seconds = served(cfg)
@@ -278,7 +292,8 @@ def report(results: list[Result]) -> None:
                  f"{r.profile_seconds * 1000:.1f}", _gb(r.baseline_run, "wall"), _gb(r.baseline_run, "peak"))
         print("| " + " | ".join(cells) + " |")
     for r in results:
-        print(f"\n{r.size}: steps of `cdp run`, in start order\n\n| step | wall s | CPU s | peak RSS GB |\n"
+        limit = f", DuckDB memory_limit {r.memory_limit}" if r.memory_limit else ""
+        print(f"\n{r.size}: steps of `cdp run`, in start order{limit}\n\n| step | wall s | CPU s | peak RSS GB |\n"
               "| --- | ---: | ---: | ---: |")
         for s in r.steps:
             print(f"| {s.step} | {s.wall:.1f} | {s.cpu:.1f} | {s.peak:.2f} |")
@@ -323,6 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", default="/tmp/cdp-scale", help="folder of the demos, one per size (kept and reused)")
     ap.add_argument("--no-baseline", action="store_true", help="skip plain Splink")
     ap.add_argument("--demo-only", action="store_true", help="only write the demos that are missing")
+    ap.add_argument("--memory-limit", help="DuckDB's memory_limit for the runs, e.g. 12GB (default: DuckDB's)")
     ap.add_argument("--report", action="store_true", help="print the tables of the results kept in --work only")
     ap.add_argument("--baseline-of", help=argparse.SUPPRESS)  # the baseline's own process
     args = ap.parse_args(argv)
@@ -339,7 +355,7 @@ def main(argv: list[str] | None = None) -> None:
     kept = work / "scale.json"
     results = earlier(kept)
     for size in sizes if not args.report else []:
-        results[size] = run_size(size, work, baseline=not args.no_baseline)
+        results[size] = run_size(size, work, not args.no_baseline, args.memory_limit)
         kept.write_text(json.dumps([asdict(r) for r in results.values()], indent=1))
     report(sorted(results.values(), key=lambda r: r.people))
 
