@@ -1,4 +1,4 @@
-"""Incremental identity against a full run, on the synthetic households of bench/scale.py.
+"""Incremental identity against a full run, on the synthetic households of bench/households.py.
 
     python -m bench.incremental [--households 210000] [--work DIR]     # ~1M records
 

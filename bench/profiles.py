@@ -1,8 +1,8 @@
-"""Stable ids, golden profiles and traits at scale, on the synthetic people of bench/scale.py.
+"""Stable ids, golden profiles and traits at scale, on the synthetic people of bench/households.py.
 
     python -m bench.profiles [--households 210000] [--work DIR]      # ~1M records, ~1 minute
 
-The clusters are the true people (matching is measured by bench/scale.py), so this times the
+The clusters are the true people (matching is measured by bench/households.py), so this times the
 steps after clustering and measures id stability: an unchanged re-run, then a run with 1% more
 records, of which 60% join a known person, 30% are new people and 10% join two known people
 into one (a merge).
@@ -19,8 +19,8 @@ from typing import Any
 
 import duckdb
 
-from bench.scale import population
-from bench.scale import write_staged as write_people
+from bench.households import population
+from bench.households import write_staged as write_people
 from cdp.config import IdentityConfig
 from identity.golden import build_golden
 from identity.ids import assign_customer_ids

@@ -10,7 +10,7 @@ the functions the checks call; Great Expectations' import, paid once per run, co
 Ingestion side: bench/silos.py's three messy silos (--silos records each): load, standardise,
 unions; gates raw_<source> and staged_<source>. Identity side: bench/profiles.py's synthetic
 people (--households), clustered as the truth says: customer ids, golden profiles, traits; gates
-clusters, customers, golden. Matching is not run (bench/scale.py times it: minutes at this size),
+clusters, customers, golden. Matching is not run (bench/households.py times it: minutes at this size),
 so the pipeline time here is the smaller part of a real run and the share printed is an upper bound.
 """
 

@@ -6,7 +6,6 @@ executemany list. A silo's unreadable line (flaws.py) goes in at its place among
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,9 +44,9 @@ def write_sqlite(path: Path, tables: dict[str, tuple[pd.DataFrame, dict[str, str
             ddl = ", ".join(f'"{c}" {types.get(c, "TEXT")}' for c in rows.columns)
             con.execute(f'create table "{name}" ({ddl})')
             marks = ", ".join("?" for _ in rows.columns)
-            records = rows.astype(object).where(rows.notna(), None).itertuples(index=False, name=None)
-            while batch := list(itertools.islice(records, CHUNK)):
-                con.executemany(f'insert into "{name}" values ({marks})', batch)
+            for part in _chunks(rows):  # as Python objects a chunk at a time: the whole table would double its size
+                records = part.astype(object).where(part.notna(), None).itertuples(index=False, name=None)
+                con.executemany(f'insert into "{name}" values ({marks})', records)
     con.close()
 
 
