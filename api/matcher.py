@@ -8,12 +8,10 @@ version's). The index is built in the API process, not written by the publish: a
 records already takes minutes, and an index table there would tie the store's schema to the model's
 blocking rules; reading match_records and hashing its keys in DuckDB takes seconds (bench/README.md).
 
-The model is the one in use in the project's state folder (`cdp train` and `cdp run` publish with it).
-It can differ from the one the published version was scored with: `cdp train` saves the new model
-as current before its run publishes, so a run that stops before publishing (a failed quality check)
-leaves the previous version published and the new model current, and /resolve's probabilities are
-then the new model's. The store does not record the version's model (publish_log has no such column),
-so that is left for the next publish to settle.
+The model is the one the published version was resolved with (publish_log.model): a `cdp train` whose run
+stopped before publishing (a failed quality check) leaves a newer model current, and /resolve must still
+score pairs as the published customers were scored. A version published before the store recorded its model
+(or whose model file is gone) is scored with the model in use.
 """
 
 from __future__ import annotations
@@ -103,27 +101,34 @@ class Matcher:
         try:
             if (resolver := self.ready()) is not None:
                 return resolver  # another request has just checked
-            version = self._published()
+            version, model = self._published()
             if self._resolver is None or version != self._version:
-                self._resolver, self._version = self._build(), version
+                self._resolver, self._version = self._build(model), version
             self._checked = time.monotonic()
             return self._resolver
         finally:
             self._lock.release()
 
-    def _published(self) -> int | None:
+    def _published(self) -> tuple[int, str | None]:
+        """(the published version, the model file it was resolved with, None when the store does not say)."""
+        log = publish_log.c
+        latest = sa.select(sa.func.max(log.version)).scalar_subquery()
         with self.engine.connect() as conn:
-            version = conn.execute(sa.select(sa.func.max(publish_log.c.version))).scalar()
-        if version is None:
+            try:
+                row = conn.execute(sa.select(log.version, log.model).where(log.version == latest)).first()
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError):  # before migration 0010 (the API never migrates)
+                conn.rollback()
+                row = conn.execute(sa.select(sa.func.max(log.version), sa.null())).first()
+        if row is None or row[0] is None:
             raise NoModel("nothing published yet: run `cdp run` first")
-        return int(version)
+        return int(row[0]), row[1]
 
-    def _build(self) -> Resolver:
+    def _build(self, model: str | None) -> Resolver:
         try:
-            model = self.models.load()
+            found = self.models.load(model)
         except FileNotFoundError:
             raise NoModel(f"no trained match model in {self.models.folder}: run `cdp run` first") from None
-        return Resolver(published_records(self.engine, self.reader.sealer), model)
+        return Resolver(published_records(self.engine, self.reader.sealer), found)
 
 
 def published_records(engine: sa.Engine, sealer: Sealer | None, chunk: int = 100_000) -> pa.Table:

@@ -203,8 +203,9 @@ class ModelStore:
         path.write_text(json.dumps({"problems": found, "model": model}, indent=2))
         return path
 
-    def load(self) -> dict[str, Any]:
-        path = self.current()
+    def load(self, name: str | None = None) -> dict[str, Any]:
+        """The model in use, or the version `name` (a file name `save` gave) when it is still here."""
+        path = self.folder / name if name and (self.folder / name).is_file() else self.current()
         if path is None:
             raise FileNotFoundError(f"no trained model in {self.folder}")
         return json.loads(path.read_text())

@@ -13,8 +13,9 @@ from sqlalchemy import Connection, Table, inspect
 
 from cdp.config import ConfigError
 from cdp.datakey import install_keyed_hash
-from cdp.schema import DIRTY_CUSTOMERS
+from cdp.schema import DIRTY_CUSTOMERS, IDENTITY_STATE
 from cdp.sealing import SEARCH_MACRO
+from cdp.warehouse import table_exists
 from serving import tables
 from serving.build import queries
 from serving.incremental import plan_publish, published
@@ -64,13 +65,21 @@ def publish(con: duckdb.DuckDBPyConnection, url: str, run_id: str | None = None,
         plan = plan_publish(con, store, marks, full)
         dirty = DIRTY_CUSTOMERS if plan.partial else None
         version, rows = store.publish(warehouse_version(con, sealing, dirty), run_id, before_commit, marks,
-                                      plan.partial)
+                                      plan.partial, resolved_with(con))
         published(con, store, version)
     finally:
         store.close()
     customers = len(plan.partial.customers) if plan.partial else rows.get(tables.profiles.name, 0)
     return PublishStats(version, rows, round(time.perf_counter() - start, 3), store.engine.url.render_as_string(),
                         "partial" if plan.partial else "full", customers, plan.reason)
+
+
+def resolved_with(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The match model file identity last scored with (identity_state), None when it has not scored."""
+    if not table_exists(con, IDENTITY_STATE):
+        return None
+    found = con.execute(f"select model from {IDENTITY_STATE}").fetchall()
+    return found[0][0] if found else None
 
 
 def warehouse_version(con: duckdb.DuckDBPyConnection, sealing: Sealing | None = None,

@@ -186,12 +186,13 @@ class ServingStore(ABC):
     @final
     def publish(self, data: Mapping[Table, Batches], run_id: str | None = None,
                 before_commit: Callable[[Connection], None] | None = None,
-                sealed: Mapping[str, str] | None = None, partial: Partial | None = None) -> tuple[int, dict[str, int]]:
+                sealed: Mapping[str, str] | None = None, partial: Partial | None = None,
+                model: str | None = None) -> tuple[int, dict[str, int]]:
         """Replace every table in `data` by its rows, atomically; return the new version and row counts.
 
         `before_commit` runs in the swap's transaction once the new tables are live there (an erasure made
         while they loaded is applied to them: serving.erasure.reapply). `sealed`: the publish_log values of an
-        encrypted version (key_id, hashed_search). The changes from the live version to the new one go into the
+        encrypted version (key_id, hashed_search). `model`: the match model file the version was resolved with. The changes from the live version to the new one go into the
         change feed's outbox in the same transaction, before the swap (serving.changes).
 
         With `partial`, `data` holds the rows of its customers only (tables of SWAPPED_WHOLE: all of them): in the
@@ -222,7 +223,7 @@ class ServingStore(ABC):
             totals = self._totals(conn) if partial else counts
             if partial:
                 partial_ids.drop(conn)
-            self._log(conn, version, at, run_id, totals, sealed or {})
+            self._log(conn, version, at, run_id, totals, {**(sealed or {}), "model": model})
         for statement in self.scrubbed if scrub else ():
             self._outside_transaction(statement)
         return version, counts
@@ -317,11 +318,11 @@ class ServingStore(ABC):
 
     @final
     def _log(self, conn: Connection, version: int, at: dt.datetime, run_id: str | None,
-             counts: Mapping[str, int], sealed: Mapping[str, str]) -> None:
+             counts: Mapping[str, int], marks: Mapping[str, str | None]) -> None:
         conn.execute(insert(tables.publish_log).values(
             version=version, published_at=at, run_id=run_id,
             customers=counts.get(tables.profiles.name, 0), records=counts.get(tables.source_records.name, 0),
-            **sealed))
+            **marks))
 
     @final
     def live_version(self, version: int | None = None) -> LiveVersion | None:

@@ -168,6 +168,8 @@ publish_log = Table(
     Column("key_id", Text, doc="cdp.datakey.key_id of the data key the version's personal values are encrypted "
                                "with (cdp.sealing); NULL: stored plain."),
     Column("hashed_search", Text, doc="The search key kinds stored as keyed hashes, comma-separated (NULL: none)."),
+    Column("model", Text, doc="The match model file (in the state folder's models/) the version was resolved with; "
+                              "NULL: not known (published before 0010, or by a run that scored nothing)."),
     PrimaryKeyConstraint("version", name="pk_publish_log"),
 )
 """One row per publish, written in the swap's transaction: the current version is max(version)."""
