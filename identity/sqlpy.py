@@ -11,9 +11,9 @@ tests/identity/test_resolve.py compares every level's verdict with Splink's own 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Callable, Mapping
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, cast
 
 import jellyfish

@@ -192,8 +192,9 @@ class ServingStore(ABC):
 
         `before_commit` runs in the swap's transaction once the new tables are live there (an erasure made
         while they loaded is applied to them: serving.erasure.reapply). `sealed`: the publish_log values of an
-        encrypted version (key_id, hashed_search). `model`: the match model file the version was resolved with. The changes from the live version to the new one go into the
-        change feed's outbox in the same transaction, before the swap (serving.changes).
+        encrypted version (key_id, hashed_search). `model`: the match model file the version was resolved with.
+        The changes from the live version to the new one go into the change feed's outbox in the same
+        transaction, before the swap (serving.changes).
 
         With `partial`, `data` holds the rows of its customers only (tables of SWAPPED_WHOLE: all of them): in the
         same one transaction, their rows replace theirs in the live tables (`replaced_rows`) and the feed gets
