@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ def customer_slices(con: duckdb.DuckDBPyConnection) -> list[str | None]:
     if len(starts) < 2:
         return [None]
     bounds = [_text(s) for s in starts]
-    ranges = [f"customer_id >= {lo} and customer_id < {hi}" for lo, hi in zip(bounds, bounds[1:])]
+    ranges = [f"customer_id >= {lo} and customer_id < {hi}" for lo, hi in itertools.pairwise(bounds)]
     ranges.append(f"customer_id >= {bounds[-1]}")
     return [f"(select customer_id from {CUSTOMERS} where {r})" for r in ranges]
 
