@@ -25,7 +25,10 @@ from serving.store import ServingStore
 BATCH_ROWS = 50_000
 """Rows per Arrow batch streamed from DuckDB into the store (a profile or timeline row is ~1 kB)."""
 SLICE_CUSTOMERS = 100_000
-"""Customers per query of a full publish's per-customer tables (SLICED)."""
+"""Fewest customers per query of a full publish's per-customer tables (SLICED)."""
+SLICES = 5
+"""Most queries per SLICED table: each scans every staged record again, so more slices than a few would make the
+publish grow with the square of the records."""
 SLICED = (tables.profiles, tables.timeline, tables.customer_links)
 """Tables whose query aggregates every customer's records at once (lists of sources, events, links): a full
 publish reads them a slice of customers at a time, in customer id order, so the rows and their order are the
@@ -96,10 +99,12 @@ def warehouse_version(con: duckdb.DuckDBPyConnection, sealing: Sealing | None = 
 
 
 def customer_slices(con: duckdb.DuckDBPyConnection) -> list[str | None]:
-    """SQL relations of customer ids, SLICE_CUSTOMERS each in id order, covering every customer (one slice: None,
-    all of them without a filter)."""
+    """SQL relations of customer ids in id order, at most SLICES of at least SLICE_CUSTOMERS each, covering every
+    customer (one slice: None, all of them without a filter)."""
+    customers = con.execute(f"select count(*) from {CUSTOMERS}").fetchall()[0][0]
+    size = max(SLICE_CUSTOMERS, -(-customers // SLICES))
     starts = [row[0] for row in con.execute(f"""select customer_id from (select customer_id,
-        row_number() over (order by customer_id) as n from {CUSTOMERS}) where (n - 1) % {int(SLICE_CUSTOMERS)} = 0
+        row_number() over (order by customer_id) as n from {CUSTOMERS}) where (n - 1) % {int(size)} = 0
         order by customer_id""").fetchall()]
     if len(starts) < 2:
         return [None]
