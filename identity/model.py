@@ -90,6 +90,9 @@ def train(records: pa.Table, engine: Engine = DUCKDB) -> dict[str, Any]:
         if _has_pairs(records, rule):
             training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
     model = saved(linker, source)
+    # Splink keeps its samples and EM tables (GBs at a million records) until the linker is collected: drop them
+    # before the next linker starts its own.
+    linker.table_management.delete_tables_created_by_splink_from_db()
     _train_gated(records, model, u_pairs, engine)
     return model
 
@@ -122,8 +125,10 @@ def _train_gated(records: pa.Table, model: dict[str, Any], u_pairs: float, engin
         except ValueError as exc:  # Splink refuses to go on from an m of exactly 0; the other sessions still teach
             log.warning("training the gated comparisons on %s stopped: %s", rule, exc)
             # The failed session leaves the linker without the comparisons it had set aside: start again from before.
+            linker.table_management.delete_tables_created_by_splink_from_db()
             linker = make_linker(records, before, engine)
     learnt = {c["output_column_name"]: c for c in linker.misc.save_model_to_json()["comparisons"]}
+    linker.table_management.delete_tables_created_by_splink_from_db()
     for comparison in model["comparisons"]:
         name = comparison["output_column_name"]
         if name in model_settings.GATED:

@@ -19,6 +19,8 @@ from cdp.schema import MATCH_PAIRS
 from identity.engine import DUCKDB, Engine
 from identity.model import make_linker
 
+PAIR_BATCH = 100_000
+"""Scored pairs per Arrow batch on their way into the warehouse."""
 DELTA_FLAG = "cdp_delta"
 """Input column of `delta_linker`: the record is new or changed."""
 
@@ -53,13 +55,14 @@ def explanation_sql(model: dict[str, Any]) -> str:
 
 
 def score(records: pa.Table, model: dict[str, Any], floor: float, threshold: float, complete_up_to: int,
-          engine: Engine = DUCKDB) -> pa.Table:
-    """Every blocked pair scoring at least `floor`, as match_pairs rows.
+          engine: Engine = DUCKDB) -> pa.RecordBatchReader:
+    """Every blocked pair scoring at least `floor`, as a stream of match_pairs rows (read it before scoring again).
 
     Blocking misses some pairs inside a group of linked records (two duplicates of one person, each
     mistyped in a different field, may share no blocking key). Those pairs are scored too,
     for groups of up to `complete_up_to` records, so the clustering guards can see how the model
     judges them instead of guessing. The explanations are built on DuckDB whatever `engine` scored.
+    A stream, not a table: a million records' pairs with their explanations took 1.5 GB as one Arrow table.
     """
     linker = make_linker(records, model, engine)
     predicted = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
@@ -68,7 +71,7 @@ def score(records: pa.Table, model: dict[str, Any], floor: float, threshold: flo
                      {explanation_sql(model)} as explanation
               from (select * from predicted union all by name select * from missing)
               order by record_id_l, record_id_r"""
-    return engine.on_duckdb({"predicted": predicted, "missing": missing}).sql(sql).to_arrow_table()
+    return engine.on_duckdb({"predicted": predicted, "missing": missing}).sql(sql).to_arrow_reader(PAIR_BATCH)
 
 
 def _rows(model: dict[str, Any], *scored: SplinkDataFrame) -> pa.Table:
@@ -124,8 +127,8 @@ def _score_within_groups(linker: Linker, engine: Engine, predicted: SplinkDataFr
     return linker.inference._score_missing_cluster_edges(small, predicted, threshold_match_probability=floor)
 
 
-def write_match_pairs(con: duckdb.DuckDBPyConnection, pairs: pa.Table) -> None:
-    """Replace `match_pairs` with `pairs`."""
+def write_match_pairs(con: duckdb.DuckDBPyConnection, pairs: pa.Table | pa.RecordBatchReader) -> None:
+    """Replace `match_pairs` with `pairs` (a stream is read once, batch by batch)."""
     con.register("scored_pairs", pairs)
     con.execute(f"""create or replace table {MATCH_PAIRS} as
         select record_id_l, record_id_r, match_probability, match_weight, explanation::json as explanation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from sqlalchemy import Connection, Table, inspect
 
 from cdp.config import ConfigError
 from cdp.datakey import install_keyed_hash
-from cdp.schema import DIRTY_CUSTOMERS, IDENTITY_STATE
+from cdp.schema import CUSTOMERS, DIRTY_CUSTOMERS, IDENTITY_STATE
 from cdp.sealing import SEARCH_MACRO
 from cdp.warehouse import table_exists
 from serving import tables
@@ -24,6 +25,15 @@ from serving.store import ServingStore
 
 BATCH_ROWS = 50_000
 """Rows per Arrow batch streamed from DuckDB into the store (a profile or timeline row is ~1 kB)."""
+SLICE_CUSTOMERS = 100_000
+"""Fewest customers per query of a full publish's per-customer tables (SLICED)."""
+SLICES = 5
+"""Most queries per SLICED table: each scans every staged record again, so more slices than a few would make the
+publish grow with the square of the records."""
+SLICED = (tables.profiles, tables.timeline, tables.customer_links)
+"""Tables whose query aggregates every customer's records at once (lists of sources, events, links): a full
+publish reads them a slice of customers at a time, in customer id order, so the rows and their order are the
+same while DuckDB holds one slice's aggregates (the profiles of 1M records took 2.5 GB in one query)."""
 
 CROSSWALK_HEADER = ["source", "source_id", "customer_id"]
 
@@ -86,19 +96,47 @@ def warehouse_version(con: duckdb.DuckDBPyConnection, sealing: Sealing | None = 
                       dirty: str | None = None) -> dict[Table, Iterator[pa.RecordBatch]]:
     """Per serving table, its rows from the warehouse as a lazy stream of Arrow batches (sealed by `sealing`);
     with `dirty` (a warehouse table of customer ids), those customers' rows only (serving.build.queries)."""
-    if sealing is None:
-        return {table: _batches(con, sql) for table, sql in queries(con, dirty=dirty).items()}
-    return {table: seal_batches(table, _batches(con, sql, sealing.sealer.search_key), sealing.sealer)
-            for table, sql in queries(con, sealing.hashed, dirty).items()}
+    hashed = sealing.hashed if sealing else frozenset()
+    search_key = sealing.sealer.search_key if sealing else None
+    slices = [dirty] if dirty else customer_slices(con)
+    out = {}
+    for table, sql in queries(con, hashed, dirty).items():
+        sqls = [queries(con, hashed, part)[table] for part in slices] if table in SLICED else [sql]
+        batches = _batches(con, sqls, search_key)
+        out[table] = seal_batches(table, batches, sealing.sealer) if sealing else batches
+    return out
 
 
-def _batches(con: duckdb.DuckDBPyConnection, sql: str, search_key: bytes | None = None) -> Iterator[pa.RecordBatch]:
-    """The query's rows as Arrow batches, run when the store starts reading, on a cursor of its own
-    so that tables can load in parallel threads (with the search key hash macro when given its key)."""
+def customer_slices(con: duckdb.DuckDBPyConnection) -> list[str | None]:
+    """SQL relations of customer ids in id order, at most SLICES of at least SLICE_CUSTOMERS each, covering every
+    customer (one slice: None, all of them without a filter)."""
+    customers = con.execute(f"select count(*) from {CUSTOMERS}").fetchall()[0][0]
+    size = max(SLICE_CUSTOMERS, -(-customers // SLICES))
+    starts = [row[0] for row in con.execute(f"""select customer_id from (select customer_id,
+        row_number() over (order by customer_id) as n from {CUSTOMERS}) where (n - 1) % {int(size)} = 0
+        order by customer_id""").fetchall()]
+    if len(starts) < 2:
+        return [None]
+    bounds = [_text(s) for s in starts]
+    ranges = [f"customer_id >= {lo} and customer_id < {hi}" for lo, hi in itertools.pairwise(bounds)]
+    ranges.append(f"customer_id >= {bounds[-1]}")
+    return [f"(select customer_id from {CUSTOMERS} where {r})" for r in ranges]
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _batches(con: duckdb.DuckDBPyConnection, sqls: list[str],
+             search_key: bytes | None = None) -> Iterator[pa.RecordBatch]:
+    """The queries' rows, one query after another, as Arrow batches, run when the store starts reading, on a
+    cursor of its own so that tables can load in parallel threads (with the search key hash macro when given its
+    key)."""
     with con.cursor() as cursor:
         if search_key is not None:
             install_keyed_hash(cursor, SEARCH_MACRO, search_key)
-        yield from cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
+        for sql in sqls:
+            yield from cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
 
 
 def export_source_records(url: str, out: Path) -> int:

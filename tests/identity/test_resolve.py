@@ -32,7 +32,7 @@ def batch() -> Batch:
     write_staged(con, rows)
     records = read_input(con)
     model = made_up_model(7)
-    pairs = score(records, model, floor=1e-12, threshold=0.9, complete_up_to=0).to_pylist()
+    pairs = score(records, model, floor=1e-12, threshold=0.9, complete_up_to=0).read_all().to_pylist()
     inputs = [{k: r[k] for k in ("unique_id", *MATCH_COLUMNS)} for r in records.to_pylist()]
     return rows, inputs, model, pairs
 

@@ -20,7 +20,7 @@ from cdp.config import DEFAULT_PII, Config, ConfigError
 from cdp.resources import ServingResource, WarehouseResource
 from cdp.warehouse import open_warehouse
 from serving.assets import build_defs, published_asset
-from serving.publish import PublishStats, export_source_records, publish
+from serving.publish import PublishStats, customer_slices, export_source_records, publish
 from tests.utils.publishing import ingest, resolve
 
 BOB, MARGARET, PEGGY, JOSE = "C000000001", "C000000002", "C000000003", "C000000004"
@@ -198,3 +198,15 @@ def test_published_asset_is_in_the_serving_group_and_reports_the_version(cfg: Co
     assert result.success
     metadata = result.asset_materializations_for_node("published")[0].metadata
     assert metadata["version"].value == 1 and metadata["rows.profiles"].value == 4
+
+
+def test_a_publish_in_slices_of_customers_writes_the_same_rows(cfg: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    tables = ("profiles", "timeline", "customer_links")
+    run_publish(cfg)
+    whole = {t: rows(cfg.serving, f"select * from {t}") for t in tables}
+    monkeypatch.setattr("serving.publish.SLICE_CUSTOMERS", 1)  # one customer per query (4 customers, at most 5 slices)
+    with open_warehouse(cfg.warehouse_path) as con:
+        assert len(customer_slices(con)) == len(whole["profiles"]) > 1
+    run_publish(cfg, "run-2")
+    assert {t: rows(cfg.serving, f"select * from {t}") for t in tables} == whole
+    assert whole["profiles"] and whole["timeline"]
