@@ -15,6 +15,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, cast
 
 import duckdb
@@ -95,9 +96,14 @@ class TermFrequencies:
         found = con.execute(" UNION ALL ".join(selects) + " ORDER BY h").fetchnumpy() if selects else {}
         self.hashes: np.ndarray = found.get("h", np.zeros(0, np.uint64))
         self.shares: np.ndarray = found.get("share", np.zeros(0, np.float64))
+        # A request looks its own values up once per candidate, and common names come back request after request.
+        self.get = lru_cache(maxsize=1 << 16)(self._share)  # type: ignore[method-assign]
 
     def get(self, column: str, value: Any) -> float | None:
         """The value's share of the column, None when no record has it (or for NULL)."""
+        return self._share(column, value)
+
+    def _share(self, column: str, value: Any) -> float | None:
         if value is None:
             return None
         h = np.uint64(key_hash(column, [value]))
@@ -128,11 +134,14 @@ class Scorer:
 
     def score(self, left: Record, right: Record) -> Score:
         """The pair as Splink's predict() scores it (left and right as unique_id_l and _r)."""
-        pair = {f"{k}_l": v for k, v in left.items()} | {f"{k}_r": v for k, v in right.items()}
+        pair = dict(zip(map(_suffixed_l, left), left.values(), strict=True))
+        pair.update(zip(map(_suffixed_r, right), right.values(), strict=True))
         total, explanation = self.prior_weight, []
-        for name, levels in self.comparisons:
-            level = next(lv for lv in levels if lv.condition is None or lv.condition(pair) is True)
-            weight = level.weight + self._tf_adjustment(level, left, right)
+        for name, levels in self.comparisons:  # the request path's inner loop: plain loops, no generators
+            for level in levels:
+                if level.condition is None or level.condition(pair) is True:
+                    break
+            weight = level.weight + self._tf_adjustment(level, left, right) if level.tf_column else level.weight
             total += weight
             explanation.append({"comparison": name, "level": level.label, "weight": round(weight, 2)})
         return Score(total, _probability(total), explanation)
@@ -147,6 +156,16 @@ class Scorer:
         # greatest(coalesce(tf_l, tf_r), coalesce(tf_r, tf_l), minimum): one of the two is known here
         u = max(tf_l if tf_l is not None else 0.0, tf_r if tf_r is not None else 0.0, level.tf_minimum)
         return level.tf_weight * (level.tf_log2_u - math.log2(u))
+
+
+@lru_cache(maxsize=256)
+def _suffixed_l(column: str) -> str:
+    return f"{column}_l"
+
+
+@lru_cache(maxsize=256)
+def _suffixed_r(column: str) -> str:
+    return f"{column}_r"
 
 
 def _probability(weight: float) -> float:
