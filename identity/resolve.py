@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
@@ -97,11 +97,8 @@ class TermFrequencies:
         self.hashes: np.ndarray = found.get("h", np.zeros(0, np.uint64))
         self.shares: np.ndarray = found.get("share", np.zeros(0, np.float64))
         # A request looks its own values up once per candidate, and common names come back request after request.
-        self.get = lru_cache(maxsize=1 << 16)(self._share)  # type: ignore[method-assign]
-
-    def get(self, column: str, value: Any) -> float | None:
+        self.get: Callable[[str, Any], float | None] = lru_cache(maxsize=1 << 16)(self._share)
         """The value's share of the column, None when no record has it (or for NULL)."""
-        return self._share(column, value)
 
     def _share(self, column: str, value: Any) -> float | None:
         if value is None:
