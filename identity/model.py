@@ -39,7 +39,7 @@ from {table}
 # u sampling costs ~8 s per million pairs on 2 cores; beyond a few million the estimates barely move.
 U_MAX_PAIRS = 3e6
 U_MIN_PAIRS = 1.2e6
-EM_MAX_PAIRS = 2e6
+EM_MAX_PAIRS = 5e5
 M_FLOOR = 1e-6
 # Least m of a contact's "different" level: weighs at most log2(0.05) = -4.3 against a match.
 CONTACT_CHANGE = 0.05
