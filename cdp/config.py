@@ -282,10 +282,12 @@ class DuckDBSettings(Strict):
     """DuckDB's memory settings, applied to every warehouse connection and to Splink's own DuckDB."""
 
     memory_limit: str | None = None
-    """Most memory one connection may use before spilling to disk, e.g. "8GB" (DuckDB's default: 80% of RAM)."""
+    """Most memory one database may use before spilling to disk, e.g. "8GB" (DuckDB's default: 80% of RAM); the
+    warehouse and Splink's DuckDB each get it."""
     temp_directory: str | None = None
     """Where DuckDB spills what does not fit, relative to cdp.yaml's folder (default: `<warehouse>.tmp` beside
-    the warehouse file, in the state folder). Put it on a disk with room for the largest step's working set."""
+    the warehouse file, in the state folder; Splink's DuckDB spills into `splink.tmp` inside it, or in the state
+    folder). Put it on a disk with room for the largest step's working set."""
 
     def options(self, root: Path | None = None) -> dict[str, str]:
         """The settings as DuckDB connection options; a relative temp directory resolved against `root`."""

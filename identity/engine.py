@@ -15,6 +15,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import duckdb
@@ -75,13 +76,20 @@ class DuckDBEngine(Engine):
     """Splink on an in-memory DuckDB of its own, with the warehouse's memory settings (`duckdb:` in cdp.yaml)."""
 
     kind = "duckdb"
+    spill: ClassVar[str] = "splink.tmp"
+    """Splink's spill folder: in the state folder, or inside `duckdb.temp_directory` when set."""
 
     def __init__(self, options: Mapping[str, str] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})
 
     @classmethod
     def from_config(cls, cfg: Config) -> DuckDBEngine:
-        return cls(cfg.warehouse_options)
+        # An in-memory DuckDB spills into `.tmp` of the working folder unless told (47 GB of it at 10M records);
+        # a folder of its own, as two databases sharing one could take each other's files.
+        options = cfg.warehouse_options
+        folder = Path(options["temp_directory"]) if "temp_directory" in options else cfg.state_dir
+        spill = folder / cls.spill
+        return cls(options | {"temp_directory": str(spill)})
 
     def api(self) -> DuckDBAPI:
         return DuckDBAPI(connection=duckdb.connect(config=self.options))
