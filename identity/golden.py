@@ -144,7 +144,11 @@ def _write_lineage(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
     """lineage: the single winners, the winning address's parts and country, else the country's own winner;
     each with its display form. `scoped`: replace only the rows of _golden_scope's and gone customers."""
     parts = ", ".join((*ADDRESS, "country"))
-    displays = " ".join(f"when '{a}' then {_display(a)}" for a in PROFILE_ATTRIBUTES)
+    raws = " ".join(f"when '{a}' then regexp_replace(trim(s.{a}_raw), '\\s+', ' ', 'g')" for a in SPELLED)
+    displays = " ".join(f"when '{a}' then {_display(a)}" for a in SPELLED)
+    spelled = ", ".join(f"'{a}'" for a in SPELLED)
+    # The display form depends only on the attribute, the value and the spelling sent: worked out once per
+    # distinct three (a name's title case is most of the work, and a million records hold a few thousand names).
     con.execute(f"""{_replacing(con, LINEAGE, scoped)}
         with address as (unpivot (
             select w.customer_id, w.record_id, w.source, w.source_id, w.rule,
@@ -156,10 +160,19 @@ def _write_lineage(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
             union all
             select customer_id, record_id, attribute, value, source, source_id, rule from _golden_winners
             where attribute <> '{ADDRESS_GROUP}' and (attribute <> 'country'
-                or customer_id not in (select customer_id from address where attribute = 'country')))
-        select w.customer_id, w.attribute, w.value, case w.attribute {displays} else w.value end as display,
-               w.source, w.source_id, w.rule
-        from winners w join {STAGED} s using (record_id)""")
+                or customer_id not in (select customer_id from address where attribute = 'country'))),
+        sent as (
+            select w.*, case w.attribute {raws} end as sent
+            from winners w join {STAGED} s using (record_id)),
+        shown as (
+            select attribute, value, sent, case attribute {displays} end as display
+            from (select distinct attribute, value, sent from sent where attribute in ({spelled})))
+        select customer_id, sent.attribute, sent.value,
+               case when sent.attribute in ({spelled}) then display
+                    when sent.attribute = 'phone' then {PHONE_DISPLAY} else sent.value end as display,
+               source, source_id, rule
+        from sent left join shown on sent.attribute = shown.attribute and sent.value is not distinct from shown.value
+            and sent.sent is not distinct from shown.sent""")
 
 
 SPELLED = ("first_name", "middle_name", "last_name", "city", "street")
@@ -168,19 +181,20 @@ UPPER_WORDS = ("n", "s", "e", "w", "ne", "nw", "se", "sw", "po")
 """Street words kept in capitals: directions and PO (a box)."""
 
 
+PHONE_DISPLAY = ("case when sent.value like '+1__________' then '+1 ' || sent.value[3:5] || '-' || sent.value[6:8] "
+                 "|| '-' || sent.value[9:] else sent.value end")
+"""SQL: a North American number's display form (+1 555-123-4567), other numbers as they are."""
+
+
 def _display(attr: str) -> str:
-    """SQL: the display form of lineage value `w.value` of `attr`, given the winning record `s`."""
-    if attr == "phone":
-        return ("case when w.value like '+1__________' then '+1 ' || w.value[3:5] || '-' || w.value[6:8] || '-' "
-                "|| w.value[9:] else w.value end")
-    if attr not in SPELLED:
-        return "w.value"
-    sent = rf"regexp_replace(trim(s.{attr}_raw), '\s+', ' ', 'g')"
-    same = rf"upper(strip_accents(regexp_replace({sent}, '[''.]', '', 'g'))) = w.value"
+    """SQL: the display form of lineage value `value` of `attr` (one of SPELLED), given `sent`, the winning
+    record's spelling with its spaces made single."""
+    sent = "sent"
+    same = rf"upper(strip_accents(regexp_replace({sent}, '[''.]', '', 'g'))) = value"
     mixed = f"{sent} <> upper({sent}) and {sent} <> lower({sent})"
     street = attr == "street"
     return (f"case when {same} and {mixed} then {sent} when {same} then {_title(f'upper({sent})', street)} "
-            f"else {_title('w.value', street)} end")
+            f"else {_title('value', street)} end")
 
 
 def _title(value: str, street: bool) -> str:
