@@ -1,12 +1,13 @@
 """Any database SQLAlchemy reaches: a table or a query, fetched in batches through a server-side cursor.
 
 Each batch of `batch_size` rows becomes an Arrow table that DuckDB appends, so a large table
-never sits whole in Python memory.
+never sits whole in Python memory. SQLite and PostgreSQL are read through ADBC when its driver is
+installed (`ingestion.connectors.adbc`: Arrow batches straight from the driver, the same text landed);
+any other database, or a URL with options ADBC cannot take, row by row through SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -14,6 +15,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from cdp.config import SqlLocation
+from ingestion.connectors.adbc import Mixed, Reader, Unsupported, reader_for, to_arrow
 from ingestion.connectors.base import Connector
 from ingestion.duck import ident
 
@@ -30,6 +32,10 @@ class SqlConnector(Connector):
     since: Any = None
     high_water: Any = None
     """After landing: the watermark column's highest value among the rows read (None when none had one)."""
+    adbc: bool = True
+    """Read SQLite and PostgreSQL through ADBC when its driver is installed (False: always SQLAlchemy)."""
+    read_by: str | None = None
+    """After landing: "adbc" or "sqlalchemy", whichever read the rows."""
 
     def past(self, column: str, mark: Any) -> None:
         """Track `column`'s highest value while landing; with a `mark` (not None), land only the rows past it."""
@@ -74,48 +80,69 @@ class SqlConnector(Connector):
         return sa.create_engine(self.location.url)
 
     def _land(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
+        reader = reader_for(self.location.url) if self.adbc else None
+        if reader is not None:
+            try:
+                self._land_arrow(con, table, reader)
+                self.read_by = "adbc"
+                return
+            except Unsupported:
+                con.execute(f"drop table if exists {ident(table)}")
+        self._land_rows(con, table)
+        self.read_by = "sqlalchemy"
+
+    def _land_arrow(self, con: duckdb.DuckDBPyConnection, table: str, reader: Reader) -> None:
+        """Land through ADBC; a SQLite column found mixed is read again from the start, tagged."""
+        sql, before = reader.sql(self._select()), self.high_water
+        names = reader.names(sql)
+        while True:
+            _create(con, table, names)
+            done, mark = 0, names.index(self.watermark) if self.watermark in names else None
+            try:
+                for batch in reader.batches(sql, names, self.location.batch_size):
+                    done += _append(con, table, batch.columns, done)
+                    if mark is not None:
+                        self._raise_high_water(batch.highest(mark))
+                return
+            except Mixed as mixed:
+                reader.mixed |= mixed.columns
+                con.execute(f"drop table {ident(table)}")
+                self.high_water = before
+
+    def _land_rows(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
         engine = self._engine()
         try:
             with engine.connect() as conn:
                 options = conn.execution_options(stream_results=True, yield_per=self.location.batch_size)
                 result = options.execute(self._select())
                 names = list(result.keys())
-                cols = "".join(f", {ident(n)} VARCHAR" for n in names)
-                con.execute(f"create temp table {ident(table)} ({LANDING_DDL}{cols})")
+                _create(con, table, names)
                 done, mark = 0, names.index(self.watermark) if self.watermark in names else None
-                for rows in result.partitions():
-                    done += _append(con, table, len(names), rows, done)
+                for rows in result.partitions(self.location.batch_size):
+                    done += _append(con, table, [to_arrow(list(values)) for values in zip(*rows, strict=True)], done)
                     if mark is not None:
-                        self.high_water = max((v for v in (self.high_water, *(r[mark] for r in rows))
-                                               if v is not None), default=None)
+                        self._raise_high_water(max((r[mark] for r in rows if r[mark] is not None), default=None))
         finally:
             engine.dispose()
 
+    def _raise_high_water(self, value: Any) -> None:
+        self.high_water = max((v for v in (self.high_water, value) if v is not None), default=None)
 
-def _append(con: duckdb.DuckDBPyConnection, table: str, width: int, rows: Sequence[Sequence[Any]], done: int) -> int:
-    """Append one batch through Arrow, numbering its rows after the `done` before it; return its size."""
-    columns = list(zip(*rows, strict=True))
-    batch = pa.table({"n": pa.array(range(done + 1, done + len(rows) + 1), pa.int64())}
-                     | {f"c{i}": _arrow(values) for i, values in enumerate(columns)})
-    casts = "".join(f", c{i}::VARCHAR" for i in range(width))
+
+def _create(con: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> None:
+    cols = "".join(f", {ident(n)} VARCHAR" for n in names)
+    con.execute(f"create temp table {ident(table)} ({LANDING_DDL}{cols})")
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: str, columns: list[pa.Array], done: int) -> int:
+    """Append one batch's columns, numbering its rows after the `done` before it; return its size."""
+    size = len(columns[0])
+    batch = pa.table({"n": pa.array(range(done + 1, done + size + 1), pa.int64())}
+                     | {f"c{i}": values for i, values in enumerate(columns)})
+    casts = "".join(f", c{i}::VARCHAR" for i in range(len(columns)))
     con.register(BATCH, batch)
     try:
         con.execute(f"insert into {ident(table)} select n, NULL, NULL{casts} from {BATCH}")
     finally:
         con.unregister(BATCH)
-    return len(rows)
-
-
-def _arrow(values: Sequence[Any]) -> pa.Array:
-    """An Arrow column of the driver's values; as text when they do not share one type (SQLite can mix).
-
-    Text columns are declared text (Arrow's type inference is many times slower on strings).
-    Decimals become text here: DuckDB 2.0 prints a DECIMAL whose precision equals its scale
-    without the leading zero ('.10'), and Arrow infers exactly that type for Decimal('0.10').
-    """
-    sample = next((v for v in values if v is not None), None)
-    try:
-        array = pa.array(values, pa.string()) if isinstance(sample, str) else pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return pa.array([None if v is None else str(v) for v in values], pa.string())
-    return array.cast(pa.string()) if pa.types.is_decimal(array.type) else array
+    return size
