@@ -180,20 +180,20 @@ def test_sql_adbc_lands_what_sqlalchemy_lands_from_sqlite(tmp_path: Path, batch_
     assert by_id[0][1:] == by_id[1][1:] and by_id[0][2] == 6
 
 
-MIXED = [  # storage classes mixed within a batch and across batches, and a first batch of NULLs only
-    (1, 5, None, "x", 1.0),
-    (2, "five", None, b"\xff\x00", 2),
-    (3, 2.5, None, "y", 3.5),
-    (4, 7, 1, b"ok", None),
-    (5, 8, 2.5, "z", 4),
-    (6, b"bytes", "text", None, 9007199254740993),
-    (7, 9, 3, "w", 5),
+MIXED = [  # storage classes mixed within a batch and across batches; first batches of NULLs only (b, e)
+    (1, 5, None, "x", 1.0, None),
+    (2, "five", None, b"\xff\x00", 2, None),
+    (3, 2.5, None, "y", 3.5, None),
+    (4, 7, 1, b"ok", None, "only text"),
+    (5, 8, 2.5, "z", 4, None),
+    (6, b"bytes", "text", None, 9007199254740993, "more"),
+    (7, 9, 3, "w", 5, "text"),
 ]
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 3, 50_000])
 def test_sql_adbc_lands_sqlite_columns_of_mixed_types_as_sqlalchemy_does(tmp_path: Path, batch_size: int) -> None:
-    db = write_sqlite(tmp_path / "m.db", "m", "id integer, a, b, c, d", MIXED)
+    db = write_sqlite(tmp_path / "m.db", "m", "id integer, a, b, c, d, e", MIXED)
     location = SqlLocation(connector="sql", url=f"sqlite:///{db}", table="m", batch_size=batch_size)
     fast, rows = both_paths(location, "id")
     assert fast[0] == "adbc"
