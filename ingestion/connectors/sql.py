@@ -1,13 +1,14 @@
 """Any database SQLAlchemy reaches: a table or a query, fetched in batches through a server-side cursor.
 
-Each batch of `batch_size` rows becomes an Arrow table that DuckDB appends, so a large table
-never sits whole in Python memory. SQLite and PostgreSQL are read through ADBC when its driver is
+Each batch of `batch_size` rows becomes an Arrow record batch of a stream that DuckDB appends, so a
+large table never sits whole in Python memory. SQLite and PostgreSQL are read through ADBC when its driver is
 installed (`ingestion.connectors.adbc`: Arrow batches straight from the driver, the same text landed);
 any other database, or a URL with options ADBC cannot take, row by row through SQLAlchemy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -15,7 +16,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from cdp.config import SqlLocation
-from ingestion.connectors.adbc import Mixed, Reader, Unsupported, reader_for, to_arrow
+from ingestion.connectors.adbc import Batch, Mixed, Reader, Unsupported, reader_for, to_arrow
 from ingestion.connectors.base import Connector
 from ingestion.duck import ident
 
@@ -95,19 +96,22 @@ class SqlConnector(Connector):
         """Land through ADBC; a SQLite column found mixed is read again from the start, tagged."""
         sql, before = reader.sql(self._select()), self.high_water
         names = reader.names(sql)
+        mark = names.index(self.watermark) if self.watermark in names else None
         while True:
             _create(con, table, names)
-            done, mark = 0, names.index(self.watermark) if self.watermark in names else None
             try:
-                for batch in reader.batches(sql, names, self.location.batch_size):
-                    done += _append(con, table, batch.columns, done)
-                    if mark is not None:
-                        self._raise_high_water(batch.highest(mark))
+                _insert(con, table, self._tracked(reader.batches(sql, names, self.location.batch_size), mark))
                 return
             except Mixed as mixed:
                 reader.mixed |= mixed.columns
                 con.execute(f"drop table {ident(table)}")
                 self.high_water = before
+
+    def _tracked(self, batches: Iterator[Batch], mark: int | None) -> Iterator[list[pa.Array]]:
+        for batch in batches:
+            if mark is not None:
+                self._raise_high_water(batch.highest(mark))
+            yield batch.columns
 
     def _land_rows(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
         engine = self._engine()
@@ -117,13 +121,18 @@ class SqlConnector(Connector):
                 result = options.execute(self._select())
                 names = list(result.keys())
                 _create(con, table, names)
-                done, mark = 0, names.index(self.watermark) if self.watermark in names else None
-                for rows in result.partitions(self.location.batch_size):
-                    done += _append(con, table, [to_arrow(list(values)) for values in zip(*rows, strict=True)], done)
-                    if mark is not None:
-                        self._raise_high_water(max((r[mark] for r in rows if r[mark] is not None), default=None))
+                _insert(con, table, self._columns(result, names.index(self.watermark)
+                                                  if self.watermark in names else None))
         finally:
             engine.dispose()
+
+    def _columns(self, result: sa.CursorResult[Any], mark: int | None) -> Iterator[list[pa.Array]]:
+        """Each batch of rows as Arrow columns (`batch_size` rows, also for a `query:`, whose text SQLAlchemy
+        would otherwise fetch a row at a time from SQLite, and all at once from PostgreSQL)."""
+        for rows in result.partitions(self.location.batch_size):
+            if mark is not None:
+                self._raise_high_water(max((r[mark] for r in rows if r[mark] is not None), default=None))
+            yield [to_arrow(list(values)) for values in zip(*rows, strict=True)]
 
     def _raise_high_water(self, value: Any) -> None:
         self.high_water = max((v for v in (self.high_water, value) if v is not None), default=None)
@@ -134,15 +143,52 @@ def _create(con: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> Non
     con.execute(f"create temp table {ident(table)} ({LANDING_DDL}{cols})")
 
 
-def _append(con: duckdb.DuckDBPyConnection, table: str, columns: list[pa.Array], done: int) -> int:
-    """Append one batch's columns, numbering its rows after the `done` before it; return its size."""
-    size = len(columns[0])
-    batch = pa.table({"n": pa.array(range(done + 1, done + size + 1), pa.int64())}
-                     | {f"c{i}": values for i, values in enumerate(columns)})
-    casts = "".join(f", c{i}::VARCHAR" for i in range(len(columns)))
-    con.register(BATCH, batch)
-    try:
-        con.execute(f"insert into {ident(table)} select n, NULL, NULL{casts} from {BATCH}")
-    finally:
-        con.unregister(BATCH)
-    return size
+def _insert(con: duckdb.DuckDBPyConnection, table: str, batches: Iterator[list[pa.Array]]) -> None:
+    """Append the batches' rows (each batch a list of columns), numbered from 1, streamed into DuckDB.
+
+    One INSERT reads a stream of batches (a third of the CPU of an INSERT per batch); a stream has one
+    schema, so a batch whose Arrow types differ (a SQLite column's text among integers) starts another.
+    An error raised while reading the batches is raised here as it was, not as DuckDB's.
+    """
+    runs = _Runs(batches)
+    for stream in runs.streams():
+        casts = "".join(f", c{i}::VARCHAR" for i in range(len(stream.schema) - 1))
+        con.register(BATCH, stream)
+        try:
+            con.execute(f"insert into {ident(table)} select n, NULL, NULL{casts} from {BATCH}")
+        finally:
+            con.unregister(BATCH)
+        if runs.error is not None:
+            raise runs.error
+
+
+class _Runs:
+    """Batches of columns as Arrow streams, one per run of batches of the same types; rows numbered from 1."""
+
+    def __init__(self, batches: Iterator[list[pa.Array]]) -> None:
+        self.batches = batches
+        self.pending = next(batches, None)
+        self.done = 0
+        self.error: BaseException | None = None
+
+    def streams(self) -> Iterator[pa.RecordBatchReader]:
+        while self.pending is not None:
+            schema = pa.schema([("n", pa.int64()), *((f"c{i}", c.type) for i, c in enumerate(self.pending))])
+            yield pa.RecordBatchReader.from_batches(schema, self._run(schema))
+
+    def _run(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        try:
+            while self.pending is not None and all(c.type in (t, pa.null()) for c, t in
+                                                   zip(self.pending, schema.types[1:], strict=True)):
+                yield _numbered(self.pending, self.done, schema)
+                self.done += len(self.pending[0])
+                self.pending = next(self.batches, None)
+        except Exception as error:  # ends this stream; `_insert` raises it once DuckDB has read the rest
+            self.error, self.pending = error, None
+
+
+def _numbered(columns: list[pa.Array], done: int, schema: pa.Schema) -> pa.RecordBatch:
+    """One batch for the stream: its rows numbered after the `done` before it, NULL-only columns typed."""
+    numbers = pa.array(range(done + 1, done + len(columns[0]) + 1), pa.int64())
+    return pa.RecordBatch.from_arrays([numbers, *(c.cast(t) for c, t in zip(columns, schema.types[1:], strict=True))],
+                                      schema=schema)

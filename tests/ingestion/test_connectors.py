@@ -117,13 +117,13 @@ def test_sql_reads_a_table_or_a_query_from_sqlite(tmp_path: Path) -> None:
 def test_sql_appends_batch_by_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, adbc: bool) -> None:
     db = write_sqlite(tmp_path / "f.db", "accounts", "id integer", [(i,) for i in range(1, 8)])
     sizes: list[int] = []
-    real_append = sql_connector._append
+    real_numbered = sql_connector._numbered
 
-    def recording_append(con: Any, table: str, columns: list[Any], done: int) -> int:
+    def recording_numbered(columns: list[Any], done: int, schema: Any) -> Any:
         sizes.append(len(columns[0]))
-        return real_append(con, table, columns, done)
+        return real_numbered(columns, done, schema)
 
-    monkeypatch.setattr(sql_connector, "_append", recording_append)
+    monkeypatch.setattr(sql_connector, "_numbered", recording_numbered)
     connector = connector_for(SqlLocation(connector="sql", url=f"sqlite:///{db}", table="accounts", batch_size=3))
     assert isinstance(connector, SqlConnector)
     connector.adbc = adbc
