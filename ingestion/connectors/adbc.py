@@ -26,6 +26,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -202,8 +203,8 @@ def reader_for(url: str) -> Reader | None:
     """An ADBC reader for a SQLite file or PostgreSQL URL whose driver is installed; None for anything else."""
     parsed = sa.make_url(url)
     backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
-    if backend == "sqlite" and driver == "pysqlite" and not parsed.query and parsed.database not in (None, "",
-                                                                                                     ":memory:"):
+    in_memory = parsed.database in (None, "", ":memory:")  # a new, empty database per connection
+    if backend == "sqlite" and driver == "pysqlite" and not parsed.query and not in_memory:
         return SqliteReader(str(parsed.database)) if _installed("adbc_driver_sqlite.dbapi") else None
     if backend == "postgresql" and driver in {"psycopg", "psycopg2", "pg8000"} and set(parsed.query) <= LIBPQ:
         uri = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -279,8 +280,6 @@ def _postgres_decoder(column: pa.Field) -> Callable[[pa.Array], tuple[pa.Array, 
 
 def _numeric(array: pa.Array) -> tuple[pa.Array, list[Any]]:
     """NUMERIC's text as the Decimals psycopg gives, then as the row path makes them Arrow."""
-    from decimal import Decimal
-
     values = [None if v is None else Decimal(v) for v in array.storage.to_pylist()]
     return to_arrow(values), values
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +217,14 @@ def test_sql_adbc_is_not_used_where_it_cannot_read_the_url(tmp_path: Path) -> No
     assert both_paths(location)[0][:2] == ("sqlalchemy", [(1, None, None, "1")])
 
 
+def test_sql_without_the_adbc_driver_reads_through_sqlalchemy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = write_sqlite(tmp_path / "f.db", "t", "id integer", [(1,)])
+    monkeypatch.setitem(sys.modules, "adbc_driver_sqlite.dbapi", None)  # as if not installed: import fails
+    location = SqlLocation(connector="sql", url=f"sqlite:///{db}", table="t")
+    assert adbc_reader_for(location.url) is None
+    assert both_paths(location)[0][:2] == ("sqlalchemy", [(1, None, None, "1")])
+
+
 def test_sql_empty_table_lands_its_columns(tmp_path: Path) -> None:
     db = tmp_path / "e.db"
     with sa.create_engine(f"sqlite:///{db}").begin() as source:
@@ -262,7 +271,7 @@ POSTGRES_ROWS = [
     "'1999-12-31 23:59:59.999999', '1970-01-01 00:00:00+00', '23:59:59.999999')",
     "(4, 0, 0, -0.01, 'NaN', 3.4e38, -0.0, 'tab\tnl', 'z', '', true, 'ok', '2000-02-29', '2030-06-15 12:00:00', "
     "'2030-06-15 12:00:00-07', '00:00:00')",
-    "(5, 7, 7, 99999999.99, 123456789012345678901234567890.123456789, 1, 2, 'a', 'b', 'c', NULL, NULL, "
+    "(5, 7, 7, 99999999.99, 123456789012345678901234567890.123456789, 'Infinity', 'NaN', 'a', 'b', 'c', NULL, NULL, "
     "'2024-01-01', '2024-01-01 00:00:00', NULL, NULL)",
 ]
 
