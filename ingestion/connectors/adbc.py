@@ -42,6 +42,7 @@ LIBPQ = frozenset({
     "keepalives", "keepalives_count", "keepalives_idle", "keepalives_interval", "options", "passfile", "port",
     "sslcert", "sslcrl", "sslkey", "sslmode", "sslrootcert", "target_session_attrs", "tcp_user_timeout",
 })
+SPECIAL_NUMERIC = pa.array(["nan", "inf", "-inf"])
 # The Arrow types ADBC's PostgreSQL driver gives that land as the row path's values do (float4 widened)
 PLAIN = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_string,
          pa.types.is_binary, pa.types.is_date32, pa.types.is_timestamp, pa.types.is_time64)
@@ -59,18 +60,22 @@ class Mixed(Exception):
         self.columns = columns
 
 
+Values = Callable[[], list[Any]]
+"""A column's values as the row path's driver gives them, where its Arrow array does not hold them."""
+
+
 @dataclass
 class Batch:
-    """One batch as the row path would have built it: the columns as Arrow arrays, and their Python values
-    where they were decoded in Python (for the watermark)."""
+    """One batch as the row path would have built it: the columns as Arrow arrays, and for the columns
+    whose arrays are not the driver's values (SQLite's mixed, PostgreSQL's NUMERIC) how to get those."""
 
     columns: list[pa.Array]
-    values: dict[int, list[Any]] = field(default_factory=dict)
+    values: dict[int, Values] = field(default_factory=dict)
 
     def highest(self, index: int) -> Any:
         """The column's highest value in this batch, as the row path's driver gives it (None when all NULL)."""
         if index in self.values:
-            return max((v for v in self.values[index] if v is not None), default=None)
+            return max((v for v in self.values[index]() if v is not None), default=None)
         return pc.max(self.columns[index]).as_py()
 
 
@@ -239,7 +244,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _untagged(tags: pa.Array, reals: pa.Array) -> tuple[pa.Array, list[Any] | None]:
+def _untagged(tags: pa.Array, reals: pa.Array) -> tuple[pa.Array, Values | None]:
     """A mixed column's batch back from tagged text: as Arrow, and as Python values where built from them.
 
     A batch holding one storage class (the usual case: a stray text key among integers sits in one
@@ -256,7 +261,7 @@ def _untagged(tags: pa.Array, reals: pa.Array) -> tuple[pa.Array, list[Any] | No
         text = pc.if_else(pc.equal(kinds, "n"), pa.scalar(None, pa.string()), pc.utf8_slice_codeunits(tags, 1))
         return (pc.cast(text, pa.int64()) if kind == "i" else text), None
     values = [_untag(tag, real) for tag, real in zip(tags.to_pylist(), reals.to_pylist(), strict=True)]
-    return to_arrow(values), values
+    return to_arrow(values), lambda: values
 
 
 def _untag(tag: str, real: float) -> Any:
@@ -266,11 +271,11 @@ def _untag(tag: str, real: float) -> Any:
             "b": lambda: bytes.fromhex(text)}[kind]()
 
 
-def _postgres_decoder(column: pa.Field) -> Callable[[pa.Array], tuple[pa.Array, list[Any] | None]]:
+def _postgres_decoder(column: pa.Field) -> Callable[[pa.Array], tuple[pa.Array, Values | None]]:
     """How one PostgreSQL column's arrays become the row path's; raises `Unsupported` for a type not mapped."""
     kind = column.type
     if isinstance(kind, pa.OpaqueType) and kind.type_name == "numeric":
-        return _numeric
+        return _numeric_text if 0 <= _numeric_scale(column) <= 6 else _numeric
     if isinstance(kind, pa.ExtensionType) or not any(test(kind) for test in PLAIN):
         raise Unsupported(f"column {column.name!r}: PostgreSQL type {column.metadata} as {kind}")
     if pa.types.is_float32(kind):  # psycopg parses a float4's shortest text as a double: 0.1, not 0.10000000149...
@@ -278,10 +283,30 @@ def _postgres_decoder(column: pa.Field) -> Callable[[pa.Array], tuple[pa.Array, 
     return lambda array: (array, None)
 
 
-def _numeric(array: pa.Array) -> tuple[pa.Array, list[Any]]:
+def _numeric_scale(column: pa.Field) -> int:
+    """A NUMERIC(p, s) column's s from its type modifier ((p << 16 | s) + 4); -1 for a bare NUMERIC."""
+    typmod = int((column.metadata or {}).get(b"POSTGRESQL:typmod", b"-1"))
+    return (typmod - 4) & 0xFFFF if typmod >= 4 else -1
+
+
+def _numeric_text(array: pa.Array) -> tuple[pa.Array, Values]:
+    """NUMERIC(p, s) with s <= 6 as the driver writes it, which is the row path's text: every value has s
+    decimals, so Arrow's Decimal type for a batch has scale s and prints the same digits (its scientific
+    notation starts below 1E-6). The driver spells NaN and infinities its own way ('nan', 'inf'): a batch
+    holding one goes through Decimal as the row path's does."""
+    if pc.any(pc.is_in(array.storage, value_set=SPECIAL_NUMERIC)).as_py():
+        return _numeric(array)
+    return array.storage, lambda: _decimals(array)
+
+
+def _numeric(array: pa.Array) -> tuple[pa.Array, Values]:
     """NUMERIC's text as the Decimals psycopg gives, then as the row path makes them Arrow."""
-    values = [None if v is None else Decimal(v) for v in array.storage.to_pylist()]
-    return to_arrow(values), values
+    values = _decimals(array)
+    return to_arrow(values), lambda: values
+
+
+def _decimals(array: pa.Array) -> list[Decimal | None]:
+    return [None if v is None else Decimal(v) for v in array.storage.to_pylist()]
 
 
 def _rebatch(reader: pa.RecordBatchReader, size: int) -> Iterator[pa.RecordBatch]:

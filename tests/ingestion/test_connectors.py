@@ -262,17 +262,17 @@ def test_sql_reads_real_servers_in_batches(require: Any) -> None:
 
 POSTGRES_TYPES = ("id integer, small smallint, big bigint, amount numeric(10,2), loose numeric, ratio real, "
                   "wide double precision, name text, code varchar(5), fixed char(4), active boolean, photo bytea, "
-                  "born date, seen timestamp, stamped timestamptz, at time")
+                  "born date, seen timestamp, stamped timestamptz, at time, rate numeric(6,4), tiny numeric(20,8)")
 POSTGRES_ROWS = [
     "(1, 2, 9007199254740993, 12.50, 1.5, 0.1, 0.1, 'José', 'ab', 'c', true, '\\x0001ff', '1980-01-02', "
-    "'2020-01-02 03:04:05.5', '2020-01-02 03:04:05+02', '03:04:05')",
-    "(2, NULL, NULL, NULL, 2.25, NULL, 1e20, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    "'2020-01-02 03:04:05.5', '2020-01-02 03:04:05+02', '03:04:05', 0.0001, 0.00000001)",
+    "(2, NULL, NULL, NULL, 2.25, NULL, 1e20, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'NaN', NULL)",
     "(3, -32768, -1, 0.10, 0.0000001, -2.5e-10, 1e-300, '', 'x''y', 'long', false, '', '0001-01-01', "
-    "'1999-12-31 23:59:59.999999', '1970-01-01 00:00:00+00', '23:59:59.999999')",
+    "'1999-12-31 23:59:59.999999', '1970-01-01 00:00:00+00', '23:59:59.999999', NULL, 0)",
     "(4, 0, 0, -0.01, 'NaN', 3.4e38, -0.0, 'tab\tnl', 'z', '', true, 'ok', '2000-02-29', '2030-06-15 12:00:00', "
-    "'2030-06-15 12:00:00-07', '00:00:00')",
+    "'2030-06-15 12:00:00-07', '00:00:00', 0, -123456789012.5)",
     "(5, 7, 7, 99999999.99, 123456789012345678901234567890.123456789, 'Infinity', 'NaN', 'a', 'b', 'c', NULL, NULL, "
-    "'2024-01-01', '2024-01-01 00:00:00', NULL, NULL)",
+    "'2024-01-01', '2024-01-01 00:00:00', NULL, NULL, 12.3456, 0.1)",
 ]
 
 
@@ -290,12 +290,13 @@ def postgres_table(url: str, name: str, types: str, rows: list[str], batch_size:
 def test_sql_adbc_lands_what_sqlalchemy_lands_from_postgresql(batch_size: int) -> None:
     location = postgres_table(require_postgres(), "ingest_test_awkward", POSTGRES_TYPES, POSTGRES_ROWS, batch_size)
     for watermark, mark in [("seen", None), ("seen", dt.datetime(2000, 1, 1)), ("stamped", None),
-                            ("amount", decimal.Decimal("0.10")), ("born", dt.date(1999, 1, 1)), ("ratio", 0.5)]:
+                            ("amount", decimal.Decimal("0.10")), ("born", dt.date(1999, 1, 1)), ("ratio", 0.5),
+                            ("tiny", decimal.Decimal("-1"))]:
         fast, rows = both_paths(location, watermark, mark)
         assert fast[0] == "adbc" and rows[0] == "sqlalchemy"
         assert fast[1:] == rows[1:], watermark
         assert fast[2] is not None
-    assert [r[3] for r in fast[1]] == ["4", "5"]  # ratio past 0.5
+    assert [r[3] for r in fast[1]] == ["1", "3", "5"] and fast[2] == decimal.Decimal("0.1")  # tiny past -1
     assert both_paths(location)[0][1][0][3:10] == ("1", "2", "9007199254740993", "12.50",
                                                    "1.5" if batch_size > 2 else "1.50", "0.1", "0.1")  # NaN: str()
     query = location.model_copy(update={"table": None, "query": "select id, name, loose from ingest_test_awkward "
