@@ -194,15 +194,18 @@ MIXED = [  # storage classes mixed within a batch and across batches; first batc
 
 @pytest.mark.parametrize("batch_size", [1, 2, 3, 50_000])
 def test_sql_adbc_lands_sqlite_columns_of_mixed_types_as_sqlalchemy_does(tmp_path: Path, batch_size: int) -> None:
-    db = write_sqlite(tmp_path / "m.db", "m", "id integer, a, b, c, d, e", MIXED)
+    db = write_sqlite(tmp_path / "m.db", "m", "id integer, a, b, c, d, \"e's col\"", MIXED)
     location = SqlLocation(connector="sql", url=f"sqlite:///{db}", table="m", batch_size=batch_size)
     fast, rows = both_paths(location, "id")
     assert fast[0] == "adbc"
     assert fast[1:] == rows[1:]
-    query = location.model_copy(update={"table": None, "query": "select d, a from m order by id desc"})
+    query = location.model_copy(update={"table": None, "query": "select d, a, id from m order by id desc"})
     fast, rows = both_paths(query)
     assert fast[0] == "adbc" and fast[1:] == rows[1:]
     assert [r[4] for r in fast[1]][-3:] == ["2.5", "five", "5"]
+    fast, rows = both_paths(query, "id", 2)
+    assert fast[0] == "adbc" and fast[1:] == rows[1:]
+    assert [r[5] for r in fast[1]] == ["7", "6", "5", "4", "3"] and fast[2] == 7
 
 
 def test_sql_adbc_is_not_used_where_it_cannot_read_the_url(tmp_path: Path) -> None:
