@@ -1,13 +1,16 @@
 """Any database SQLAlchemy reaches: a table or a query, fetched in batches through a server-side cursor.
 
 Each batch of `batch_size` rows becomes an Arrow record batch of a stream that DuckDB appends, so a
-large table never sits whole in Python memory. SQLite and PostgreSQL are read through ADBC when its driver is
-installed (`ingestion.connectors.adbc`: Arrow batches straight from the driver, the same text landed);
-any other database, or a URL with options ADBC cannot take, row by row through SQLAlchemy.
+large table never sits whole in Python memory. SQLite and PostgreSQL are read through ADBC when its
+driver is installed (`ingestion.connectors.adbc`: Arrow batches straight from the driver, the same
+text landed); any other database, a URL with options ADBC cannot take, or a source ADBC fails to
+open or describe, row by row through SQLAlchemy.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +25,9 @@ from ingestion.duck import ident
 
 BATCH = "_cdp_batch"
 LANDING_DDL = "_row_number BIGINT, _error VARCHAR, _line VARCHAR"
+# The watermark marks the ADBC path writes into its SQL: those whose SQLAlchemy literal compares as the bound
+# value does (bytes, for one, would become text, which SQLite orders before every blob)
+LITERAL_MARKS = (int, float, str, decimal.Decimal, dt.date, dt.datetime)
 
 
 class SqlConnector(Connector):
@@ -94,8 +100,14 @@ class SqlConnector(Connector):
 
     def _land_arrow(self, con: duckdb.DuckDBPyConnection, table: str, reader: Reader) -> None:
         """Land through ADBC; a SQLite column found mixed is read again from the start, tagged."""
-        sql, before = reader.sql(self._select()), self.high_water
-        names = reader.names(sql)
+        before = self.high_water
+        if self.since is not None and type(self.since) not in LITERAL_MARKS:
+            raise Unsupported(f"a {type(self.since).__name__} mark is not written into SQL as a literal here")
+        try:
+            sql = reader.sql(self._select())
+            names = reader.names(sql)
+        except Exception as error:  # e.g. an authentication the bundled libpq lacks: SQLAlchemy reads it, or says why
+            raise Unsupported(f"ADBC cannot open or describe the source: {error}") from error
         mark = names.index(self.watermark) if self.watermark in names else None
         while True:
             _create(con, table, names)

@@ -220,6 +220,13 @@ def test_sql_adbc_is_not_used_where_it_cannot_read_the_url(tmp_path: Path) -> No
     assert both_paths(location)[0][:2] == ("sqlalchemy", [(1, None, None, "1")])
 
 
+def test_sql_a_mark_adbc_would_not_compare_alike_is_read_through_sqlalchemy(tmp_path: Path) -> None:
+    db = write_sqlite(tmp_path / "b.db", "t", "k blob", [(b"a",), (b"b",), (b"c",)])
+    fast, rows = both_paths(SqlLocation(connector="sql", url=f"sqlite:///{db}", table="t"), "k", b"a")
+    assert fast[0] == "sqlalchemy" and fast[1:] == rows[1:]
+    assert [r[3] for r in fast[1]] == ["b", "c"]
+
+
 def test_sql_without_the_adbc_driver_reads_through_sqlalchemy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = write_sqlite(tmp_path / "f.db", "t", "id integer", [(1,)])
     monkeypatch.setitem(sys.modules, "adbc_driver_sqlite.dbapi", None)  # as if not installed: import fails
@@ -294,7 +301,7 @@ def test_sql_adbc_lands_what_sqlalchemy_lands_from_postgresql(batch_size: int) -
     location = postgres_table(require_postgres(), "ingest_test_awkward", POSTGRES_TYPES, POSTGRES_ROWS, batch_size)
     for watermark, mark in [("seen", None), ("seen", dt.datetime(2000, 1, 1)), ("stamped", None),
                             ("amount", decimal.Decimal("0.10")), ("born", dt.date(1999, 1, 1)), ("ratio", 0.5),
-                            ("tiny", decimal.Decimal("-1"))]:
+                            ("name", "O'Brien \\ 100%"), ("tiny", decimal.Decimal("-1"))]:
         fast, rows = both_paths(location, watermark, mark)
         assert fast[0] == "adbc" and rows[0] == "sqlalchemy"
         assert fast[1:] == rows[1:], watermark
