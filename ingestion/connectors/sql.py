@@ -1,12 +1,17 @@
 """Any database SQLAlchemy reaches: a table or a query, fetched in batches through a server-side cursor.
 
-Each batch of `batch_size` rows becomes an Arrow table that DuckDB appends, so a large table
-never sits whole in Python memory.
+Each batch of `batch_size` rows becomes an Arrow record batch of a stream that DuckDB appends, so a
+large table never sits whole in Python memory. SQLite and PostgreSQL are read through ADBC when its
+driver is installed (`ingestion.connectors.adbc`: Arrow batches straight from the driver, the same
+text landed); any other database, a URL with options ADBC cannot take, or a source ADBC fails to
+open or describe, row by row through SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+import decimal
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -14,11 +19,15 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from cdp.config import SqlLocation
+from ingestion.connectors.adbc import Batch, Mixed, Reader, Unsupported, reader_for, to_arrow
 from ingestion.connectors.base import Connector
 from ingestion.duck import ident
 
 BATCH = "_cdp_batch"
 LANDING_DDL = "_row_number BIGINT, _error VARCHAR, _line VARCHAR"
+# The watermark marks the ADBC path writes into its SQL: those whose SQLAlchemy literal compares as the bound
+# value does (bytes, for one, would become text, which SQLite orders before every blob)
+LITERAL_MARKS = (int, float, str, decimal.Decimal, dt.date, dt.datetime)
 
 
 class SqlConnector(Connector):
@@ -30,6 +39,10 @@ class SqlConnector(Connector):
     since: Any = None
     high_water: Any = None
     """After landing: the watermark column's highest value among the rows read (None when none had one)."""
+    adbc: bool = True
+    """Read SQLite and PostgreSQL through ADBC when its driver is installed (False: always SQLAlchemy)."""
+    read_by: str | None = None
+    """After landing: "adbc" or "sqlalchemy", whichever read the rows."""
 
     def past(self, column: str, mark: Any) -> None:
         """Track `column`'s highest value while landing; with a `mark` (not None), land only the rows past it."""
@@ -74,48 +87,120 @@ class SqlConnector(Connector):
         return sa.create_engine(self.location.url)
 
     def _land(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
+        reader = reader_for(self.location.url) if self.adbc else None
+        if reader is not None:
+            try:
+                self._land_arrow(con, table, reader)
+                self.read_by = "adbc"
+                return
+            except Unsupported:
+                con.execute(f"drop table if exists {ident(table)}")
+        self._land_rows(con, table)
+        self.read_by = "sqlalchemy"
+
+    def _land_arrow(self, con: duckdb.DuckDBPyConnection, table: str, reader: Reader) -> None:
+        """Land through ADBC; a SQLite column found mixed is read again from the start, tagged."""
+        before = self.high_water
+        if self.since is not None and type(self.since) not in LITERAL_MARKS:
+            raise Unsupported(f"a {type(self.since).__name__} mark is not written into SQL as a literal here")
+        try:
+            sql = reader.sql(self._select())
+            names = reader.names(sql)
+        except Exception as error:  # e.g. an authentication the bundled libpq lacks: SQLAlchemy reads it, or says why
+            raise Unsupported(f"ADBC cannot open or describe the source: {error}") from error
+        mark = names.index(self.watermark) if self.watermark in names else None
+        while True:
+            _create(con, table, names)
+            try:
+                _insert(con, table, self._tracked(reader.batches(sql, names, self.location.batch_size), mark))
+                return
+            except Mixed as mixed:
+                reader.mixed |= mixed.columns
+                con.execute(f"drop table {ident(table)}")
+                self.high_water = before
+
+    def _tracked(self, batches: Iterator[Batch], mark: int | None) -> Iterator[list[pa.Array]]:
+        for batch in batches:
+            if mark is not None:
+                self._raise_high_water(batch.highest(mark))
+            yield batch.columns
+
+    def _land_rows(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
         engine = self._engine()
         try:
             with engine.connect() as conn:
                 options = conn.execution_options(stream_results=True, yield_per=self.location.batch_size)
                 result = options.execute(self._select())
                 names = list(result.keys())
-                cols = "".join(f", {ident(n)} VARCHAR" for n in names)
-                con.execute(f"create temp table {ident(table)} ({LANDING_DDL}{cols})")
-                done, mark = 0, names.index(self.watermark) if self.watermark in names else None
-                for rows in result.partitions():
-                    done += _append(con, table, len(names), rows, done)
-                    if mark is not None:
-                        self.high_water = max((v for v in (self.high_water, *(r[mark] for r in rows))
-                                               if v is not None), default=None)
+                _create(con, table, names)
+                _insert(con, table, self._columns(result, names.index(self.watermark)
+                                                  if self.watermark in names else None))
         finally:
             engine.dispose()
 
+    def _columns(self, result: sa.CursorResult[Any], mark: int | None) -> Iterator[list[pa.Array]]:
+        """Each batch of rows as Arrow columns (`batch_size` rows, also for a `query:`, whose text SQLAlchemy
+        would otherwise fetch a row at a time from SQLite, and all at once from PostgreSQL)."""
+        for rows in result.partitions(self.location.batch_size):
+            if mark is not None:
+                self._raise_high_water(max((r[mark] for r in rows if r[mark] is not None), default=None))
+            yield [to_arrow(list(values)) for values in zip(*rows, strict=True)]
 
-def _append(con: duckdb.DuckDBPyConnection, table: str, width: int, rows: Sequence[Sequence[Any]], done: int) -> int:
-    """Append one batch through Arrow, numbering its rows after the `done` before it; return its size."""
-    columns = list(zip(*rows, strict=True))
-    batch = pa.table({"n": pa.array(range(done + 1, done + len(rows) + 1), pa.int64())}
-                     | {f"c{i}": _arrow(values) for i, values in enumerate(columns)})
-    casts = "".join(f", c{i}::VARCHAR" for i in range(width))
-    con.register(BATCH, batch)
-    try:
-        con.execute(f"insert into {ident(table)} select n, NULL, NULL{casts} from {BATCH}")
-    finally:
-        con.unregister(BATCH)
-    return len(rows)
+    def _raise_high_water(self, value: Any) -> None:
+        self.high_water = max((v for v in (self.high_water, value) if v is not None), default=None)
 
 
-def _arrow(values: Sequence[Any]) -> pa.Array:
-    """An Arrow column of the driver's values; as text when they do not share one type (SQLite can mix).
+def _create(con: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> None:
+    cols = "".join(f", {ident(n)} VARCHAR" for n in names)
+    con.execute(f"create temp table {ident(table)} ({LANDING_DDL}{cols})")
 
-    Text columns are declared text (Arrow's type inference is many times slower on strings).
-    Decimals become text here: DuckDB 2.0 prints a DECIMAL whose precision equals its scale
-    without the leading zero ('.10'), and Arrow infers exactly that type for Decimal('0.10').
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, batches: Iterator[list[pa.Array]]) -> None:
+    """Append the batches' rows (each batch a list of columns), numbered from 1, streamed into DuckDB.
+
+    One INSERT reads a stream of batches (a third of the CPU of an INSERT per batch); a stream has one
+    schema, so a batch whose Arrow types differ (a SQLite column's text among integers) starts another.
+    An error raised while reading the batches is raised here as it was, not as DuckDB's.
     """
-    sample = next((v for v in values if v is not None), None)
-    try:
-        array = pa.array(values, pa.string()) if isinstance(sample, str) else pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return pa.array([None if v is None else str(v) for v in values], pa.string())
-    return array.cast(pa.string()) if pa.types.is_decimal(array.type) else array
+    runs = _Runs(batches)
+    for stream in runs.streams():
+        casts = "".join(f", c{i}::VARCHAR" for i in range(len(stream.schema) - 1))
+        con.register(BATCH, stream)
+        try:
+            con.execute(f"insert into {ident(table)} select n, NULL, NULL{casts} from {BATCH}")
+        finally:
+            con.unregister(BATCH)
+        if runs.error is not None:
+            raise runs.error
+
+
+class _Runs:
+    """Batches of columns as Arrow streams, one per run of batches of the same types; rows numbered from 1."""
+
+    def __init__(self, batches: Iterator[list[pa.Array]]) -> None:
+        self.batches = batches
+        self.pending = next(batches, None)
+        self.done = 0
+        self.error: BaseException | None = None
+
+    def streams(self) -> Iterator[pa.RecordBatchReader]:
+        while self.pending is not None:
+            schema = pa.schema([("n", pa.int64()), *((f"c{i}", c.type) for i, c in enumerate(self.pending))])
+            yield pa.RecordBatchReader.from_batches(schema, self._run(schema))
+
+    def _run(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        try:
+            while self.pending is not None and all(c.type in (t, pa.null()) for c, t in
+                                                   zip(self.pending, schema.types[1:], strict=True)):
+                yield _numbered(self.pending, self.done, schema)
+                self.done += len(self.pending[0])
+                self.pending = next(self.batches, None)
+        except Exception as error:  # ends this stream; `_insert` raises it once DuckDB has read the rest
+            self.error, self.pending = error, None
+
+
+def _numbered(columns: list[pa.Array], done: int, schema: pa.Schema) -> pa.RecordBatch:
+    """One batch for the stream: its rows numbered after the `done` before it, NULL-only columns typed."""
+    numbers = pa.array(range(done + 1, done + len(columns[0]) + 1), pa.int64())
+    return pa.RecordBatch.from_arrays([numbers, *(c.cast(t) for c, t in zip(columns, schema.types[1:], strict=True))],
+                                      schema=schema)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ import sqlalchemy as sa
 from cdp.config import CsvLocation, JsonlLocation, ParquetLocation, SqlLocation
 from ingestion.connectors import CsvConnector, JsonlConnector, ParquetConnector, SqlConnector, connector_for
 from ingestion.connectors import sql as sql_connector
+from ingestion.connectors.adbc import reader_for as adbc_reader_for
 from ingestion.connectors.files import EmptyFile
 from tests.utils.services import require_mariadb, require_postgres
 from tests.utils.sources import write_csv, write_jsonl, write_parquet, write_sqlite
@@ -110,19 +114,125 @@ def test_sql_reads_a_table_or_a_query_from_sqlite(tmp_path: Path) -> None:
     assert landed(query) == [(1, None, None, "2"), (2, None, None, "3")]
 
 
-def test_sql_appends_batch_by_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("adbc", [True, False], ids=["adbc", "sqlalchemy"])
+def test_sql_appends_batch_by_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, adbc: bool) -> None:
     db = write_sqlite(tmp_path / "f.db", "accounts", "id integer", [(i,) for i in range(1, 8)])
     sizes: list[int] = []
-    real_append = sql_connector._append
+    real_numbered = sql_connector._numbered
 
-    def recording_append(con: Any, table: str, width: int, rows: Any, done: int) -> int:
-        sizes.append(len(rows))
-        return real_append(con, table, width, rows, done)
+    def recording_numbered(columns: list[Any], done: int, schema: Any) -> Any:
+        sizes.append(len(columns[0]))
+        return real_numbered(columns, done, schema)
 
-    monkeypatch.setattr(sql_connector, "_append", recording_append)
-    rows = landed(SqlLocation(connector="sql", url=f"sqlite:///{db}", table="accounts", batch_size=3))
+    monkeypatch.setattr(sql_connector, "_numbered", recording_numbered)
+    connector = connector_for(SqlLocation(connector="sql", url=f"sqlite:///{db}", table="accounts", batch_size=3))
+    assert isinstance(connector, SqlConnector)
+    connector.adbc = adbc
+    con = duckdb.connect()
+    connector.land(con, "landing")
+    assert connector.read_by == ("adbc" if adbc else "sqlalchemy")
     assert sizes == [3, 3, 1]
-    assert rows == [(i, None, None, str(i)) for i in range(1, 8)]
+    assert con.execute("select * from landing order by _row_number").fetchall() == [(i, None, None, str(i))
+                                                                                    for i in range(1, 8)]
+
+
+def both_paths(location: SqlLocation, watermark: str | None = None, mark: Any = None) -> list[tuple[Any, ...]]:
+    """Land `location` through ADBC and through SQLAlchemy: per path, who read it, the rows and the high water."""
+    results = []
+    for adbc in (True, False):
+        connector = connector_for(location)
+        assert isinstance(connector, SqlConnector)
+        connector.adbc = adbc
+        if watermark:
+            connector.past(watermark, mark)
+        con = duckdb.connect()
+        connector.land(con, "landing")
+        rows = con.execute("select * from landing order by _row_number").fetchall()
+        results.append((connector.read_by, rows, connector.high_water))
+    return results
+
+
+AWKWARD_SQLITE = [  # id, amount (a decimal column: SQLite keeps REAL), ratio, born, seen, active, photo, note
+    (1, 12.50, 0.1, "1980-01-02", "2020-01-02 03:04:05.123456", 1, b"\x00\xff\x01", "José"),
+    (2, None, None, None, None, None, None, None),
+    (3, 0.10, 1e20, "1999-12-31", "1999-12-31 23:59:59", 0, b"plain", ""),
+    (4, -0.0, 1 / 3, "2000-02-29", "2000-02-29 00:00:00", 1, b"", "tab\tand\nnewline"),
+    (5, 123456789012.34, -2.5e-10, "1900-01-01", "2030-06-15 12:00:00", 0, b"a'b", "O'Brien"),
+    (6, 7, 9007199254740993, "0001-01-01", "1970-01-01 00:00:00", 1, b"\x80", "\u4e2d\u6587"),
+]
+
+
+@pytest.mark.parametrize("batch_size", [2, 50_000])
+def test_sql_adbc_lands_what_sqlalchemy_lands_from_sqlite(tmp_path: Path, batch_size: int) -> None:
+    db = write_sqlite(tmp_path / "f.db", "t", "id integer, amount decimal(14,2), ratio real, born date, "
+                      "seen timestamp, active boolean, photo blob, note text", AWKWARD_SQLITE)
+    location = SqlLocation(connector="sql", url=f"sqlite:///{db}", table="t", batch_size=batch_size)
+    fast, rows = both_paths(location, "seen")
+    assert fast[0] == "adbc" and rows[0] == "sqlalchemy"
+    assert fast[1:] == rows[1:]
+    assert fast[2] == "2030-06-15 12:00:00"
+    assert [r[3:] for r in fast[1][:2]] == [
+        ("1", "12.5", "0.1", "1980-01-02", "2020-01-02 03:04:05.123456", "1", "\\x00\\xFF\\x01", "José"),
+        ("2", None, None, None, None, None, None, None)]
+    past = both_paths(location, "seen", "2000-01-01 00:00:00")
+    assert past[0][1:] == past[1][1:]
+    assert [r[3] for r in past[0][1]] == ["1", "4", "5"]
+    by_id = both_paths(location, "id", 4)
+    assert by_id[0][1:] == by_id[1][1:] and by_id[0][2] == 6
+
+
+MIXED = [  # storage classes mixed within a batch and across batches; first batches of NULLs only (b, e)
+    (1, 5, None, "x", 1.0, None),
+    (2, "five", None, b"\xff\x00", 2, None),
+    (3, 2.5, None, "y", 3.5, None),
+    (4, 7, 1, b"ok", None, "only text"),
+    (5, 8, 2.5, "z", 4, None),
+    (6, b"bytes", "text", None, 9007199254740993, "more"),
+    (7, 9, 3, "w", 5, "text"),
+]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 50_000])
+def test_sql_adbc_lands_sqlite_columns_of_mixed_types_as_sqlalchemy_does(tmp_path: Path, batch_size: int) -> None:
+    db = write_sqlite(tmp_path / "m.db", "m", "id integer, a, b, c, d, \"e's col\"", MIXED)
+    location = SqlLocation(connector="sql", url=f"sqlite:///{db}", table="m", batch_size=batch_size)
+    fast, rows = both_paths(location, "id")
+    assert fast[0] == "adbc"
+    assert fast[1:] == rows[1:]
+    query = location.model_copy(update={"table": None, "query": "select d, a, id from m order by id desc"})
+    fast, rows = both_paths(query)
+    assert fast[0] == "adbc" and fast[1:] == rows[1:]
+    assert [r[4] for r in fast[1]][-3:] == ["2.5", "five", "5"]
+    fast, rows = both_paths(query, "id", 2)
+    assert fast[0] == "adbc" and fast[1:] == rows[1:]
+    assert [r[5] for r in fast[1]] == ["7", "6", "5", "4", "3"] and fast[2] == 7
+
+
+def test_sql_adbc_is_not_used_where_it_cannot_read_the_url(tmp_path: Path) -> None:
+    db = write_sqlite(tmp_path / "f.db", "t", "id integer", [(1,)])
+    assert adbc_reader_for(f"sqlite:///{db}") is not None
+    assert adbc_reader_for(f"sqlite:///{db}?timeout=5") is None  # a pysqlite option
+    assert adbc_reader_for("sqlite://") is None
+    assert adbc_reader_for("mysql+pymysql://root@127.0.0.1:3306/test") is None
+    assert adbc_reader_for("postgresql+psycopg://u@h/db?sslmode=disable") is not None
+    assert adbc_reader_for("postgresql+psycopg://u@h/db?prepare_threshold=0") is None  # a psycopg option
+    location = SqlLocation(connector="sql", url=f"sqlite:///{db}?timeout=5", table="t")
+    assert both_paths(location)[0][:2] == ("sqlalchemy", [(1, None, None, "1")])
+
+
+def test_sql_a_mark_adbc_would_not_compare_alike_is_read_through_sqlalchemy(tmp_path: Path) -> None:
+    db = write_sqlite(tmp_path / "b.db", "t", "k blob", [(b"a",), (b"b",), (b"c",)])
+    fast, rows = both_paths(SqlLocation(connector="sql", url=f"sqlite:///{db}", table="t"), "k", b"a")
+    assert fast[0] == "sqlalchemy" and fast[1:] == rows[1:]
+    assert [r[3] for r in fast[1]] == ["b", "c"]
+
+
+def test_sql_without_the_adbc_driver_reads_through_sqlalchemy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = write_sqlite(tmp_path / "f.db", "t", "id integer", [(1,)])
+    monkeypatch.setitem(sys.modules, "adbc_driver_sqlite.dbapi", None)  # as if not installed: import fails
+    location = SqlLocation(connector="sql", url=f"sqlite:///{db}", table="t")
+    assert adbc_reader_for(location.url) is None
+    assert both_paths(location)[0][:2] == ("sqlalchemy", [(1, None, None, "1")])
 
 
 def test_sql_empty_table_lands_its_columns(tmp_path: Path) -> None:
@@ -158,3 +268,58 @@ def test_sql_reads_real_servers_in_batches(require: Any) -> None:
     assert sorted(r[0] for r in rows) == [1, 2, 3]
     query = loc.model_copy(update={"table": None, "query": f"select name from {TABLE} where account_no = 3"})
     assert [r[3:] for r in landed(query)] == [("Cy",)]
+
+
+POSTGRES_TYPES = ("id integer, small smallint, big bigint, amount numeric(10,2), loose numeric, ratio real, "
+                  "wide double precision, name text, code varchar(5), fixed char(4), active boolean, photo bytea, "
+                  "born date, seen timestamp, stamped timestamptz, at time, rate numeric(6,4), tiny numeric(20,8)")
+POSTGRES_ROWS = [
+    "(1, 2, 9007199254740993, 12.50, 1.5, 0.1, 0.1, 'José', 'ab', 'c', true, '\\x0001ff', '1980-01-02', "
+    "'2020-01-02 03:04:05.5', '2020-01-02 03:04:05+02', '03:04:05', 0.0001, 0.00000001)",
+    "(2, NULL, NULL, NULL, 2.25, NULL, 1e20, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'NaN', NULL)",
+    "(3, -32768, -1, 0.10, 0.0000001, -2.5e-10, 1e-300, '', 'x''y', 'long', false, '', '0001-01-01', "
+    "'1999-12-31 23:59:59.999999', '1970-01-01 00:00:00+00', '23:59:59.999999', NULL, 0)",
+    "(4, 0, 0, -0.01, 'NaN', 3.4e38, -0.0, 'tab\tnl', 'z', '', true, 'ok', '2000-02-29', '2030-06-15 12:00:00', "
+    "'2030-06-15 12:00:00-07', '00:00:00', 0, -123456789012.5)",
+    "(5, 7, 7, 99999999.99, 123456789012345678901234567890.123456789, 'Infinity', 'NaN', 'a', 'b', 'c', NULL, NULL, "
+    "'2024-01-01', '2024-01-01 00:00:00', NULL, NULL, 12.3456, 0.1)",
+]
+
+
+def postgres_table(url: str, name: str, types: str, rows: list[str], batch_size: int) -> SqlLocation:
+    engine = sa.create_engine(url)
+    with engine.begin() as con:
+        con.execute(sa.text(f"drop table if exists {name}"))
+        con.execute(sa.text(f"create table {name} ({types})"))
+        con.execute(sa.text(f"insert into {name} values {', '.join(rows)}"))
+    engine.dispose()
+    return SqlLocation(connector="sql", url=url, table=name, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("batch_size", [2, 50_000])
+def test_sql_adbc_lands_what_sqlalchemy_lands_from_postgresql(batch_size: int) -> None:
+    location = postgres_table(require_postgres(), "ingest_test_awkward", POSTGRES_TYPES, POSTGRES_ROWS, batch_size)
+    for watermark, mark in [("seen", None), ("seen", dt.datetime(2000, 1, 1)), ("stamped", None),
+                            ("amount", decimal.Decimal("0.10")), ("born", dt.date(1999, 1, 1)), ("ratio", 0.5),
+                            ("name", "O'Brien \\ 100%"), ("tiny", decimal.Decimal("-1"))]:
+        fast, rows = both_paths(location, watermark, mark)
+        assert fast[0] == "adbc" and rows[0] == "sqlalchemy"
+        assert fast[1:] == rows[1:], watermark
+        assert fast[2] is not None
+    assert [r[3] for r in fast[1]] == ["1", "3", "5"] and fast[2] == decimal.Decimal("0.1")  # tiny past -1
+    assert both_paths(location)[0][1][0][3:10] == ("1", "2", "9007199254740993", "12.50",
+                                                   "1.5" if batch_size > 2 else "1.50", "0.1", "0.1")  # NaN: str()
+    query = location.model_copy(update={"table": None, "query": "select id, name, loose from ingest_test_awkward "
+                                        "where name like 'J%' or loose < 1 order by id desc"})
+    fast, rows = both_paths(query, "id", 0)
+    assert fast[0] == "adbc" and fast[1:] == rows[1:]
+    # NUMERIC as the row path lands it: a batch's Decimals share the largest scale ('1.5000000' beside 1E-7)
+    assert [r[3:] for r in fast[1]] == [("3", "", "1E-7"), ("1", "José", "1.5000000")]
+    assert fast[2] == 3
+
+
+def test_sql_adbc_leaves_postgresql_types_it_does_not_map_to_sqlalchemy() -> None:
+    location = postgres_table(require_postgres(), "ingest_test_json", "id integer, doc jsonb, tags text[]",
+                              ["(1, '{\"a\": [1, 2]}', '{x,y}')", "(2, NULL, NULL)"], 50_000)
+    fast, rows = both_paths(location)
+    assert fast[0] == "sqlalchemy" and fast[1:] == rows[1:]
