@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 import sqlglot
 from splink import DuckDBAPI, Linker
+from splink.internals.comparison_level import ComparisonLevel
 from splink.internals.database_api import DatabaseAPI
 from splink.internals.splink_dataframe import SplinkDataFrame
 
@@ -31,6 +32,31 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 RECORDS = "cdp_records"
+
+
+SPLINK_IS_EXACT_MATCH = ComparisonLevel._is_exact_match.fget  # type: ignore[attr-defined]
+"""Splink's own answer, before `_remember_exact_levels`."""
+
+
+def _remember_exact_levels() -> None:
+    """Make Splink remember which comparison levels are exact matches, per SQL condition.
+
+    Each EM session asks that of every level, parsing and normalising its SQL with sqlglot afresh: 2 CPU s
+    per session for the model's long gated conditions, six sessions a training, whatever the data's size.
+    The answer depends on the condition and the dialect only.
+    """
+    answers: dict[tuple[str, str], bool] = {}
+
+    def is_exact_match(level: ComparisonLevel) -> bool:
+        key = (level.sql_condition, level.sqlglot_dialect)
+        if key not in answers:
+            answers[key] = SPLINK_IS_EXACT_MATCH(level)
+        return answers[key]
+
+    ComparisonLevel._is_exact_match = property(is_exact_match)  # type: ignore[method-assign,assignment]
+
+
+_remember_exact_levels()
 
 
 class Engine(ABC):

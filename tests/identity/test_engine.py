@@ -1,12 +1,18 @@
-"""Splink's own DuckDB spills into the project's state folder, never into the working folder."""
+"""Splink's own DuckDB spills into the project's state folder, never into the working folder; what the engine
+remembers for Splink is what Splink would have worked out."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cdp.config import Config, DuckDBSettings, SourceConfig
-from identity.engine import DuckDBEngine, Engine
+import pyarrow as pa
 
+from cdp.config import Config, DuckDBSettings, SourceConfig
+from identity import settings as model_settings
+from identity.engine import SPLINK_IS_EXACT_MATCH, DuckDBEngine, Engine
+
+INPUT_COLUMNS = ("unique_id", "source", "first_name", "first_name_root", "middle_name", "last_name", "name_suffix",
+                 "email", "email_user", "phone", "street", "city", "postcode", "tax_id", "dob", "dob_year")
 SOURCE = SourceConfig.model_validate({"connector": "csv", "path": "x.csv", "key": "id", "fields": {"full_name": "n"}})
 
 
@@ -34,3 +40,15 @@ def test_splink_spills_inside_the_configured_temp_directory_with_the_memory_limi
     limit = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
     con.close()
     assert limit.replace(" ", "") in ("1GB", "953.6MiB")  # DuckDB reports the limit in its own units
+
+
+def test_remembered_exact_levels_are_splinks_own_answers() -> None:
+    records = pa.table({c: pa.array(["a", "b"]) for c in INPUT_COLUMNS})
+    answers = []
+    for gated in (True, False):
+        linker = DuckDBEngine().linker(records, model_settings.settings(gated=gated))
+        for comparison in linker._settings_obj.comparisons:
+            for level in comparison.comparison_levels:
+                answers.append(level._is_exact_match)
+                assert level._is_exact_match == SPLINK_IS_EXACT_MATCH(level), level.sql_condition
+    assert True in answers and False in answers
