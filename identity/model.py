@@ -55,6 +55,29 @@ def read_input(con: duckdb.DuckDBPyConnection, table: str = STAGED) -> pa.Table:
     return con.sql(INPUT_SQL.format(table=table)).to_arrow_table()
 
 
+def with_block_sizes(records: pa.Table, model: dict[str, Any]) -> pa.Table:
+    """`records` with the block size columns the model's capped prediction rules read (`settings.capped`): per
+    record, how many records share its keys under the rule."""
+    sizes = {}
+    for rule in model.get("blocking_rules_to_generate_predictions", []):
+        rule = rule if isinstance(rule, str) else rule["blocking_rule"]
+        keys = model_settings.block_keys(rule)
+        if keys is None:
+            continue
+        column = model_settings.block_size_column(keys)
+        if f"l.{column}" in rule and column not in records.column_names:
+            sizes[column] = f"count(*) over (partition by {', '.join(keys)})"
+    if not sizes:
+        return records
+    con = duckdb.connect()
+    try:
+        con.register("records", records)
+        return con.sql(f"select *, {', '.join(f'{sql} as {name}' for name, sql in sizes.items())} from records"
+                       ).to_arrow_table()
+    finally:
+        con.close()
+
+
 def make_linker(records: pa.Table, model: dict[str, Any], engine: Engine = DUCKDB) -> Linker:
     """A Linker over `records` on `engine` (by default its own in-memory DuckDB, so Splink's work tables
     stay out of the warehouse)."""

@@ -25,6 +25,7 @@ import sqlglot
 from splink.internals.settings_creator import SettingsCreator
 from sqlglot import exp
 
+from identity.settings import conjuncts, is_cap
 from identity.sqlpy import Compiled, Untranslatable, compile_sql
 
 Record = Mapping[str, Any]
@@ -173,12 +174,17 @@ def _probability(weight: float) -> float:
 
 
 class BlockingRule:
-    """A conjunction of equalities between `l.` and `r.` expressions, as key functions of one record."""
+    """A conjunction of equalities between `l.` and `r.` expressions, as key functions of one record, and the
+    cap on its blocks' size (`cap`, from settings.capped; None when uncapped)."""
 
     def __init__(self, sql: str) -> None:
         self.sql = sql
+        self.cap: int | None = None
         sides = []
-        for eq in _conjuncts(cast(exp.Expression, sqlglot.parse_one(sql, read="duckdb"))):
+        for eq in conjuncts(cast(exp.Expression, sqlglot.parse_one(sql, read="duckdb"))):
+            if is_cap(eq):
+                self.cap = int(eq.expression.this)
+                continue
             if not isinstance(eq, exp.EQ):
                 raise Untranslatable(f"blocking rule {sql!r}: only equalities joined by AND can be indexed")
             left, right = (eq.this, eq.expression) if _table(eq.this) == "l" else (eq.expression, eq.this)
@@ -204,11 +210,6 @@ class BlockingRule:
     def as_row(record: Record) -> dict[str, Any]:
         """The record's columns as the rules' expressions name them (`t.<column>`)."""
         return {f"t.{k}": v for k, v in record.items()}
-
-
-def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
-    node = node.this if isinstance(node, exp.Paren) else node
-    return [*_conjuncts(node.this), *_conjuncts(node.expression)] if isinstance(node, exp.And) else [node]
 
 
 def _table(node: exp.Expression) -> str:
@@ -282,7 +283,9 @@ class Resolver:
         probes = self._probes(record)
         wanted = np.array([p[3] for p in probes], np.uint64)
         starts, ends = self.hashes.searchsorted(wanted, "left"), self.hashes.searchsorted(wanted, "right")
-        hits = [self.positions[a:b].tolist() for a, b in zip(starts, ends, strict=True)]
+        # A capped rule pairs no block of more than `cap` records, the request's own record counted, as in a run.
+        hits = [self.positions[a:b].tolist() if p[0].cap is None or b - a + 1 <= p[0].cap else []
+                for p, a, b in zip(probes, starts, ends, strict=True)]
         found = sorted({i for positions in hits for i in positions})
         rows = dict(zip(found, self.rows(found), strict=True))
         named = {i: BlockingRule.as_row(row) for i, row in rows.items()}

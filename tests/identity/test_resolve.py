@@ -18,7 +18,7 @@ from identity.sqlpy import compile_sql, jaro_winkler
 from serving.tables import MATCH_COLUMNS
 from tests.identity.population import hard_cases, population
 from tests.utils.models import made_up_model
-from tests.utils.staged import write_staged
+from tests.utils.staged import staged_row, write_staged
 
 Batch = tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]
 
@@ -110,3 +110,31 @@ def test_a_key_hashes_alike_in_python_and_duckdb() -> None:
         parts = [f"'{p.replace(chr(39), chr(39) * 2)}'" for p in key]
         (got,) = con.execute(f"select {key_hash_sql('3r', parts)}").fetchone() or (None,)
         assert got == key_hash("3r", key), key
+
+
+def test_a_block_over_the_cap_pairs_nothing_in_a_run_or_a_resolve() -> None:
+    """A full name shared by more than MAX_BLOCK records makes no pairs by that name; one shared by MAX_BLOCK
+    makes all of its pairs. /resolve counts the request as one of the block, as a run would count it."""
+    cap = model_settings.MAX_BLOCK
+    rows = [staged_row("s", f"big{i}", first_name="ZEDEKIAH", last_name="QUUXLEY") for i in range(cap + 1)]
+    rows += [staged_row("s", f"full{i}", first_name="OTTILIE", last_name="VANTONGEREN") for i in range(cap)]
+    rows += [staged_row("s", f"under{i}", first_name="PERPETUA", last_name="ABERNATHY") for i in range(cap - 1)]
+    con = duckdb.connect()
+    write_staged(con, rows)
+    records = read_input(con)
+    pairs = score(records, made_up_model(7), floor=1e-12, threshold=0.9, complete_up_to=0).read_all().to_pylist()
+    by_block: dict[str, int] = {}
+    for pair in pairs:
+        block = pair["record_id_l"].split(":")[1].rstrip("0123456789")
+        assert block == pair["record_id_r"].split(":")[1].rstrip("0123456789")
+        by_block[block] = by_block.get(block, 0) + 1
+    assert by_block == {"full": cap * (cap - 1) // 2, "under": (cap - 1) * (cap - 2) // 2}
+
+    inputs = records.to_pylist()
+    resolver = Resolver(pa.Table.from_pylist([{"record_id": r["unique_id"], "customer_id": r["unique_id"]}
+                                              | {c: r[c] for c in MATCH_COLUMNS} for r in inputs]), made_up_model(7))
+    request = dict.fromkeys(MATCH_COLUMNS)
+    for first, last, found in (("ZEDEKIAH", "QUUXLEY", 0), ("OTTILIE", "VANTONGEREN", 0),
+                               ("PERPETUA", "ABERNATHY", cap - 1)):
+        asked = request | {"first_name": first, "first_name_root": first, "last_name": last}
+        assert len(resolver.candidates(asked)) == found, first

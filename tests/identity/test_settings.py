@@ -104,3 +104,16 @@ def test_names_swapped_with_a_typo_in_one_are_candidates_through_the_birth_date(
     pairs = f"with s as ({INPUT_SQL.format(table='staged')}) select count(*) from s l, s r where l.source <> r.source"
     blocked = [rule for rule in sql.PREDICTION_RULES if con.sql(f"{pairs} and {rule}").fetchall()[0][0]]
     assert blocked and all("dob" in rule for rule in blocked)
+
+
+def test_rules_of_like_keys_on_both_sides_are_capped_and_swaps_are_not() -> None:
+    assert sql.capped("l.email = r.email") == f"l.email = r.email AND l.block_size_email <= {sql.MAX_BLOCK}"
+    assert sql.block_keys("l.dob = r.dob AND left(l.last_name, 1) = left(r.last_name, 1)") == \
+           ["dob", "LEFT(last_name, 1)"]
+    assert sql.block_size_column(["dob", "LEFT(last_name, 1)"]) == "block_size_dob_left_last_name_1"
+    for uncapped in ("l.first_name = r.last_name AND l.last_name = r.first_name", "l.dob = r.dob AND l.x > r.x"):
+        assert sql.capped(uncapped) == uncapped
+    rules = sql.settings()["blocking_rules_to_generate_predictions"]
+    assert len(rules) == len(sql.PREDICTION_RULES)
+    assert sum("block_size_" in rule for rule in rules) == 11
+    assert sql.block_keys(sql.capped("l.phone = r.phone")) == ["phone"]

@@ -66,7 +66,7 @@ def test_a_model_trained_on_spark_keeps_duckdbs_sql(spark: SparkEngine) -> None:
     source = settings.settings()
     model = saved(make_linker(records, source, spark), source)
     assert model["sql_dialect"] == "duckdb"
-    assert model["blocking_rules_to_generate_predictions"] == settings.PREDICTION_RULES
+    assert model["blocking_rules_to_generate_predictions"] == source["blocking_rules_to_generate_predictions"]
     assert [[lv["sql_condition"] for lv in c["comparison_levels"]] for c in model["comparisons"]] == \
            [[lv["sql_condition"] for lv in c["comparison_levels"]] for c in source["comparisons"]]
 
