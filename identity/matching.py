@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from cdp.config import IdentityConfig
 from cdp.schema import MATCH_PAIRS
+from identity import settings as model_settings
 from identity.engine import DUCKDB, Engine
 from identity.incremental import (
     DELTA,
@@ -23,7 +24,7 @@ from identity.incremental import (
     strong_pairs,
 )
 from identity.labels import refine, threshold, used
-from identity.model import ModelStore, model_for, read_input
+from identity.model import ModelStore, model_for, read_input, with_block_sizes
 from identity.predict import DELTA_FLAG, delta_linker, score, score_delta, score_groups, write_match_pairs
 from identity.review import refresh_candidates
 
@@ -69,7 +70,10 @@ def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore
         pend_all(con)
         return MatchStats(records.num_rows, 0, 0, refresh_candidates(con, cfg.review_band), "", False, 0,
                           cfg.threshold, reason="too few records")
+    # Counted once: training and every linker after it read the blocks' sizes (a new model has these rules).
+    records = with_block_sizes(records, model_settings.settings())
     model, path, trained = model_for(store, records, retrain, engine)
+    records = with_block_sizes(records, model)  # a model saved with other rules
     model, refined = refine(con, store, records, model, cfg, required=with_labels, engine=engine)
     path = refined or path
     cut = threshold(model, cfg.threshold)

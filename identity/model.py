@@ -14,8 +14,10 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import sqlglot
 from splink import Linker
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
+from sqlglot import exp
 
 from cdp.schema import STAGED
 from identity import settings as model_settings
@@ -56,8 +58,8 @@ def read_input(con: duckdb.DuckDBPyConnection, table: str = STAGED) -> pa.Table:
 
 
 def with_block_sizes(records: pa.Table, model: dict[str, Any]) -> pa.Table:
-    """`records` with the block size columns the model's capped prediction rules read (`settings.capped`): per
-    record, how many records share its keys under the rule."""
+    """`records` with the block size columns the model's capped prediction rules read (`settings.capped`) and
+    `records` lacks: per record, how many records share its keys under the rule."""
     sizes = {}
     for rule in model.get("blocking_rules_to_generate_predictions", []):
         rule = rule if isinstance(rule, str) else rule["blocking_rule"]
@@ -66,22 +68,41 @@ def with_block_sizes(records: pa.Table, model: dict[str, Any]) -> pa.Table:
             continue
         column = model_settings.block_size_column(keys)
         if f"l.{column}" in rule and column not in records.column_names:
-            sizes[column] = f"count(*) over (partition by {', '.join(keys)})"
+            sizes[column] = keys
     if not sizes:
         return records
     con = duckdb.connect()
     try:
+        con.execute("set enable_progress_bar = false")
         con.register("records", records)
-        return con.sql(f"select *, {', '.join(f'{sql} as {name}' for name, sql in sizes.items())} from records"
-                       ).to_arrow_table()
+        # A count per key joined back by the key's hash: a fifth of the CPU of a window per rule (2.4 s at 1M
+        # records); NULL keys get a count too, and pair nothing anyway.
+        counts = [f"(select hash({', '.join(keys)}) as key, count(*) as n from records group by 1)"
+                  for keys in sizes.values()]
+        joins = " ".join(f"left join {count} c{i} on c{i}.key = hash({', '.join(_of('r', keys))})"
+                         for i, (count, keys) in enumerate(zip(counts, sizes.values(), strict=True)))
+        columns = ", ".join(f"c{i}.n as {name}" for i, name in enumerate(sizes))
+        return con.sql(f"select r.*, {columns} from records r {joins}").to_arrow_table()
     finally:
         con.close()
+
+
+def _of(table: str, keys: list[str]) -> list[str]:
+    """The key expressions with their columns read from `table`."""
+    out = []
+    for key in keys:
+        node = sqlglot.parse_one(key, read="duckdb")
+        for column in node.find_all(exp.Column):
+            column.set("table", exp.to_identifier(table))
+        out.append(node.sql("duckdb"))
+    return out
 
 
 def make_linker(records: pa.Table, model: dict[str, Any], engine: Engine = DUCKDB) -> Linker:
     """A Linker over `records` on `engine` (by default its own in-memory DuckDB, so Splink's work tables
     stay out of the warehouse)."""
-    return engine.linker(records, {k: v for k, v in model.items() if k != LABELS_KEY})  # Splink refuses unknown keys
+    settings = {k: v for k, v in model.items() if k != LABELS_KEY}  # Splink refuses unknown keys
+    return engine.linker(with_block_sizes(records, model), settings)
 
 
 def saved(linker: Linker, source: dict[str, Any]) -> dict[str, Any]:

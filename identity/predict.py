@@ -64,7 +64,7 @@ def score(records: pa.Table, model: dict[str, Any], floor: float, threshold: flo
     judges them instead of guessing. The explanations are built on DuckDB whatever `engine` scored.
     A stream, not a table: a million records' pairs with their explanations took 1.5 GB as one Arrow table.
     """
-    linker = make_linker(with_block_sizes(records, model), model, engine)
+    linker = make_linker(records, model, engine)
     predicted = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
     missing = _score_within_groups(linker, engine, predicted, floor, threshold, complete_up_to)
     sql = f"""select unique_id_l as record_id_l, unique_id_r as record_id_r, match_probability, match_weight,
@@ -94,6 +94,7 @@ def delta_linker(records: pa.Table, model: dict[str, Any]) -> Linker:
     # One rule per side rather than `(l.flag OR r.flag)`: DuckDB pushes a one-sided filter below the join, so
     # each join pairs the few flagged records with all, instead of filtering every blocked pair afterwards.
     restricted = [f"({rule}) AND {side}.{DELTA_FLAG}" for rule in rules for side in ("l", "r")]
+    # The block sizes of the model's own rules (the restricted ones say nothing of them), over all records.
     return make_linker(with_block_sizes(records, model), model | {"blocking_rules_to_generate_predictions": restricted})
 
 
