@@ -4,6 +4,7 @@ as a user starts it, over the same store on SQLite."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -43,8 +44,9 @@ def config(url: str, keys: list[str] = SPECS, **api: Any) -> Config:
     return Config(sources={"crm": source}, serving=url, api=ApiConfig.model_validate({"keys": keys, **api}))
 
 
-def build_world(url: str) -> ServingBuilder:
-    """Three people, a merged-away id, eight others, interactions across three silos, and a review queue."""
+def world_builder(url: str) -> ServingBuilder:
+    """Three people, a merged-away id, eight others, interactions across three silos, and a review queue:
+    collected, not yet written to `url`."""
     b = ServingBuilder(url)
     b.customer(JOHN, [
         record("finance", "F1", first_name="JOHN", last_name="SMITH", email="john.smith@work.com",
@@ -84,13 +86,32 @@ def build_world(url: str) -> ServingBuilder:
                 record("service", "V7", first_name="BOB", last_name="BROWN"), 0.88, first_name=3.0, last_name=5.5)
     b.candidate(DECIDED, record("sales", "S100", first_name="ANNA", last_name="DOE0"),
                 record("sales", "S101", first_name="ANNA", last_name="DOE1"), 0.6, status="decided")
+    return b
+
+
+def build_world(url: str) -> ServingBuilder:
+    """world_builder's store, written to `url`."""
+    b = world_builder(url)
     b.write()
     return b
 
 
+@pytest.fixture(scope="session")
+def sqlite_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """build_world's SQLite file, written once per worker (writing it is most of a test's time, in fsyncs)."""
+    path = tmp_path_factory.mktemp("world") / "serving.db"
+    build_world(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def world(store_url: str) -> ServingBuilder:
-    return build_world(store_url)
+def world(store_url: str, request: pytest.FixtureRequest) -> ServingBuilder:
+    """build_world's store at `store_url`; on SQLite a copy of one written file, so every test starts from
+    the same bytes and may change its own copy."""
+    if not store_url.startswith("sqlite:///"):
+        return build_world(store_url)
+    shutil.copyfile(request.getfixturevalue("sqlite_world"), store_url.removeprefix("sqlite:///"))
+    return world_builder(store_url)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from serving.assets import published_asset
 from serving.publish import PublishStats, publish
 from serving.seal import Sealing
 from serving.tables import PUBLISHED, SEALED, changes
-from tests.utils.publishing import PEOPLE, ingest, postgres_schema, resolve
+from tests.utils.publishing import PEOPLE, copy_ingested, ingest, postgres_schema, resolve
 
 BOB, MARGARET, PEGGY, JOSE = "C000000001", "C000000002", "C000000003", "C000000004"
 SECOND = (("finance:1",), ("sales:c1",), ("finance:2", "sales:c2"), ("sales:c4",))
@@ -135,11 +135,19 @@ def test_a_partial_publish_serves_what_a_full_one_does(tmp_path: Path, stores: t
     assert ("customer.updated", JOSE) in {e[:2] for e in feed} or sealing is not None
 
 
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the two sources ingested and resolved into PEOPLE."""
+    folder = tmp_path_factory.mktemp("resolved")
+    resolve(ingest(folder, "sqlite:///unused.db"), PEOPLE)
+    return folder
+
+
 @pytest.fixture
-def published(tmp_path: Path, store_url: str) -> Config:
-    """A warehouse published once into `store_url`, then changed, its touched customers listed."""
-    cfg = ingest(tmp_path, store_url)
-    resolve(cfg, PEOPLE)
+def published(resolved: Path, tmp_path: Path, store_url: str) -> Config:
+    """A copy of `resolved` published once into `store_url`, then changed, its touched customers listed (no test
+    here ingests it again)."""
+    cfg = copy_ingested(resolved, tmp_path, store_url)
     run(cfg, store_url)
     change(cfg)
     return cfg

@@ -21,18 +21,24 @@ from cdp.resources import ServingResource, WarehouseResource
 from cdp.warehouse import open_warehouse
 from serving.assets import build_defs, published_asset
 from serving.publish import PublishStats, customer_slices, export_source_records, publish
-from tests.utils.publishing import ingest, resolve
+from tests.utils.publishing import copy_ingested, ingest, resolve
 
 BOB, MARGARET, PEGGY, JOSE = "C000000001", "C000000002", "C000000003", "C000000004"
 """Customer ids of tests.utils.publishing.PEOPLE (issued in cluster order)."""
 
 
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the two small sources ingested and resolved into PEOPLE (one run)."""
+    folder = tmp_path_factory.mktemp("resolved")
+    resolve(ingest(folder, "sqlite:///unused.db"))
+    return folder
+
+
 @pytest.fixture
-def cfg(tmp_path: Path, store_url: str) -> Config:
-    """The two small sources ingested and resolved into PEOPLE (one run)."""
-    cfg = ingest(tmp_path, store_url)
-    resolve(cfg)
-    return cfg
+def cfg(resolved: Path, tmp_path: Path, store_url: str) -> Config:
+    """A copy of `resolved` of its own, publishing into `store_url` (no test here ingests again)."""
+    return copy_ingested(resolved, tmp_path, store_url)
 
 
 def run_publish(cfg: Config, run_id: str = "run-1") -> PublishStats:

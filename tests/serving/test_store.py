@@ -28,7 +28,7 @@ from cdp.warehouse import open_warehouse
 from serving import tables
 from serving.publish import publish, warehouse_version
 from serving.store import ServingStore
-from tests.utils.publishing import ingest, resolve
+from tests.utils.publishing import copy_ingested, ingest, resolve
 
 APART = [["finance:1"], ["sales:c1"], ["finance:2"], ["sales:c2"], ["sales:c4"]]
 """Version 1: five customers. Version 2 (tests.utils.publishing.PEOPLE) merges the first two."""
@@ -46,11 +46,19 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
         engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the two sources ingested and resolved APART."""
+    folder = tmp_path_factory.mktemp("resolved")
+    resolve(ingest(folder, "sqlite:///unused.db"), APART, run_id="r1")
+    return folder
+
+
 @pytest.fixture
-def published(tmp_path: Path, store_url: str) -> tuple[Config, dict[str, list[tuple[Any, ...]]]]:
-    """Version 1 published, the warehouse already at version 2; and the store's contents."""
-    cfg = ingest(tmp_path, store_url)
-    resolve(cfg, APART, run_id="r1")
+def published(resolved: Path, tmp_path: Path, store_url: str) -> tuple[Config, dict[str, list[tuple[Any, ...]]]]:
+    """Version 1 published from a copy of `resolved` (no test here ingests it again), the warehouse already at
+    version 2; and the store's contents."""
+    cfg = copy_ingested(resolved, tmp_path, store_url)
     with open_warehouse(cfg.warehouse_path) as con:
         assert publish(con, store_url, "v1").version == 1
     resolve(cfg, run_id="r2")

@@ -7,6 +7,7 @@ Matching is left out on purpose: the clusters are given, so a test can merge or 
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from cdp.config import Config, IdentityConfig
+from cdp.config import Config, IdentityConfig, load_config
 from cdp.warehouse import open_warehouse
 from identity.golden import build_golden
 from identity.ids import assign_customer_ids
@@ -38,6 +39,16 @@ def ingest(folder: Path, serving: str) -> Config:
             stage_source(con, name, src)
         build_unions(con, cfg)
     return cfg
+
+
+def copy_ingested(template: Path, folder: Path, serving: str) -> Config:
+    """A copy in `folder` of the folder `ingest` (and maybe `resolve`) wrote, its config's serving `serving`.
+
+    Copying a few files is much cheaper than ingesting again, but the copy's ingestion state still names the
+    template's files: it suits tests that do not ingest again.
+    """
+    shutil.copytree(template, folder, dirs_exist_ok=True)
+    return load_config(folder / "cdp.yaml").model_copy(update={"serving": serving})
 
 
 def resolve(cfg: Config, people: Iterable[Iterable[str]] = PEOPLE, run_id: str = "r1") -> None:
