@@ -22,9 +22,10 @@ import duckdb
 from cdp.config import load_config
 from cdp.schema import RECORD_CUSTOMER
 from cdp.warehouse import open_warehouse
-from identity.model import ModelStore, read_input
+from identity.model import ModelStore, read_input, with_block_sizes
 
 NAME_RULE = "l.first_name_root = r.first_name_root AND l.last_name = r.last_name"
+CAP = re.compile(r" AND l\.block_size_\w+ <= (\d+)$")
 BLOCK_SIZES = ((1, 5), (6, 20), (21, 50), (51, 100), (101, 10**9))
 EQUALITY = re.compile(r"(left\(l\.(\w+), 1\)|l\.(\w+)) = (left\(r\.(\w+), 1\)|r\.(\w+))")
 
@@ -33,11 +34,11 @@ def measure(config: Path) -> tuple[int, list[tuple[str, int, int, int]], list[tu
     """(records, per rule (rule, candidate pairs, true pairs only it makes, of those linked),
     per name block size (sizes, records, candidate pairs, true pairs only the name rule makes, linked))."""
     cfg = load_config(config)
-    rules = [r if isinstance(r, str) else r["blocking_rule"]
-             for r in ModelStore(cfg.state_dir / "models").load()["blocking_rules_to_generate_predictions"]]
+    model = ModelStore(cfg.state_dir / "models").load()
+    rules = [r if isinstance(r, str) else r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]]
     con = duckdb.connect()
     with open_warehouse(cfg.warehouse_path, read_only=True) as warehouse:
-        con.register("staged_input", read_input(warehouse))
+        con.register("staged_input", with_block_sizes(read_input(warehouse), model))
         con.register("linked", warehouse.sql(f"select record_id, customer_id from {RECORD_CUSTOMER}").to_arrow_table())
         con.execute("create table r as select * from staged_input")
         con.execute("create table rc as select * from linked")
@@ -57,14 +58,15 @@ def measure(config: Path) -> tuple[int, list[tuple[str, int, int, int]], list[tu
             where coalesce(({rule}), false) and not ({others})""").fetchall()[0]
         per_rule.append((rule, _candidates(con, rule), int(only[0]), int(only[1])))
     by_size = []
-    others = " OR ".join(f"coalesce(({o}), false)" for o in rules if o != NAME_RULE)
-    for low, high in BLOCK_SIZES if NAME_RULE in rules else ():
+    name_rule = next((r for r in rules if r.startswith(NAME_RULE)), NAME_RULE)
+    others = " OR ".join(f"coalesce(({o}), false)" for o in rules if o != name_rule)
+    for low, high in BLOCK_SIZES if any(r.startswith(NAME_RULE) for r in rules) else ():
         blocks = con.execute(f"""select count(*), coalesce(sum(name_block - 1) / 2, 0)::bigint from rr
             where first_name_root is not null and last_name is not null and name_block between {low} and {high}
             """).fetchall()[0]
         only = con.execute(f"""select count(*), count(*) filter (where l.customer_id = r.customer_id)
             from true_pairs join rr l on l.unique_id = a join rr r on r.unique_id = b
-            where l.name_block between {low} and {high} and coalesce(({NAME_RULE}), false) and not ({others})
+            where l.name_block between {low} and {high} and coalesce(({name_rule}), false) and not ({others})
             """).fetchall()[0]
         label = f"{low}-{high}" if high < 10**9 else f">{low - 1}"
         by_size.append((label, int(blocks[0]), int(blocks[1]), int(only[0]), int(only[1])))
@@ -72,14 +74,18 @@ def measure(config: Path) -> tuple[int, list[tuple[str, int, int, int]], list[tu
 
 
 def _candidates(con: duckdb.DuckDBPyConnection, rule: str) -> int:
-    """Pairs the rule's blocks make: from block sizes when both sides key alike, else by the join itself."""
+    """Pairs the rule's blocks make (of at most its cap's records, when capped): from block sizes when both sides
+    key alike, else by the join itself."""
+    cap = CAP.search(rule)
+    rule = CAP.sub("", rule)
     sides = EQUALITY.findall(rule)
     left = [s[0].replace("l.", "") for s in sides]
     right = [s[3].replace("r.", "") for s in sides]
     if len(sides) == rule.count(" = ") and left == right:
         known = " and ".join(f"{k} is not null" for k in left)
+        kept = f"where n <= {cap[1]}" if cap else ""
         return int(con.execute(f"""select coalesce(sum(n * (n - 1) / 2), 0)::bigint
-            from (select count(*) as n from r where {known} group by {', '.join(left)})""").fetchall()[0][0])
+            from (select count(*) as n from r where {known} group by {', '.join(left)}) {kept}""").fetchall()[0][0])
     joined = rule.replace("r.", "rr_.").replace("l.", "l_.")
     return int(con.execute(f"""select count(*) from r as l_ join r as rr_ on {joined}
                                where l_.unique_id < rr_.unique_id""").fetchall()[0][0])
