@@ -14,7 +14,6 @@ the ratio says which rules will not scale.
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import duckdb
@@ -23,11 +22,11 @@ from cdp.config import load_config
 from cdp.schema import RECORD_CUSTOMER
 from cdp.warehouse import open_warehouse
 from identity.model import ModelStore, read_input, with_block_sizes
+from identity.resolve import BlockingRule
+from identity.settings import block_keys
 
 NAME_RULE = "l.first_name_root = r.first_name_root AND l.last_name = r.last_name"
-CAP = re.compile(r" AND l\.block_size_\w+ <= (\d+)$")
 BLOCK_SIZES = ((1, 5), (6, 20), (21, 50), (51, 100), (101, 10**9))
-EQUALITY = re.compile(r"(left\(l\.(\w+), 1\)|l\.(\w+)) = (left\(r\.(\w+), 1\)|r\.(\w+))")
 
 
 def measure(config: Path) -> tuple[int, list[tuple[str, int, int, int]], list[tuple[str, int, int, int, int]]]:
@@ -76,16 +75,12 @@ def measure(config: Path) -> tuple[int, list[tuple[str, int, int, int]], list[tu
 def _candidates(con: duckdb.DuckDBPyConnection, rule: str) -> int:
     """Pairs the rule's blocks make (of at most its cap's records, when capped): from block sizes when both sides
     key alike, else by the join itself."""
-    cap = CAP.search(rule)
-    rule = CAP.sub("", rule)
-    sides = EQUALITY.findall(rule)
-    left = [s[0].replace("l.", "") for s in sides]
-    right = [s[3].replace("r.", "") for s in sides]
-    if len(sides) == rule.count(" = ") and left == right:
-        known = " and ".join(f"{k} is not null" for k in left)
-        kept = f"where n <= {cap[1]}" if cap else ""
+    keys, cap = block_keys(rule), BlockingRule(rule).cap
+    if keys is not None:
+        known = " and ".join(f"({k}) is not null" for k in keys)
+        kept = f"where n <= {cap}" if cap is not None else ""
         return int(con.execute(f"""select coalesce(sum(n * (n - 1) / 2), 0)::bigint
-            from (select count(*) as n from r where {known} group by {', '.join(left)}) {kept}""").fetchall()[0][0])
+            from (select count(*) as n from r where {known} group by {', '.join(keys)}) {kept}""").fetchall()[0][0])
     joined = rule.replace("r.", "rr_.").replace("l.", "l_.")
     return int(con.execute(f"""select count(*) from r as l_ join r as rr_ on {joined}
                                where l_.unique_id < rr_.unique_id""").fetchall()[0][0])
