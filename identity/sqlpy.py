@@ -117,6 +117,7 @@ BUILDERS: dict[type[exp.Expression], Callable[[list[Compiled]], Compiled]] = {
     exp.Length: _strict(len), exp.Left: _strict(lambda s, n: s[:max(n, 0)]),
     exp.Substring: _strict(_substr), exp.Contains: _strict(lambda s, part: part in s),
     exp.SplitPart: _strict(_split_part), exp.JarowinklerSimilarity: _strict(jaro_winkler),
+    exp.Levenshtein: _strict(jellyfish.levenshtein_distance),
 }
 FUNCTIONS: dict[str, Callable[[list[Compiled]], Compiled]] = {
     "damerau_levenshtein": _strict(jellyfish.damerau_levenshtein_distance),
