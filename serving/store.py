@@ -5,8 +5,8 @@ transaction, then swaps all shadows for the live tables and adds a publish_log r
 transaction. Readers never see a shadow, so a failed or killed publish leaves the previous version
 whole (at worst stale shadows, which the next publish drops first); both engines have
 transactional DDL, so the swap is all or nothing. The engines differ in how rows go in
-(executemany vs COPY), how many tables load at once, when secondary indexes are built and how CSV
-comes out.
+(SQLite: bound by ADBC into a file of their own, then copied in by one INSERT ... SELECT; PostgreSQL:
+COPY), how many tables load at once, when secondary indexes are built and how CSV comes out.
 
 A partial publish (serving.incremental) loads only some customers' rows into the shadows; its one
 transaction then deletes those customers' live rows and inserts the shadows' in their place, the review
@@ -20,6 +20,7 @@ import datetime as dt
 import io
 import itertools
 import queue
+import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, final
 
+import adbc_driver_sqlite.dbapi
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -47,6 +49,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateTable
 
 from serving import tables
 from serving.changes import FeedSql, record_changes
@@ -379,6 +382,10 @@ class SqliteStore(ServingStore):
     # later versions free pages of sealed values only. A PostgreSQL table dropped has its files unlinked.
     scrub = ("pragma secure_delete = on",)
     scrubbed = ("pragma wal_checkpoint(TRUNCATE)",)
+    scratch_pragmas: ClassVar[tuple[str, ...]] = ("page_size=16384", "journal_mode=OFF", "synchronous=OFF",
+                                                  "locking_mode=EXCLUSIVE", "cache_size=-262144")
+    """Set on the file a load's rows are bound into: read once and deleted, so neither journal nor sync; the page
+    cache as the store's (the primary key's b-tree is built there)."""
     timestamp_text: ClassVar[str] = "%Y-%m-%d %H:%M:%S"
     """How SQLAlchemy stores a DateTime in SQLite (Arrow's %S carries the microseconds)."""
 
@@ -402,14 +409,38 @@ class SqliteStore(ServingStore):
         return engine
 
     def _load(self, conn: Connection, shadow: Table, batches: Batches) -> int:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        sql = f"insert into {shadow.name} values ({', '.join('?' for _ in shadow.columns)})"
-        rows = 0
-        for batch in batches:
-            columns = [self._column(col).to_pylist() for col in batch.columns]
-            cursor.executemany(sql, zip(*columns, strict=True))
-            rows += batch.num_rows
+        # ADBC binds whole Arrow columns in C, where the sqlite3 module wants a Python object per value (most of
+        # a publish's CPU). It writes a file of its own, not the store: the driver carries a second copy of SQLite,
+        # which does not see this process's other connections' POSIX locks and deletes the WAL under them when it
+        # closes (sqlite.org/howtocorrupt.html, 2.2.1). The copy into the shadow is one statement over the same
+        # table definition, which SQLite carries out by copying the stored records as they are.
+        with tempfile.TemporaryDirectory(prefix="cdp-load-", dir=self._scratch_folder()) as folder:
+            path = str(Path(folder) / "rows.db")
+            rows = self._bind(path, shadow, batches)
+            # Closed after the load's commit rather than pooled: SQLite detaches no file read in an open transaction.
+            conn.detach()
+            conn.exec_driver_sql("attach ? as bulk", (path,))
+            conn.exec_driver_sql(f"insert into {shadow.name} select * from bulk.{shadow.name}")
         return rows
+
+    def _bind(self, path: str, shadow: Table, batches: Batches) -> int:
+        """The rows into a new SQLite file at `path` holding the shadow's table; returns how many went in."""
+        names = [c.name for c in shadow.columns]
+        rows = 0
+        with adbc_driver_sqlite.dbapi.connect(path, autocommit=True) as adbc, adbc.cursor() as cursor:
+            for pragma in self.scratch_pragmas:
+                cursor.execute(f"pragma {pragma}")
+            cursor.execute(str(CreateTable(shadow).compile(dialect=self.engine.dialect)))
+            for batch in batches:  # one statement each: a batch's types need not be the first's
+                columns = [self._column(col) for col in batch.columns]
+                cursor.adbc_ingest(shadow.name, pa.record_batch(columns, names=names), mode="append")
+                rows += batch.num_rows
+        return rows
+
+    def _scratch_folder(self) -> str | None:
+        """Beside the store file (it has room for the tables), or the temp folder for a store in memory."""
+        path = self.engine.url.database
+        return str(Path(path).parent) if path and path != ":memory:" else None
 
     def _column(self, column: pa.Array) -> pa.Array:
         return pc.strftime(column, self.timestamp_text) if pa.types.is_timestamp(column.type) else column
