@@ -257,14 +257,17 @@ class ServingStore(ABC):
             earlier = readers[-(self.parallel_loads + 1)] if len(readers) > self.parallel_loads else None
             readers.append(ReadAhead(batches, turn, after=earlier))
             streams[table] = readers[-1]
+        pool = ThreadPoolExecutor(self.parallel_loads, thread_name_prefix="publish")
         try:
-            with ThreadPoolExecutor(self.parallel_loads, thread_name_prefix="publish") as pool:
-                loads = {table: pool.submit(self._load_shadow, table, shadows[table], streams[table]) for table in data}
-                return {table.name: load.result() for table, load in loads.items()}
+            loads = {table: pool.submit(self._load_shadow, table, shadows[table], streams[table]) for table in data}
+            return {table.name: load.result() for table, load in loads.items()}
         finally:
+            # The readers are stopped before the pool is waited for: when a load fails with batches unread, its
+            # reader never finishes, and a later reader waits for it (`after`), so the later load would wait forever.
             for stream in streams.values():
                 if isinstance(stream, ReadAhead):
                     stream.close()
+            pool.shutdown(cancel_futures=True)
 
     @final
     def _mark_partial(self, conn: Connection, partial: Partial, version: int) -> dict[str, str]:
@@ -521,9 +524,14 @@ def _create_index(conn: Connection, index: Index, table: str, name: str | None =
     conn.exec_driver_sql(f"create index {name or index.name} on {table} ({columns}){condition}")
 
 
+class ReadStopped(RuntimeError):
+    """A writer still reading a ReadAhead that was closed."""
+
+
 class ReadAhead(Iterable[pa.RecordBatch]):
     """Batches read in a thread from creation on, `depth` ahead of the writer; `close()` ends the thread
-    when the writer stops early. A reader's error is raised in the writer's thread.
+    when the writer stops early, and a writer still reading then gets ReadStopped. A reader's error is raised in
+    the writer's thread.
 
     The reader holds `turn` until its first batch is out: the query's blocking part (aggregates, sorts)
     runs alone, and the readers created after it wait. With `after`, it starts only once that reader has
@@ -569,7 +577,12 @@ class ReadAhead(Iterable[pa.RecordBatch]):
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         while True:
-            batch, error = self._ahead.get()
+            try:
+                batch, error = self._ahead.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():
+                    raise ReadStopped("publish: the read of this table was stopped (another load failed)") from None
+                continue
             if error is not None:
                 raise error
             if batch is None:
