@@ -20,6 +20,7 @@ import datetime as dt
 import io
 import itertools
 import queue
+import shutil
 import tempfile
 import threading
 from abc import ABC, abstractmethod
@@ -412,13 +413,14 @@ class SqliteStore(ServingStore):
         return engine
 
     def _load(self, conn: Connection, shadow: Table, batches: Batches) -> int:
-        # ADBC binds whole Arrow columns in C, where the sqlite3 module wants a Python object per value (most of
-        # a publish's CPU). It writes a file of its own, not the store: the driver carries a second copy of SQLite,
-        # which does not see this process's other connections' POSIX locks and deletes the WAL under them when it
-        # closes (sqlite.org/howtocorrupt.html, 2.2.1). The copy into the shadow is one statement over the same
-        # table definition, which SQLite carries out by copying the stored records as they are.
-        with tempfile.TemporaryDirectory(prefix="cdp-load-", dir=self._scratch_folder()) as folder:
-            path = str(Path(folder) / "rows.db")
+        # ADBC binds whole Arrow columns in C, where the sqlite3 module wants a Python object per value (what kept
+        # the publish's main thread busy). It writes a file of its own, not the store: the driver carries a second
+        # copy of SQLite, which does not see this process's other connections' POSIX locks and deletes the WAL
+        # under them when it closes (sqlite.org/howtocorrupt.html, 2.2.1). The copy into the shadow is one
+        # statement over the same table definition, which SQLite carries out by copying the stored records.
+        folder, prefix = self._scratch_place()
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=folder) as scratch:
+            path = str(Path(scratch) / "rows.db")
             rows = self._bind(path, shadow, batches)
             # Closed after the load's commit rather than pooled: SQLite detaches no file read in an open transaction.
             conn.detach()
@@ -440,10 +442,19 @@ class SqliteStore(ServingStore):
                 rows += batch.num_rows
         return rows
 
-    def _scratch_folder(self) -> str | None:
-        """Beside the store file (it has room for the tables), or the temp folder for a store in memory."""
+    def _scratch_place(self) -> tuple[str | None, str]:
+        """The folder and name prefix of a load's scratch folder: beside the store file (it has room for the
+        tables) and named after it, or in the temp folder for a store in memory. What a killed publish left
+        there goes first: the load holds the store's write lock, so no other load of this store is under way."""
         path = self.engine.url.database
-        return str(Path(path).parent) if path and path != ":memory:" else None
+        if not path or path == ":memory:":
+            return None, "cdp-load-"
+        store = Path(path)
+        prefix = f"{store.name}.load-"
+        for stale in store.parent.iterdir():
+            if stale.name.startswith(prefix):
+                shutil.rmtree(stale, ignore_errors=True)
+        return str(store.parent), prefix
 
     def _column(self, column: pa.Array) -> pa.Array:
         return pc.strftime(column, self.timestamp_text) if pa.types.is_timestamp(column.type) else column

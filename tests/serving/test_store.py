@@ -185,6 +185,7 @@ def test_a_killed_publish_keeps_the_previous_version(published: tuple[Config, An
     with open_warehouse(cfg.warehouse_path) as con:  # and the store takes the next publish
         assert publish(con, store_url, "v2").version == 2
     assert len(snapshot(store_url)["profiles"]) == 4
+    assert not list(tmp_path.glob("serving.db.load-*"))  # SQLite: the killed load's scratch files are gone too
 
 
 def test_an_unknown_engine_is_named() -> None:
