@@ -5,8 +5,8 @@ transaction, then swaps all shadows for the live tables and adds a publish_log r
 transaction. Readers never see a shadow, so a failed or killed publish leaves the previous version
 whole (at worst stale shadows, which the next publish drops first); both engines have
 transactional DDL, so the swap is all or nothing. The engines differ in how rows go in
-(executemany vs COPY), how many tables load at once, when secondary indexes are built and how CSV
-comes out.
+(SQLite: bound by ADBC into a file of their own, then copied in by one INSERT ... SELECT; PostgreSQL:
+COPY), how many tables load at once, when secondary indexes are built and how CSV comes out.
 
 A partial publish (serving.incremental) loads only some customers' rows into the shadows; its one
 transaction then deletes those customers' live rows and inserts the shadows' in their place, the review
@@ -20,6 +20,8 @@ import datetime as dt
 import io
 import itertools
 import queue
+import shutil
+import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, final
 
+import adbc_driver_sqlite.dbapi
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -47,6 +50,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateTable
 
 from serving import tables
 from serving.changes import FeedSql, record_changes
@@ -254,14 +258,17 @@ class ServingStore(ABC):
             earlier = readers[-(self.parallel_loads + 1)] if len(readers) > self.parallel_loads else None
             readers.append(ReadAhead(batches, turn, after=earlier))
             streams[table] = readers[-1]
+        pool = ThreadPoolExecutor(self.parallel_loads, thread_name_prefix="publish")
         try:
-            with ThreadPoolExecutor(self.parallel_loads, thread_name_prefix="publish") as pool:
-                loads = {table: pool.submit(self._load_shadow, table, shadows[table], streams[table]) for table in data}
-                return {table.name: load.result() for table, load in loads.items()}
+            loads = {table: pool.submit(self._load_shadow, table, shadows[table], streams[table]) for table in data}
+            return {table.name: load.result() for table, load in loads.items()}
         finally:
+            # The readers are stopped before the pool is waited for: when a load fails with batches unread, its
+            # reader never finishes, and a later reader waits for it (`after`), so the later load would wait forever.
             for stream in streams.values():
                 if isinstance(stream, ReadAhead):
                     stream.close()
+            pool.shutdown(cancel_futures=True)
 
     @final
     def _mark_partial(self, conn: Connection, partial: Partial, version: int) -> dict[str, str]:
@@ -379,6 +386,10 @@ class SqliteStore(ServingStore):
     # later versions free pages of sealed values only. A PostgreSQL table dropped has its files unlinked.
     scrub = ("pragma secure_delete = on",)
     scrubbed = ("pragma wal_checkpoint(TRUNCATE)",)
+    scratch_pragmas: ClassVar[tuple[str, ...]] = ("page_size=16384", "journal_mode=OFF", "synchronous=OFF",
+                                                  "locking_mode=EXCLUSIVE", "cache_size=-262144")
+    """Set on the file a load's rows are bound into: read once and deleted, so neither journal nor sync; the page
+    cache as the store's (the primary key's b-tree is built there)."""
     timestamp_text: ClassVar[str] = "%Y-%m-%d %H:%M:%S"
     """How SQLAlchemy stores a DateTime in SQLite (Arrow's %S carries the microseconds)."""
 
@@ -402,14 +413,48 @@ class SqliteStore(ServingStore):
         return engine
 
     def _load(self, conn: Connection, shadow: Table, batches: Batches) -> int:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        sql = f"insert into {shadow.name} values ({', '.join('?' for _ in shadow.columns)})"
-        rows = 0
-        for batch in batches:
-            columns = [self._column(col).to_pylist() for col in batch.columns]
-            cursor.executemany(sql, zip(*columns, strict=True))
-            rows += batch.num_rows
+        # ADBC binds whole Arrow columns in C, where the sqlite3 module wants a Python object per value (what kept
+        # the publish's main thread busy). It writes a file of its own, not the store: the driver carries a second
+        # copy of SQLite, which does not see this process's other connections' POSIX locks and deletes the WAL
+        # under them when it closes (sqlite.org/howtocorrupt.html, 2.2.1). The copy into the shadow is one
+        # statement over the same table definition, which SQLite carries out by copying the stored records.
+        folder, prefix = self._scratch_place()
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=folder) as scratch:
+            path = str(Path(scratch) / "rows.db")
+            rows = self._bind(path, shadow, batches)
+            # Closed after the load's commit rather than pooled: SQLite detaches no file read in an open transaction.
+            conn.detach()
+            conn.exec_driver_sql("attach ? as bulk", (path,))
+            conn.exec_driver_sql(f"insert into {shadow.name} select * from bulk.{shadow.name}")
         return rows
+
+    def _bind(self, path: str, shadow: Table, batches: Batches) -> int:
+        """The rows into a new SQLite file at `path` holding the shadow's table; returns how many went in."""
+        names = [c.name for c in shadow.columns]
+        rows = 0
+        with adbc_driver_sqlite.dbapi.connect(path, autocommit=True) as adbc, adbc.cursor() as cursor:
+            for pragma in self.scratch_pragmas:
+                cursor.execute(f"pragma {pragma}")
+            cursor.execute(str(CreateTable(shadow).compile(dialect=self.engine.dialect)))
+            for batch in batches:  # one statement each: a batch's types need not be the first's
+                columns = [self._column(col) for col in batch.columns]
+                cursor.adbc_ingest(shadow.name, pa.record_batch(columns, names=names), mode="append")
+                rows += batch.num_rows
+        return rows
+
+    def _scratch_place(self) -> tuple[str | None, str]:
+        """The folder and name prefix of a load's scratch folder: beside the store file (it has room for the
+        tables) and named after it, or in the temp folder for a store in memory. What a killed publish left
+        there goes first: the load holds the store's write lock, so no other load of this store is under way."""
+        path = self.engine.url.database
+        if not path or path == ":memory:":
+            return None, "cdp-load-"
+        store = Path(path)
+        prefix = f"{store.name}.load-"
+        for stale in store.parent.iterdir():
+            if stale.name.startswith(prefix):
+                shutil.rmtree(stale, ignore_errors=True)
+        return str(store.parent), prefix
 
     def _column(self, column: pa.Array) -> pa.Array:
         return pc.strftime(column, self.timestamp_text) if pa.types.is_timestamp(column.type) else column
@@ -490,9 +535,14 @@ def _create_index(conn: Connection, index: Index, table: str, name: str | None =
     conn.exec_driver_sql(f"create index {name or index.name} on {table} ({columns}){condition}")
 
 
+class ReadStopped(RuntimeError):
+    """A writer still reading a ReadAhead that was closed."""
+
+
 class ReadAhead(Iterable[pa.RecordBatch]):
     """Batches read in a thread from creation on, `depth` ahead of the writer; `close()` ends the thread
-    when the writer stops early. A reader's error is raised in the writer's thread.
+    when the writer stops early, and a writer still reading then gets ReadStopped. A reader's error is raised in
+    the writer's thread.
 
     The reader holds `turn` until its first batch is out: the query's blocking part (aggregates, sorts)
     runs alone, and the readers created after it wait. With `after`, it starts only once that reader has
@@ -538,7 +588,12 @@ class ReadAhead(Iterable[pa.RecordBatch]):
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         while True:
-            batch, error = self._ahead.get()
+            try:
+                batch, error = self._ahead.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():
+                    raise ReadStopped("publish: the read of this table was stopped (another load failed)") from None
+                continue
             if error is not None:
                 raise error
             if batch is None:

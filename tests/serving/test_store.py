@@ -8,9 +8,11 @@ Run as a module, this file is the publishing process the kill tests stop:
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,6 +117,32 @@ def test_an_error_while_loading_keeps_the_previous_version(published: tuple[Conf
     assert snapshot(store_url) == before
 
 
+def test_a_load_failing_with_batches_unread_fails_the_publish(published: tuple[Config, Any], store_url: str) -> None:
+    # Its reader is left waiting to hand out the rest, and the reader of a later table waits for that one: the
+    # publish once waited for ever.
+    _, before = published
+    nulls = pa.RecordBatch.from_pydict({c.name: pa.nulls(10, pa.string()) for c in tables.profiles.columns})
+    data: dict[sa.Table, list[pa.RecordBatch]] = {table: [] for table in tables.PUBLISHED}
+    data[tables.profiles] = [nulls] * 8  # NULL in NOT NULL columns: the first batch fails
+    errors: list[BaseException] = []
+
+    def publishing() -> None:
+        store = ServingStore.open(store_url)
+        try:
+            store.publish(data, "v2")
+        except Exception as error:  # noqa: BLE001 (asserted below)
+            errors.append(error)
+        finally:
+            store.close()
+
+    thread = threading.Thread(target=publishing, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "the publish is still waiting"
+    assert re.search("NOT NULL constraint failed|violates not-null constraint", str(errors[0]))
+    assert snapshot(store_url) == before
+
+
 def test_an_error_after_the_swap_keeps_the_previous_version(published: tuple[Config, Any], store_url: str) -> None:
     cfg, before = published
     store = ServingStore.open(store_url)
@@ -157,6 +185,7 @@ def test_a_killed_publish_keeps_the_previous_version(published: tuple[Config, An
     with open_warehouse(cfg.warehouse_path) as con:  # and the store takes the next publish
         assert publish(con, store_url, "v2").version == 2
     assert len(snapshot(store_url)["profiles"]) == 4
+    assert not list(tmp_path.glob("serving.db.load-*"))  # SQLite: the killed load's scratch files are gone too
 
 
 def test_an_unknown_engine_is_named() -> None:

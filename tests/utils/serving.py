@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,13 +129,16 @@ class ServingBuilder:
             engine.dispose()
 
 
-    def publish(self) -> int:
+    def publish(self, more: Mapping[sa.Table, Sequence[pa.RecordBatch]] | None = None) -> int:
         """Publish everything collected as the store's next version, as a run does (ServingStore.publish: migrations,
-        shadows, the change feed, the swap); return the version."""
+        shadows, the change feed, the swap); return the version. `more`: batches of a table loaded after its
+        collected rows."""
         self.rows[tables.timeline] = self._timeline()
+        extra = more or {}
         store = ServingStore.open(self.url)
         try:
-            return store.publish({table: [_batch(table, rows)] for table, rows in self.rows.items()})[0]
+            return store.publish({table: [_batch(table, rows), *extra.get(table, ())]
+                                  for table, rows in self.rows.items()})[0]
         finally:
             store.close()
 
