@@ -11,7 +11,9 @@ replaces the published version (shadow tables, one swap). --compare also times a
 before the change, one table at a time without read-ahead too. Beside the
 wall time: the CPU-seconds the whole machine was busy (the database server included) and those of this
 process (DuckDB, Arrow, the loader), and this process's peak resident memory during the publish. --memory-limit
-sets DuckDB's memory_limit on the warehouse, as cdp.yaml's `duckdb:` does.
+sets DuckDB's memory_limit on the warehouse, as cdp.yaml's `duckdb:` does; --digest prints a hash of every table's
+rows after the first publish, in the order the store returns them (SQLite: as written), to compare two versions
+of the publishing code.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -92,6 +95,22 @@ def measured(label: str, step: Callable[[], T]) -> T:
     return result
 
 
+def digests(url: str, names: Iterable[str]) -> dict[str, str]:
+    """Per table, a hash of its rows as the store returns them without an order."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as con:
+            out = {}
+            for name in names:
+                digest = hashlib.sha256()
+                for row in con.execute(sa.text(f"select * from {name}")):
+                    digest.update(repr(tuple(row)).encode())
+                out[name] = digest.hexdigest()[:16]
+            return out
+    finally:
+        engine.dispose()
+
+
 def change(con: duckdb.DuckDBPyConnection, share: float, salt: str) -> int:
     """A new email for about `share` of the customers (picked by a hash salted with `salt`), listed dirty;
     returns how many."""
@@ -112,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dirty", type=float, default=0.01, help="share of customers changed for the partial publish")
     ap.add_argument("--work", help="folder for the warehouse and the SQLite store (default: a temp dir); "
                     "a warehouse already there is reused")
+    ap.add_argument("--digest", action="store_true", help="print a hash of each table's rows after the first publish")
     ap.add_argument("--memory-limit", help="DuckDB's memory_limit on the warehouse, e.g. 300MB (default: DuckDB's)")
     args = ap.parse_args(argv)
     work = Path(args.work or tempfile.mkdtemp(prefix="cdp-publish-"))
@@ -138,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
             for run in ("first", "replacing") if args.compare else ("first",):
                 once = functools.partial(publish, con, url, run, full=True)  # whatever the warehouse lists dirty
                 stats = measured(f"{label}, {run}", once)
+                if args.digest and run == "first":
+                    print(f"| digests: {digests(url, stats.rows)} |")
                 if args.compare:
                     with one_at_a_time():
                         measured(f"{label}, {run}, one table at a time", once)
