@@ -260,7 +260,7 @@ def queries(con: duckdb.DuckDBPyConnection, hashed: frozenset[str] = frozenset()
     """Per serving table, the query that fills it (the search key kinds in `hashed` as keyed hashes); quick ones
     first, so that a store starts writing at once while the warehouse computes the heavier ones. The tables of
     per-customer lists (profiles, timeline) come as Lists; customer_links is one query, as its window, distinct
-    and sort spill to disk (at 1M records it ran whole within a 500 MB memory limit).
+    and sort spill to disk (at 1M records it ran whole within a 300 MB memory limit).
 
     With `dirty`, a warehouse table of customer ids, the rows of those customers only (and their redirects); the
     review queue, keyed by record pairs, is whole either way.
