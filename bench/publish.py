@@ -1,6 +1,7 @@
 """Publishing at scale: the warehouse's golden side copied into the serving store, SQLite and PostgreSQL.
 
     python -m bench.publish [--households 465000] [--postgres URL]     # ~1M customers, ~2.2M records
+    python -m bench.publish --work DIR --memory-limit 300MB --postgres ''   # DIR/warehouse.duckdb: any warehouse
 
 The warehouse is bench/profiles.py's (true people as clusters, ids, golden, traits, ~3 interactions
 per record); the publish is timed into a fresh store of each kind. Then --dirty of the customers get a
@@ -9,7 +10,10 @@ their rows (serving.incremental) is timed, and beside it a full publish of the s
 replaces the published version (shadow tables, one swap). --compare also times a second full publish
 before the change, one table at a time without read-ahead too. Beside the
 wall time: the CPU-seconds the whole machine was busy (the database server included) and those of this
-process (DuckDB, Arrow, the loader).
+process (DuckDB, Arrow, the loader), and this process's peak resident memory during the publish. --memory-limit
+sets DuckDB's memory_limit on the warehouse, as cdp.yaml's `duckdb:` does; --digest prints a hash of every table's
+rows after the first publish, in the order the store returns them (SQLite: as written), to compare two versions
+of the publishing code.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -68,13 +73,42 @@ def machine_cpu() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_gb() -> float:
+    """This process's peak resident memory since the last reset_peak() (Linux: VmHWM), in GB."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) * 1024 / 1e9
+
+
+def reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM starts again from the current resident size
+
+
 def measured(label: str, step: Callable[[], T]) -> T:
-    """Run `step` and print a table row: wall seconds, the machine's busy CPU-s and this process's."""
+    """Run `step` and print a table row: wall seconds, the machine's busy CPU-s and this process's, this process's
+    peak memory."""
+    reset_peak()
     machine, own, start = machine_cpu(), sum(os.times()[:2]), time.perf_counter()
     result = step()
     wall = time.perf_counter() - start
-    print(f"| {label} | {wall:.1f} | {machine_cpu() - machine:.1f} | {sum(os.times()[:2]) - own:.1f} |", flush=True)
+    print(f"| {label} | {wall:.1f} | {machine_cpu() - machine:.1f} | {sum(os.times()[:2]) - own:.1f} | "
+          f"{peak_gb():.2f} |", flush=True)
     return result
+
+
+def digests(url: str, names: Iterable[str]) -> dict[str, str]:
+    """Per table, a hash of its rows as the store returns them without an order."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as con:
+            out = {}
+            for name in names:
+                digest = hashlib.sha256()
+                for row in con.execute(sa.text(f"select * from {name}")):
+                    digest.update(repr(tuple(row)).encode())
+                out[name] = digest.hexdigest()[:16]
+            return out
+    finally:
+        engine.dispose()
 
 
 def change(con: duckdb.DuckDBPyConnection, share: float, salt: str) -> int:
@@ -97,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dirty", type=float, default=0.01, help="share of customers changed for the partial publish")
     ap.add_argument("--work", help="folder for the warehouse and the SQLite store (default: a temp dir); "
                     "a warehouse already there is reused")
+    ap.add_argument("--digest", action="store_true", help="print a hash of each table's rows after the first publish")
+    ap.add_argument("--memory-limit", help="DuckDB's memory_limit on the warehouse, e.g. 300MB (default: DuckDB's)")
     args = ap.parse_args(argv)
     work = Path(args.work or tempfile.mkdtemp(prefix="cdp-publish-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -105,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
         stores["PostgreSQL (COPY)"] = postgres_url(args.postgres)
     warehouse = work / "warehouse.duckdb"
     reuse = warehouse.exists()
-    with duckdb.connect(str(warehouse)) as con:
+    options = {"memory_limit": args.memory_limit} if args.memory_limit else {}
+    with duckdb.connect(str(warehouse), config=options) as con:
         if reuse:
             print(f"reusing {warehouse} (delete it to generate a new one)")
         else:
@@ -115,11 +152,14 @@ def main(argv: list[str] | None = None) -> None:
             build_traits(con)
         counts = con.execute("select (select count(*) from golden), (select count(*) from interactions)").fetchall()[0]
         print(f"customers {counts[0]:,}, interactions {counts[1]:,}\n")
-        print("| store, run | seconds | CPU-s, machine | CPU-s, this process |\n| --- | ---: | ---: | ---: |")
+        print("| store, run | seconds | CPU-s, machine | CPU-s, this process | peak GB, this process |\n"
+              "| --- | ---: | ---: | ---: | ---: |")
         for label, url in stores.items():
             for run in ("first", "replacing") if args.compare else ("first",):
                 once = functools.partial(publish, con, url, run, full=True)  # whatever the warehouse lists dirty
                 stats = measured(f"{label}, {run}", once)
+                if args.digest and run == "first":
+                    print(f"| digests: {digests(url, stats.rows)} |")
                 if args.compare:
                     with one_at_a_time():
                         measured(f"{label}, {run}, one table at a time", once)

@@ -6,6 +6,9 @@ a store can stream the result straight into the table's shadow copy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import duckdb
 from sqlalchemy import Table
 
@@ -43,13 +46,6 @@ def _trait(name: str, kind: str) -> str:
     return f"strftime(t.{name}, {ISO_SECOND}) as {name}" if kind == "TIMESTAMP" else f"t.{name}"
 
 
-def _lineage(attr: str) -> str:
-    """SQL: the `"attr":[source, source_id, rule, display]` member of the lineage object, NULL when no record gave
-    a value."""
-    member = "to_json(attribute) || ':' || json_array(source, source_id, rule, display)"
-    return f"any_value({member}) filter (where attribute = '{attr}')"
-
-
 SENT = "'{' || concat_ws(',', " + ", ".join(f"'\"{a}\":' || to_json(s.{a}_raw)" for a in ATTRIBUTES) + ") || '}'"
 """SQL: a staged record `s`'s mapped values as the source sent them, a JSON object without the empty ones
 (concat_ws skips the NULL members, as in the lineage object)."""
@@ -64,27 +60,72 @@ def only(table: str, dirty: str | None, where: str = "customer_id in {ids}") -> 
     return f"(select * from {table} where {where.format(ids=f'(select customer_id from {dirty})')})"
 
 
-def _profiles(dirty: str | None = None) -> str:
-    """SQL: profiles. The lineage object is one member per attribute in profile order, joined with concat_ws
-    (which skips NULLs): a pivot, twice as fast as an ordered aggregate. Ordered arrays are joined from
-    an ordered list(), which DuckDB builds faster than an ordered string_agg."""
+def within(relation: str, part: str | None) -> str:
+    """SQL: `relation`, or with `part` (a condition on customer_id: one slice of a full publish) its rows of those
+    customers."""
+    return relation if part is None else f"(select * from {relation} where {part})"
+
+
+@dataclass(frozen=True)
+class Lists:
+    """The query of a table of per-customer lists (a profile's sources and lineage, a timeline's events), which
+    DuckDB builds in memory and cannot spill (ordered aggregates): the publish first writes each of `inputs` into a
+    temporary table sorted by customer id, then reads `rows(part)` once per slice of customers, so that DuckDB holds
+    one slice's lists at a time, and a slice reads only its own customers' row groups of the inputs."""
+
+    inputs: dict[str, str]
+    """Temporary table name: SQL of the rows the lists are made of, each with its customer_id."""
+    rows: Callable[[str | None], str]
+    """SQL of the table's rows of the customers a condition on customer_id picks (None: all), from `inputs`."""
+
+
+SOURCES, LINEAGE_MEMBERS, EVENTS = "_publish_sources", "_publish_lineage", "_publish_events"
+"""The temporary tables of Lists.inputs."""
+
+
+def profile_sources_sql(dirty: str | None = None) -> str:
+    """SQL: each staged record's member of its customer's `sources` array (JSON: source, source_id, the values as
+    sent), with what orders it there."""
+    return f"""select rc.customer_id, s.source, s.source_id,
+                      json_object('source', s.source, 'source_id', s.source_id, 'values', ({SENT})::JSON) as member
+               from {only(RECORD_CUSTOMER, dirty)} rc join {STAGED} s using (record_id)"""
+
+
+def lineage_members_sql(dirty: str | None = None) -> str:
+    """SQL: each golden value's member `"attr":[source, source_id, rule, display]` of its customer's lineage object."""
+    member = "to_json(attribute) || ':' || json_array(source, source_id, rule, display)"
+    return f"select customer_id, attribute, {member} as member from {only(LINEAGE, dirty)}"
+
+
+def _lineage(attr: str) -> str:
+    """SQL: the lineage object's member of `attr`, NULL when no record gave a value."""
+    return f"any_value(member) filter (where attribute = '{attr}')"
+
+
+def profiles_sql(dirty: str | None = None, part: str | None = None) -> str:
+    """SQL: profiles, from the inputs of `profiles_lists`. The lineage object is one member per attribute in profile
+    order, joined with concat_ws (which skips NULLs): a pivot, twice as fast as an ordered aggregate. Ordered arrays
+    are joined from an ordered list(), which DuckDB builds faster than an ordered string_agg."""
     return f"""
         with lin as (
             select customer_id, '{{' || concat_ws(',', {", ".join(map(_lineage, PROFILE_ATTRIBUTES))}) || '}}'
                    as lineage
-            from {only(LINEAGE, dirty)} group by customer_id),
+            from {within(LINEAGE_MEMBERS, part)} group by customer_id),
         src as (
-            select rc.customer_id,
-                   '[' || array_to_string(list(json_object('source', s.source, 'source_id', s.source_id,
-                                                           'values', ({SENT})::JSON)
-                                               order by s.source, s.source_id), ',') || ']' as sources
-            from {only(RECORD_CUSTOMER, dirty)} rc join {STAGED} s using (record_id) group by rc.customer_id)
+            select customer_id, '[' || array_to_string(list(member order by source, source_id), ',') || ']' as sources
+            from {within(SOURCES, part)} group by customer_id)
         select g.customer_id, json_object({", ".join(map(_attribute, PROFILE_ATTRIBUTES))})::VARCHAR as attributes,
                coalesce(lin.lineage, '{{}}') as lineage, coalesce(src.sources, '[]') as sources,
                {", ".join(_trait(name, kind) for name, kind in TRAIT_COLUMNS)}
-        from {only(GOLDEN, dirty)} g left join {only(TRAITS_TABLE, dirty)} t using (customer_id)
-        left join lin using (customer_id) left join src using (customer_id)
+        from {within(only(GOLDEN, dirty), part)} g left join {within(only(TRAITS_TABLE, dirty), part)} t
+        using (customer_id) left join lin using (customer_id) left join src using (customer_id)
         order by g.customer_id"""
+
+
+def profiles_lists(dirty: str | None = None) -> Lists:
+    """profiles as Lists: the records' sources members and the lineage members as inputs."""
+    return Lists({SOURCES: profile_sources_sql(dirty), LINEAGE_MEMBERS: lineage_members_sql(dirty)},
+                 lambda part: profiles_sql(dirty, part))
 
 
 def search_keys_sql(hashed: frozenset[str] = frozenset(), dirty: str | None = None) -> str:
@@ -215,9 +256,11 @@ NO_LINKS = """select NULL::VARCHAR as customer_id, NULL::VARCHAR as record_id_l,
 
 
 def queries(con: duckdb.DuckDBPyConnection, hashed: frozenset[str] = frozenset(),
-            dirty: str | None = None) -> dict[Table, str]:
+            dirty: str | None = None) -> dict[Table, str | Lists]:
     """Per serving table, the query that fills it (the search key kinds in `hashed` as keyed hashes); quick ones
-    first, so that a store starts writing at once while the warehouse computes the heavier ones.
+    first, so that a store starts writing at once while the warehouse computes the heavier ones. The tables of
+    per-customer lists (profiles, timeline) come as Lists; customer_links is one query, as its window, distinct
+    and sort spill to disk (at 1M records it ran whole within a 300 MB memory limit).
 
     With `dirty`, a warehouse table of customer ids, the rows of those customers only (and their redirects); the
     review queue, keyed by record pairs, is whole either way.
@@ -226,6 +269,7 @@ def queries(con: duckdb.DuckDBPyConnection, hashed: frozenset[str] = frozenset()
     review = REVIEW_SQL if table_exists(con, REVIEW_CANDIDATES) else NO_REVIEW
     links = links_sql(dirty) if table_exists(con, MATCH_PAIRS) else NO_LINKS
     return {tables.source_records: source_records_sql(dirty), tables.redirects: redirects_sql(dirty),
-            tables.search_keys: search_keys_sql(hashed, dirty), tables.profiles: _profiles(dirty),
-            tables.timeline: timeline_sql(f"({events})"), tables.review_candidates: review,
-            tables.customer_links: links, tables.match_records: match_records_sql(dirty)}
+            tables.search_keys: search_keys_sql(hashed, dirty), tables.profiles: profiles_lists(dirty),
+            tables.timeline: Lists({EVENTS: events}, lambda part: timeline_sql(within(EVENTS, part))),
+            tables.review_candidates: review, tables.customer_links: links,
+            tables.match_records: match_records_sql(dirty)}

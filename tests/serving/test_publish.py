@@ -210,7 +210,7 @@ def test_a_publish_in_slices_of_customers_writes_the_same_rows(cfg: Config, monk
     tables = ("profiles", "timeline", "customer_links")
     run_publish(cfg)
     whole = {t: rows(cfg.serving, f"select * from {t}") for t in tables}
-    monkeypatch.setattr("serving.publish.SLICE_CUSTOMERS", 1)  # one customer per query (4 customers, at most 5 slices)
+    monkeypatch.setattr("serving.publish.SLICE_CUSTOMERS", 1)  # one customer per query
     with open_warehouse(cfg.warehouse_path) as con:
         assert len(customer_slices(con)) == len(whole["profiles"]) > 1
     run_publish(cfg, "run-2")
