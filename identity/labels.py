@@ -38,7 +38,7 @@ from cdp.config import IdentityConfig
 from cdp.schema import MATCH_PAIRS, STAGED, STEWARD_DECISIONS
 from cdp.warehouse import table_exists
 from identity.engine import DUCKDB, Engine
-from identity.model import LABELS_KEY, ImplausibleModel, ModelStore, make_linker
+from identity.model import LABELS_KEY, ImplausibleModel, ModelStore, make_linker, with_block_sizes
 from identity.plausible import problems
 
 MIN_LABELS = 50
@@ -270,6 +270,8 @@ def refine(con: duckdb.DuckDBPyConnection, store: ModelStore, records: pa.Table,
     labels = read_labels(con)
     if not required and not due(model, labels):
         return model, None
+    # Block sizes counted once for learn's linkers (the caller counts them only when it trains).
+    records = with_block_sizes(records, model)
     refined = learn(records, model, labels, band_share(con, cfg.review_band), cfg.threshold, engine)
     found = problems(refined, records.num_rows)
     if found:

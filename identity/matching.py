@@ -25,7 +25,7 @@ from identity.incremental import (
 )
 from identity.labels import refine, threshold, used
 from identity.model import ModelStore, model_for, read_input, with_block_sizes
-from identity.predict import DELTA_FLAG, delta_linker, score, score_delta, score_groups, write_match_pairs
+from identity.predict import delta_linker, score, score_delta, score_groups, write_match_pairs
 from identity.review import refresh_candidates
 
 MIN_RECORDS = 2
@@ -70,10 +70,11 @@ def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore
         pend_all(con)
         return MatchStats(records.num_rows, 0, 0, refresh_candidates(con, cfg.review_band), "", False, 0,
                           cfg.threshold, reason="too few records")
-    # Counted once: training and every linker after it read the blocks' sizes (a new model has these rules).
-    records = with_block_sizes(records, model_settings.settings())
+    if retrain or store.current() is None:  # counted once for training's several linkers (a new model has these rules)
+        records = with_block_sizes(records, model_settings.settings())
+    # Otherwise each linker counts the block sizes it needs: a full scoring over all records, a delta's only
+    # for the records it may pair with.
     model, path, trained = model_for(store, records, retrain, engine)
-    records = with_block_sizes(records, model)  # a model saved with other rules
     model, refined = refine(con, store, records, model, cfg, required=with_labels, engine=engine)
     path = refined or path
     cut = threshold(model, cfg.threshold)
@@ -106,12 +107,9 @@ def _match_delta(con: duckdb.DuckDBPyConnection, records: pa.Table, model: dict[
                 f"or record_id_r in (select record_id from {DELTA})")
     if not con.execute(f"select count(*) from {DELTA} where present").fetchall()[0][0]:
         return  # only deletions: nothing to score
-    con.register("_match_records", records)
-    flagged = con.sql(f"""select r.*, d.record_id is not null as {DELTA_FLAG} from _match_records r
-        left join (select record_id from {DELTA} where present) d on d.record_id = r.unique_id""").to_arrow_table()
-    con.unregister("_match_records")
-    linker = delta_linker(flagged, model)
-    _add_pairs(con, score_delta(linker, model, floor))
+    tf: dict[str, pa.Table] = {}  # term frequencies of all records, counted once for both linkers
+    delta = con.sql(f"select record_id from {DELTA} where present").to_arrow_table()["record_id"]
+    _add_pairs(con, score_delta(delta_linker(records, delta, model, tf), model, floor))
     linked_component_records(con, strong_pairs(cut), f"select record_id from {DELTA} where present", "_match_groups")
     groups = con.sql(f"""select component as cluster_id, record_id as unique_id from _match_groups
         qualify count(*) over (partition by component) between 3 and {int(complete_up_to)}""").to_arrow_table()
@@ -119,7 +117,7 @@ def _match_delta(con: duckdb.DuckDBPyConnection, records: pa.Table, model: dict[
         semi join _match_groups g on g.record_id = record_id_l""").to_arrow_table()
     con.execute("drop table _match_groups")
     if groups.num_rows:
-        _add_pairs(con, score_groups(linker, model, groups, known, floor))
+        _add_pairs(con, score_groups(records, model, tf, groups, known, floor))
 
 
 def _add_pairs(con: duckdb.DuckDBPyConnection, pairs: pa.Table) -> None:

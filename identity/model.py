@@ -55,9 +55,10 @@ def read_input(con: duckdb.DuckDBPyConnection, table: str = STAGED) -> pa.Table:
     return con.sql(INPUT_SQL.format(table=table)).to_arrow_table()
 
 
-def with_block_sizes(records: pa.Table, model: dict[str, Any]) -> pa.Table:
+def with_block_sizes(records: pa.Table, model: dict[str, Any], among: pa.Table | None = None) -> pa.Table:
     """`records` with the block size columns the model's capped prediction rules read (`settings.capped`) and
-    `records` lacks: per record, how many records share its keys under the rule."""
+    `records` lacks: per record, how many records share its keys under the rule (records of `among`, when given:
+    the sizes of a few records among all, counting only their own keys' blocks)."""
     sizes = {}
     for rule in model.get("blocking_rules_to_generate_predictions", []):
         rule = rule if isinstance(rule, str) else rule["blocking_rule"]
@@ -73,12 +74,16 @@ def with_block_sizes(records: pa.Table, model: dict[str, Any]) -> pa.Table:
     try:
         con.execute("set enable_progress_bar = false")
         con.register("records", records)
+        con.register("among", records if among is None else among)
         # A count per key joined back by the key's hash: a fifth of the CPU of a window per rule (2.7 s at 1M
         # records); NULL keys get a count too, and pair nothing anyway.
-        joins = " ".join(f"""left join (select hash({', '.join(keys)}) as key_{i}, count(*) as {name} from records
-                                       group by 1) on key_{i} = hash({', '.join(keys)})"""
-                         for i, (name, keys) in enumerate(sizes.items()))
-        return con.sql(f"select records.*, {', '.join(sizes)} from records {joins}").to_arrow_table()
+        joins = []
+        for i, (name, keys) in enumerate(sizes.items()):
+            key = f"hash({', '.join(keys)})"
+            only = "" if among is None else f"where {key} in (select {key} from records)"
+            joins.append(f"left join (select {key} as key_{i}, count(*) as {name} from among {only} group by 1) "
+                         f"on key_{i} = {key}")
+        return con.sql(f"select records.*, {', '.join(sizes)} from records {' '.join(joins)}").to_arrow_table()
     finally:
         con.close()
 

@@ -11,11 +11,14 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from splink import DuckDBAPI, Linker
 from splink.clustering import cluster_pairwise_predictions_at_threshold
 from splink.internals.splink_dataframe import SplinkDataFrame
+from splink.internals.term_frequencies import term_frequencies_for_single_column_sql
 
 from cdp.schema import MATCH_PAIRS
+from identity import settings as model_settings
 from identity.engine import DUCKDB, Engine
 from identity.model import make_linker, with_block_sizes
 
@@ -83,19 +86,69 @@ def _rows(model: dict[str, Any], *scored: SplinkDataFrame) -> pa.Table:
     return scored[0].db_api.duckdb_con.sql(sql).to_arrow_table()
 
 
-def delta_linker(records: pa.Table, model: dict[str, Any]) -> Linker:
-    """A Linker over all `records` whose blocking rules keep only the pairs with a record flagged `DELTA_FLAG`.
+def linker_over(subset: pa.Table, records: pa.Table, model: dict[str, Any], tf: dict[str, pa.Table]) -> Linker:
+    """A Linker over `subset` of `records` (with the block sizes of all records) that scores a pair as a linker over
+    all `records` does: its term-frequency tables are those of all `records`, counted into `tf` by Splink's own
+    SQL the first time a column is asked for, then reused. Always on DuckDB (see `delta_linker`)."""
+    linker = make_linker(subset, model)
+    columns = {c.unquote().name: c for c in linker._settings_obj._term_frequency_columns}
+    if columns.keys() - tf.keys():
+        with duckdb.connect() as con:
+            con.register("cdp_all_records", records)
+            for name in columns.keys() - tf.keys():
+                sql = term_frequencies_for_single_column_sql(columns[name], "cdp_all_records")
+                tf[name] = con.sql(sql).to_arrow_table()
+    api = linker._db_api  # the linker's own database, where it looks its term-frequency tables up
+    for name in columns:
+        linker.table_management.register_term_frequency_lookup(api.register(tf[name]), name)
+    return linker
 
-    The same rules, model and term frequencies (counted over all records, as a full run counts them) as
-    `score`, so each such pair gets the probability a full run gives it. Always on DuckDB, whatever the
-    engine: a delta is small, and the saved model keeps DuckDB's SQL.
+
+def delta_linker(records: pa.Table, delta: pa.Array, model: dict[str, Any], tf: dict[str, pa.Table]) -> Linker:
+    """A Linker whose blocking rules keep only the pairs of a record `delta` names (unique ids), flagged
+    `DELTA_FLAG`, with any of `records`.
+
+    The same rules, model, block sizes and term frequencies (of all records, as a full run counts them:
+    `linker_over`) as `score`, so each such pair gets the probability a full run gives it. Its input is only
+    the flagged records and those a rule may pair with one, so neither Splink nor the block sizes make a
+    pass over all records beyond a scan. Always on DuckDB, whatever the engine: a delta is small, and the
+    saved model keeps DuckDB's SQL.
     """
-    rules = [r if isinstance(r, str) else r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]]
+    key = "blocking_rules_to_generate_predictions"
+    rules = [r if isinstance(r, str) else r["blocking_rule"] for r in model[key]]
     # One rule per side rather than `(l.flag OR r.flag)`: DuckDB pushes a one-sided filter below the join, so
     # each join pairs the few flagged records with all, instead of filtering every blocked pair afterwards.
     restricted = [f"({rule}) AND {side}.{DELTA_FLAG}" for rule in rules for side in ("l", "r")]
-    # The block sizes of the model's own rules (the restricted ones say nothing of them), over all records.
-    return make_linker(with_block_sizes(records, model), model | {"blocking_rules_to_generate_predictions": restricted})
+    near = with_block_sizes(_near(records, delta, rules), model, among=records)
+    return linker_over(near, records, model | {key: restricted}, tf)
+
+
+def _near(records: pa.Table, delta: pa.Array, rules: list[str]) -> pa.Table:
+    """The records `delta` names, flagged `DELTA_FLAG`, and every record one of `rules` may pair with one of them.
+
+    More records than that is harmless (only pairs with a flagged record are scored, and every one of them is
+    among these), so the rules' block size caps are left out, and a rule of equal keys takes the records of the
+    flagged records' key hashes, all rules in one scan. Another rule joins each way (it need not be symmetric).
+    """
+    keyed, other = [], []
+    for rule in rules:
+        keys = model_settings.block_keys(rule)
+        if keys is None:
+            other.append(rule)
+        else:
+            nonnull = " and ".join(f"({k}) is not null" for k in keys)
+            keyed.append(f"hash({', '.join(keys)}) in (select hash({', '.join(keys)}) from flagged where {nonnull})")
+    joined = [f"select {pick}.unique_id from {left} l join {right} r on {rule}" for rule in other
+              for pick, left, right in (("r", "flagged", "records"), ("l", "records", "flagged"))]
+    paired = [f"select unique_id from records where {' or '.join(keyed)}"] if keyed else []
+    with duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
+        con.register("records", records)
+        con.register("delta", pa.table({"unique_id": delta}))
+        con.execute("create temp table flagged as select * from records semi join delta using (unique_id)")
+        near = " union ".join(["select unique_id from delta", *paired, *joined])
+        return con.sql(f"""select records.*, unique_id in (select unique_id from delta) as {DELTA_FLAG} from records
+            where unique_id in ({near})""").to_arrow_table()
 
 
 def score_delta(linker: Linker, model: dict[str, Any], floor: float) -> pa.Table:
@@ -103,10 +156,14 @@ def score_delta(linker: Linker, model: dict[str, Any], floor: float) -> pa.Table
     return _rows(model, linker.inference.predict(threshold_match_probability=floor, warning_mode="never"))
 
 
-def score_groups(linker: Linker, model: dict[str, Any], groups: pa.Table, known: pa.Table, floor: float) -> pa.Table:
+def score_groups(records: pa.Table, model: dict[str, Any], tf: dict[str, pa.Table], groups: pa.Table,
+                 known: pa.Table, floor: float) -> pa.Table:
     """The pairs inside `groups` (cluster_id, unique_id) not in `known` (unique_id_l, unique_id_r) and scoring at
-    least `floor`: `score`'s completion of groups, for the groups a delta touched."""
-    api = linker._db_api  # the linker's own database, where its term-frequency tables live
+    least `floor`: `score`'s completion of groups, for the groups a delta touched (a linker over their records
+    of `records`, with the term frequencies `tf` of all: `linker_over`)."""
+    members = records.filter(pc.is_in(records["unique_id"], value_set=groups["unique_id"].combine_chunks()))
+    linker = linker_over(with_block_sizes(members, model, among=records), records, model, tf)
+    api = linker._db_api
     missing = linker.inference._score_missing_cluster_edges(api.register(groups), api.register(known),
                                                             threshold_match_probability=floor)
     return _rows(model, missing)
