@@ -71,8 +71,14 @@ class SqlConnector(Connector):
         return select.columns().subquery("cdp_q") if isinstance(select, sa.TextClause) else select.subquery("cdp_q")
 
     def columns(self) -> list[str]:
-        with self._engine().connect() as conn:
-            return list(conn.execute(sa.select(sa.text("*")).select_from(self._source()).where(sa.false())).keys())
+        engine = self._engine()
+        try:
+            with engine.connect() as conn:
+                return list(conn.execute(sa.select(sa.text("*")).select_from(self._source()).where(sa.false())).keys())
+        finally:
+            # No pooled connection left open on the file: ADBC's SQLite is another copy of SQLite in this process,
+            # and its close would drop a WAL source's -wal and -shm under it (sqlite.org/howtocorrupt.html, 2.2.1).
+            engine.dispose()
 
     def highest(self, column: str) -> Any:
         """The column's highest value in the table or query (None when it holds none): one aggregate query."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,33 @@ def test_sql_reads_a_table_or_a_query_from_sqlite(tmp_path: Path) -> None:
     query = SqlLocation(connector="sql", url=f"sqlite:///{db}", query="select id as k from accounts where id > 1")
     assert connector_for(query).columns() == ["k"]
     assert landed(query) == [(1, None, None, "2"), (2, None, None, "3")]
+
+
+def open_files(path: Path) -> list[str]:
+    """This process's open file descriptors on `path` or its -wal and -shm files."""
+    targets = (str(path), f"{path}-wal", f"{path}-shm")
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            if str(fd.readlink()) in targets:
+                found.append(str(fd))
+        except FileNotFoundError:  # the listing's own descriptor, closed by now
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to list the process's open files")
+def test_sql_source_columns_leave_no_connection_open(tmp_path: Path) -> None:
+    """Asking a SQLite source for its columns (mapping checks do, before the read) leaves no file of it open: ADBC's
+    SQLite, another copy of SQLite in the process, would drop a WAL source's -wal and -shm under that connection."""
+    db = tmp_path / "f.db"
+    with contextlib.closing(sqlite3.connect(db)) as con:  # sqlite3's own `with` commits and leaves it open
+        con.executescript("pragma journal_mode=wal; create table accounts (id integer, name text); "
+                          "insert into accounts values (1, 'Ann');")
+    assert open_files(db) == []
+    location = SqlLocation(connector="sql", url=f"sqlite:///{db}", table="accounts")
+    assert connector_for(location).columns() == ["id", "name"]
+    assert open_files(db) == []
 
 
 @pytest.mark.parametrize("adbc", [True, False], ids=["adbc", "sqlalchemy"])
