@@ -9,6 +9,7 @@ open or describe, row by row through SQLAlchemy.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 from collections.abc import Iterator
@@ -71,26 +72,25 @@ class SqlConnector(Connector):
         return select.columns().subquery("cdp_q") if isinstance(select, sa.TextClause) else select.subquery("cdp_q")
 
     def columns(self) -> list[str]:
-        engine = self._engine()
-        try:
-            with engine.connect() as conn:
-                return list(conn.execute(sa.select(sa.text("*")).select_from(self._source()).where(sa.false())).keys())
-        finally:
-            # No pooled connection left open on the file: ADBC's SQLite is another copy of SQLite in this process,
-            # and its close would drop a WAL source's -wal and -shm under it (sqlite.org/howtocorrupt.html, 2.2.1).
-            engine.dispose()
+        with self._connect() as conn:
+            return list(conn.execute(sa.select(sa.text("*")).select_from(self._source()).where(sa.false())).keys())
 
     def highest(self, column: str) -> Any:
         """The column's highest value in the table or query (None when it holds none): one aggregate query."""
-        engine = self._engine()
+        with self._connect() as conn:
+            return conn.execute(sa.select(sa.func.max(sa.column(column))).select_from(self._source())).scalar()
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sa.Connection]:
+        """A connection to the source whose engine is disposed afterwards: no pooled connection stays open on the
+        file, where ADBC's SQLite, another copy of SQLite in this process, would drop a WAL source's -wal and -shm
+        under it when it closes (sqlite.org/howtocorrupt.html, 2.2.1)."""
+        engine = sa.create_engine(self.location.url)
         try:
             with engine.connect() as conn:
-                return conn.execute(sa.select(sa.func.max(sa.column(column))).select_from(self._source())).scalar()
+                yield conn
         finally:
             engine.dispose()
-
-    def _engine(self) -> sa.Engine:
-        return sa.create_engine(self.location.url)
 
     def _land(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
         reader = reader_for(self.location.url) if self.adbc else None
@@ -132,17 +132,12 @@ class SqlConnector(Connector):
             yield batch.columns
 
     def _land_rows(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
-        engine = self._engine()
-        try:
-            with engine.connect() as conn:
-                options = conn.execution_options(stream_results=True, yield_per=self.location.batch_size)
-                result = options.execute(self._select())
-                names = list(result.keys())
-                _create(con, table, names)
-                _insert(con, table, self._columns(result, names.index(self.watermark)
-                                                  if self.watermark in names else None))
-        finally:
-            engine.dispose()
+        with self._connect() as conn:
+            options = conn.execution_options(stream_results=True, yield_per=self.location.batch_size)
+            result = options.execute(self._select())
+            names = list(result.keys())
+            _create(con, table, names)
+            _insert(con, table, self._columns(result, names.index(self.watermark) if self.watermark in names else None))
 
     def _columns(self, result: sa.CursorResult[Any], mark: int | None) -> Iterator[list[pa.Array]]:
         """Each batch of rows as Arrow columns (`batch_size` rows, also for a `query:`, whose text SQLAlchemy

@@ -238,10 +238,13 @@ def level_label(comparison: dict[str, Any]) -> str:
     return f"case {whens} else 'different' end"
 
 
-HOUSEHOLD = {"email": "same or close, but names or birth dates conflict (household)",
-             "area": "same area, but names or birth dates conflict"}
-GATED = {c["output_column_name"]: (c, u) for c, u in zip(sql.comparisons(), sql.comparisons(gated=False), strict=True)
-         if c["output_column_name"] in sql.CONTACTS}
+CONTACT_FORMS = {c["output_column_name"]: (c, u)
+                 for c, u in zip(sql.comparisons(), sql.comparisons(gated=False), strict=True)
+                 if c["output_column_name"] in sql.CONTACTS}
+"""Per gated contact comparison: its gated form and the ungated one training sees."""
+HOUSEHOLD = {name: next(label for lv in gated["comparison_levels"] if "conflict" in (label := lv["label_for_charts"]))
+             for name, (gated, _) in CONTACT_FORMS.items()}
+"""Per gated contact comparison: the label of its household level."""
 
 
 @CASES
@@ -251,14 +254,14 @@ def test_gated_levels(batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> Non
     gate, never NULL: coalesce(gate, false)), its household level wherever the ungated form finds them agreeing.
     The gated levels read the gate bare (no coalesce, which is costly) and the household level not at all."""
     verdicts = {"possible": f"coalesce({sql.SAME_PERSON_POSSIBLE}, false)"}
-    for name, (gated, ungated) in GATED.items():
+    for name, (gated, ungated) in CONTACT_FORMS.items():
         verdicts |= {f"{name}_gated": level_label(gated), f"{name}_ungated": level_label(ungated)}
     seen = set()
     for (a, b), verdict in zip(batch, sql_verdicts(batch, verdicts), strict=True):
-        for name in GATED:
+        for name in CONTACT_FORMS:
             ungated = verdict[f"{name}_ungated"]
             agree = ungated not in ("missing", "different", "same street (counted by street)")
-            expected = HOUSEHOLD.get(name, HOUSEHOLD["email"]) if agree and not verdict["possible"] else ungated
+            expected = HOUSEHOLD[name] if agree and not verdict["possible"] else ungated
             assert verdict[f"{name}_gated"] == expected, (name, a, b)
             seen.add((name, expected == ungated, agree))
     assert len(batch) < 50 or ("email", False, True) in seen  # households among the cases, not only strangers
