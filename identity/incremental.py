@@ -39,7 +39,7 @@ the full scoring plus a fixed pass over all records (term frequencies, component
 the two meet; a delta that big also means the data moved enough to deserve fresh term frequencies."""
 
 DELTA = "_identity_delta"
-"""Temp table: record_id and whether it is still staged, for each new, changed or deleted record."""
+"""Temp table: record_id, whether it is still staged and its new row hash, for each new, changed or deleted record."""
 
 UNHASHED = ("batch_id", "loaded_at")
 """Staged columns a reload changes without changing the record."""
@@ -69,7 +69,7 @@ def _row_hash(con: duckdb.DuckDBPyConnection) -> str:
 def find_delta(con: duckdb.DuckDBPyConnection) -> int:
     """Write DELTA: the records new, changed or deleted since the snapshot. Returns how many."""
     con.execute(f"""create or replace temp table {DELTA} as
-        select coalesce(s.record_id, p.record_id) as record_id, s.record_id is not null as present
+        select coalesce(s.record_id, p.record_id) as record_id, s.record_id is not null as present, s.row_hash
         from (select record_id, {_row_hash(con)} as row_hash from {STAGED}) s
         full join {IDENTITY_SNAPSHOT} p using (record_id)
         where s.row_hash is distinct from p.row_hash""")
@@ -83,13 +83,22 @@ def pend_delta(con: duckdb.DuckDBPyConnection) -> None:
             select customer_id from {IDENTITY_SNAPSHOT} semi join {DELTA} using (record_id))""")
 
 
-def save_snapshot(con: duckdb.DuckDBPyConnection, model: str) -> None:
-    """Remember the staged records (with the customer they have so far) and the model this run scored."""
+def save_snapshot(con: duckdb.DuckDBPyConnection, model: str, delta: bool = False) -> None:
+    """Remember the staged records (with the customer they have so far) and the model this run scored.
+
+    `delta`: only DELTA's records changed since the snapshot (`find_delta`), so only their rows are replaced;
+    the others' customers are kept current by `remember_customers`.
+    """
     customer = "rc.customer_id" if table_exists(con, RECORD_CUSTOMER) else "NULL::VARCHAR"
     joined = f"left join {RECORD_CUSTOMER} rc using (record_id)" if table_exists(con, RECORD_CUSTOMER) else ""
-    con.execute(f"""create or replace table {IDENTITY_SNAPSHOT} as
-        select s.record_id, {_row_hash(con)}::UBIGINT as row_hash, {customer} as customer_id
-        from {STAGED} s {joined}""")
+    if delta:
+        con.execute(f"delete from {IDENTITY_SNAPSHOT} where record_id in (select record_id from {DELTA})")
+        con.execute(f"""insert into {IDENTITY_SNAPSHOT} select s.record_id, s.row_hash::UBIGINT, {customer}
+            from {DELTA} s {joined} where s.present""")
+    else:
+        con.execute(f"""create or replace table {IDENTITY_SNAPSHOT} as
+            select s.record_id, {_row_hash(con)}::UBIGINT as row_hash, {customer} as customer_id
+            from {STAGED} s {joined}""")
     ensure_tables(con, IDENTITY_STATE)
     seen = con.execute(f"select max(decisions_seen) from {IDENTITY_STATE}").fetchall()[0][0]
     con.execute(f"delete from {IDENTITY_STATE}")
@@ -132,8 +141,8 @@ def is_full(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def clear_pending(con: duckdb.DuckDBPyConnection) -> None:
-    if table_exists(con, IDENTITY_PENDING):
-        con.execute(f"delete from {IDENTITY_PENDING}")
+    if table_exists(con, IDENTITY_PENDING):  # a new empty table: deleting every row of its key index costs seconds
+        create_table(con, TABLES[IDENTITY_PENDING], replace=True)
 
 
 def new_decisions(con: duckdb.DuckDBPyConnection) -> str:

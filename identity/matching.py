@@ -91,7 +91,7 @@ def match(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, store: ModelStore
     else:
         write_match_pairs(con, score(records, model, floor, cut, 2 * cfg.max_cluster_size, engine))
         pend_all(con)
-    save_snapshot(con, path.name)
+    save_snapshot(con, path.name, delta=reason is None)
     review_open = refresh_candidates(con, cfg.review_band)
     pairs, links = con.execute(f"select count(*), count(*) filter (where match_probability >= ?) from {MATCH_PAIRS}",
                                [cut]).fetchall()[0]

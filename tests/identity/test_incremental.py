@@ -20,7 +20,7 @@ from identity.assets import build_defs
 from identity.cluster import cluster_changed
 from identity.golden import golden_changed
 from identity.ids import assign_changed
-from identity.incremental import forget_records
+from identity.incremental import forget_records, save_snapshot
 from identity.matching import match
 from identity.model import ModelStore
 from identity.review import import_decisions
@@ -108,6 +108,18 @@ def test_customers_agree_with_a_full_run(runs: dict[str, Any]) -> None:
     assert read(runs["path"], lineage) == read(runs["copy"], lineage)
     traits = "select * from traits order by customer_id"
     assert read(runs["path"], traits) == read(runs["copy"], traits)
+
+
+def test_the_snapshot_is_what_a_full_save_writes(runs: dict[str, Any], tmp_path: Path) -> None:
+    """The incremental run replaced only its delta's snapshot rows: the snapshot equals one written whole."""
+    sql = "select record_id, row_hash, customer_id from identity_snapshot order by 1"
+    kept = read(runs["path"], sql)
+    copy = tmp_path / "snapshot.duckdb"
+    shutil.copy(runs["path"], copy)
+    with duckdb.connect(str(copy)) as con:
+        save_snapshot(con, "any")
+    assert len(kept) == len(changed_rows(runs["rows"]))
+    assert kept == read(copy, sql)
 
 
 def test_deleted_records_leave_every_table(runs: dict[str, Any]) -> None:
