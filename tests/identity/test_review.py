@@ -69,3 +69,28 @@ def test_an_imported_decision_keeps_its_candidate_in_the_queue_as_decided() -> N
     assert import_decisions(con, decided) == 0
     assert con.execute("select record_id_l, record_id_r, status from review_candidates order by all").fetchall() == [
         ("s:b", "s:c", "decided"), ("s:c", "s:d", "decided")]
+
+
+def test_a_refresh_leaves_the_queue_a_fresh_one_would_build() -> None:
+    """Kept, rescored, re-explained, vanished and new band pairs, a refused link and a decided pair: the queue after
+    a refresh over the last run's holds the open candidates a queue built from nothing would, and the decided one."""
+    def next_run(con: duckdb.DuckDBPyConnection) -> None:
+        write_pairs(con, [("s:a", "s:c", 0.7), ("s:c", "s:d", 0.65), ("s:d", "s:e", 0.55), ("s:e", "s:f", 0.8),
+                          ("s:b", "s:c", 0.95)])
+        con.execute("""update match_pairs set explanation = '[{"comparison": "email"}]' where record_id_l = 's:a'""")
+
+    con = duckdb.connect()
+    two_annas_chained(con, [], [("s:a", "s:c", 0.7), ("s:c", "s:d", 0.6), ("s:d", "s:e", 0.55), ("s:a", "s:e", 0.6)])
+    queue_split_links(con, 0.9)
+    con.execute("update review_candidates set status = 'decided' where record_id_l = 's:d'")
+    decided = con.execute("select * from review_candidates where status = 'decided' order by all").fetchall()
+    next_run(con)
+    fresh = duckdb.connect()
+    next_run(fresh)
+
+    assert refresh_candidates(con, (0.5, 0.9)) == 3  # a-c re-explained, c-d rescored, e-f new; b-c and a-e gone
+    refresh_candidates(fresh, (0.5, 0.9))
+    query = "select candidate_id, record_id_l, record_id_r, match_probability, explanation::VARCHAR from " \
+            "review_candidates where status = 'open' and record_id_l <> 's:d' order by all"
+    assert con.execute(query).fetchall() == fresh.execute(query).fetchall()
+    assert con.execute("select * from review_candidates where status = 'decided' order by all").fetchall() == decided
