@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from cdp.config import CsvLocation
-from ingestion.connectors.files import REJECT_OPTIONS, FileConnector
+from ingestion.connectors.files import REJECT_OPTIONS, FileConnector, line_encoding
 
 
 class CsvConnector(FileConnector):
@@ -19,3 +19,6 @@ class CsvConnector(FileConnector):
 
     def reader_params(self) -> list[object]:
         return [self.location.delimiter, self.location.encoding]
+
+    def tail_readable(self, path: str) -> bool:
+        return super().tail_readable(path) and line_encoding(self.location.encoding)

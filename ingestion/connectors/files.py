@@ -5,21 +5,27 @@ among readable records). Readers that set records aside (DuckDB's `store_rejects
 REJECTS with their record number; the placing query below slots those back between the readable
 ones, so `_row_number` is the record's position in the file, offset by the files read before it.
 
+A load can also read only what was appended (`land_tails`): a grown file's new lines, behind its header
+lines in a scratch file, and new files whole, numbered after the records already loaded.
+
 An empty file (no bytes, or only blank lines) is an error naming it: readers would otherwise
 invent a column for it (`column0`) and the config's columns would seem missing.
 """
 
 from __future__ import annotations
 
+import codecs
 import glob
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import ClassVar
 
 import duckdb
 
 from cdp.config import FileLocation
-from ingestion.connectors.base import Connector
+from ingestion.connectors.base import LANDING_META, Connector
 from ingestion.duck import columns_of, count, drop, ident
 
 READ = "_cdp_read"
@@ -28,6 +34,9 @@ SCANS = "_cdp_scans"
 REJECT_OPTIONS = f"store_rejects=true, rejects_table='{REJECTS}', rejects_scan='{SCANS}'"
 BLANK_SCAN = 65_536
 """Files up to this size are read whole to tell one holding only blank lines; larger ones hold more."""
+COMPRESSED = (".gz", ".gzip", ".zst", ".zstd", ".bz2", ".xz", ".lz4", ".zip", ".snappy")
+LINE_ENCODINGS = {"utf-8", "iso8859-1", "ascii", "cp1252"}
+"""Encodings (codecs' names) in which a newline is the byte 0x0a, so a file's lines can be cut at bytes."""
 
 # {header}: lines before the first record; {offset}: records in earlier files.
 PLACE = """
@@ -62,6 +71,10 @@ class FileConnector(Connector):
     """Lines before the first record, for turning DuckDB's reject line numbers into positions."""
     rejects: ClassVar[bool] = False
     """Whether the reader sets unreadable records aside in REJECTS."""
+    line_based: ClassVar[bool] = True
+    """Whether records are lines, so the lines appended to a file can be read on their own."""
+    landed: list[int]
+    """Records (readable or not) each file or tail held, after `land` or `land_tails`."""
 
     @property
     def label(self) -> str:
@@ -79,6 +92,17 @@ class FileConnector(Connector):
             if size == 0 or (size <= BLANK_SCAN and not Path(path).read_bytes().strip()):
                 raise EmptyFile(f"file is empty: {path}")
         return paths
+
+    def tail_readable(self, path: str) -> bool:
+        """Whether the bytes appended to `path` can be read as records on their own: lines of plain text."""
+        return self.line_based and not path.lower().endswith(COMPRESSED)
+
+    def land_tails(self, con: duckdb.DuckDBPyConnection, table: str, reads: list[tuple[str, int]],
+                   offset: int) -> list[str]:
+        """Land only `reads` ((path, first byte): from past 0, the file's header lines and then its bytes from
+        there), numbering their records after `offset`; return the columns they hold."""
+        self._land_reads(con, table, reads, offset)
+        return [c for c in columns_of(con, table) if c not in LANDING_META]
 
     def columns(self) -> list[str]:
         names: dict[str, None] = {}  # ordered union over the files
@@ -105,10 +129,15 @@ class FileConnector(Connector):
         return ""
 
     def _land(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
-        parts, offset = [], 0
-        for i, path in enumerate(self.paths()):
+        self._land_reads(con, table, [(path, 0) for path in self.paths()], 0)
+
+    def _land_reads(self, con: duckdb.DuckDBPyConnection, table: str, reads: list[tuple[str, int]],
+                    offset: int) -> None:
+        parts, self.landed = [], []
+        for i, (path, start) in enumerate(reads):
             parts.append(f"{table}_{i}")
-            offset += self._land_file(con, path, parts[-1], offset)
+            self.landed.append(self._land_file(con, path, parts[-1], offset, start))
+            offset += self.landed[-1]
         if len(parts) == 1:
             con.execute(f"alter table {ident(parts[0])} rename to {ident(table)}")
             return
@@ -116,8 +145,14 @@ class FileConnector(Connector):
         con.execute(f"create or replace temp table {ident(table)} as {union}")
         drop(con, *parts)
 
-    def _land_file(self, con: duckdb.DuckDBPyConnection, path: str, out: str, offset: int) -> int:
-        """Land one file in `out`; return how many records it held (readable or not)."""
+    def _land_file(self, con: duckdb.DuckDBPyConnection, path: str, out: str, offset: int, start: int = 0) -> int:
+        """Land one file (from byte `start`, behind its header lines) in `out`; return how many records it held
+        (readable or not)."""
+        if start:
+            with tempfile.TemporaryDirectory() as folder:
+                tail = os.path.join(folder, os.path.basename(path))
+                _copy_tail(path, tail, start, self.header_lines)
+                return self._land_file(con, tail, out, offset)
         drop(con, READ, REJECTS, SCANS, out)
         con.execute(f"create temp table {READ} as select * from {self.reader}", [path, *self.reader_params()])
         if not self.rejects:
@@ -129,3 +164,20 @@ class FileConnector(Connector):
         ))
         drop(con, READ, REJECTS, SCANS)
         return count(con, f"select coalesce(max(_row_number), {offset}) - {offset} from {ident(out)}")
+
+
+def _copy_tail(path: str, out: str, start: int, header_lines: int) -> None:
+    """Write `path`'s first `header_lines` lines and then its bytes from `start` to `out`."""
+    with open(path, "rb") as source, open(out, "wb") as target:
+        for _ in range(header_lines):
+            target.write(source.readline())
+        source.seek(start)
+        shutil.copyfileobj(source, target, 1 << 20)
+
+
+def line_encoding(name: str) -> bool:
+    """Whether a newline is the byte 0x0a in the encoding `name` (an unknown name: no)."""
+    try:
+        return codecs.lookup(name).name in LINE_ENCODINGS
+    except LookupError:
+        return False
