@@ -14,9 +14,11 @@ import yaml
 from cdp.config import Config, CsvLocation, JsonlLocation, ParquetLocation, load_config
 from ingestion.connectors import connector_for
 from ingestion.connectors.files import FileConnector
-from ingestion.load import APPENDED, DIFF, FULL, LoadStats
+from ingestion.load import APPENDED, DIFF, FULL, LoadStats, load_source
 from ingestion.state import FILE_RECORDS, ROWS
 from tests.ingestion.test_incremental import FIELDS, ingest, initial_people, orders, person, snapshot, write_files
+from tests.ingestion.test_suppress import KEY, suppress
+from tests.utils.sources import two_sources
 
 SOURCES: dict[str, Any] = {
     "sales": {"connector": "csv", "path": "people.csv", "key": "id", "fields": FIELDS,
@@ -193,3 +195,27 @@ def test_changes_that_are_not_only_appends_are_diffed(folder: Path, change: Any)
 def test_only_plain_text_lines_are_read_from_where_they_were_left(location: Any, name: str, readable: bool) -> None:
     connector = connector_for(location)
     assert isinstance(connector, FileConnector) and connector.tail_readable(name) is readable
+
+
+def test_a_key_whose_first_row_was_erased_is_a_duplicate_in_the_appended_lines_too(tmp_path: Path) -> None:
+    cfg = two_sources(tmp_path)
+    sales = cfg.sources["sales"]
+
+    def load(warehouse: str, full: bool) -> dict[str, LoadStats]:
+        with duckdb.connect(str(tmp_path / warehouse)) as con:
+            if full:
+                suppress(con, KEY, ("sales", "c1"))
+            return {s.source: s for s in load_source(con, "sales", sales, KEY, full)}
+
+    load("a.duckdb", True)  # t1 (c1's) erased
+    append_lines(tmp_path / "tickets.jsonl", json.dumps({"ticket": "t1", "requester": "c2", "opened": "2024"}) + "\n",
+                 json.dumps({"ticket": "t5", "requester": "c1", "opened": "2024"}) + "\n",
+                 json.dumps({"ticket": "t6", "requester": "c2", "opened": "2024"}) + "\n")
+    loaded = load("a.duckdb", False)
+    assert (loaded["sales__tickets"].mode, loaded["sales__tickets"].rows_published) == (APPENDED, 1)
+    load("b.duckdb", True)
+    assert snapshot(tmp_path / "a.duckdb") == snapshot(tmp_path / "b.duckdb")
+    with duckdb.connect(str(tmp_path / "a.duckdb"), read_only=True) as con:
+        assert con.execute("select source_id, row_number, reason from quarantine where row_number > 4 "
+                           "and source = 'sales__tickets' order by row_number").fetchall() == [
+            ("t1", 5, "duplicate key: row 1 has the same ticket and is kept"), ("t5", 6, "erased")]
