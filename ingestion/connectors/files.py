@@ -19,6 +19,8 @@ import glob
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
@@ -97,6 +99,11 @@ class FileConnector(Connector):
         """Whether the bytes appended to `path` can be read as records on their own: lines of plain text."""
         return self.line_based and not path.lower().endswith(COMPRESSED)
 
+    def tail_reader(self, con: duckdb.DuckDBPyConnection, path: str) -> tuple[str, list[object]]:
+        """The reader call and its values after the path for the lines appended to `path`: those of the whole file
+        unless the reader guesses options from what it reads, which must then be guessed from the whole file."""
+        return self.reader, self.reader_params()
+
     def land_tails(self, con: duckdb.DuckDBPyConnection, table: str, reads: list[tuple[str, int]],
                    offset: int) -> list[str]:
         """Land only `reads` ((path, first byte): from past 0, the file's header lines and then its bytes from
@@ -148,13 +155,10 @@ class FileConnector(Connector):
     def _land_file(self, con: duckdb.DuckDBPyConnection, path: str, out: str, offset: int, start: int = 0) -> int:
         """Land one file (from byte `start`, behind its header lines) in `out`; return how many records it held
         (readable or not)."""
-        if start:
-            with tempfile.TemporaryDirectory() as folder:
-                tail = os.path.join(folder, os.path.basename(path))
-                _copy_tail(path, tail, start, self.header_lines)
-                return self._land_file(con, tail, out, offset)
+        reader, params = self.tail_reader(con, path) if start else (self.reader, self.reader_params())
         drop(con, READ, REJECTS, SCANS, out)
-        con.execute(f"create temp table {READ} as select * from {self.reader}", [path, *self.reader_params()])
+        with _from_byte(path, start, self.header_lines) as readable:
+            con.execute(f"create temp table {READ} as select * from {reader}", [readable, *params])
         if not self.rejects:
             con.execute(f"create temp table {REJECTS} (line UBIGINT, column_idx UBIGINT, csv_line VARCHAR, "
                         "error_message VARCHAR)")
@@ -166,13 +170,21 @@ class FileConnector(Connector):
         return count(con, f"select coalesce(max(_row_number), {offset}) - {offset} from {ident(out)}")
 
 
-def _copy_tail(path: str, out: str, start: int, header_lines: int) -> None:
-    """Write `path`'s first `header_lines` lines and then its bytes from `start` to `out`."""
-    with open(path, "rb") as source, open(out, "wb") as target:
-        for _ in range(header_lines):
-            target.write(source.readline())
-        source.seek(start)
-        shutil.copyfileobj(source, target, 1 << 20)
+@contextmanager
+def _from_byte(path: str, start: int, header_lines: int) -> Iterator[str]:
+    """`path` itself, or from past byte 0 a scratch file of its first `header_lines` lines and its bytes from
+    `start` (a reader cannot start inside a file)."""
+    if not start:
+        yield path
+        return
+    with tempfile.TemporaryDirectory() as folder, open(path, "rb") as source:
+        tail = os.path.join(folder, os.path.basename(path))
+        with open(tail, "wb") as target:
+            for _ in range(header_lines):
+                target.write(source.readline())
+            source.seek(start)
+            shutil.copyfileobj(source, target, 1 << 20)
+        yield tail
 
 
 def line_encoding(name: str) -> bool:

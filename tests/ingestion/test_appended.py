@@ -219,3 +219,14 @@ def test_a_key_whose_first_row_was_erased_is_a_duplicate_in_the_appended_lines_t
         assert con.execute("select source_id, row_number, reason from quarantine where row_number > 4 "
                            "and source = 'sales__tickets' order by row_number").fetchall() == [
             ("t1", 5, "duplicate key: row 1 has the same ticket and is kept"), ("t5", 6, "erased")]
+
+
+def test_appended_csv_lines_are_read_with_the_quoting_guessed_from_the_whole_file(folder: Path) -> None:
+    cfg = config(folder, "sales")
+    write_csv(folder / "people.csv", [{**person(1), "last": "Smith, Jr."}, person(2)])  # quoted with "
+    ingest(cfg, folder / "a.duckdb", full=False)
+    append_lines(folder / "people.csv", "3,It's,Ann,a@x.com,1,1980-01-01,3\r\n",
+                 "4,'Quoted, alone',Bo,b@x.com,1,1980-01-01,4\r\n")  # alone, these look quoted with '
+    assert ingest(cfg, folder / "a.duckdb", full=False)["sales"].mode == APPENDED
+    full = assert_as_full(cfg, folder, {}, "b.duckdb")
+    assert (full["sales"].rows_published, full["sales"].rows_quarantined) == (3, 1)
