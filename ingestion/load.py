@@ -4,7 +4,7 @@ A feed is a source's records or one of its interaction feeds; its name (`sales`,
 names the raw table and is the `source` in quarantine and load_log. A row is not published, but
 quarantined with its reason, when it could not be read, its key is blank (or, for interactions, its
 record key), its record was erased (ingestion.suppress: quarantined without its values), or an earlier
-row of the same load has the same key: the first occurrence is kept. `_row_hash` (md5 of the row's
+row of the feed has the same key: the first occurrence is kept. `_row_hash` (md5 of the row's
 values) lets a load count, against the rows it replaces, the keys that are new, changed and vanished.
 
 How much a load does (its `mode`):
@@ -179,12 +179,12 @@ def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at:
         mode, columns = FULL, _land(con, feed, connector, None)
     con.execute(_classify_sql(feed, columns, suppress, _first_rows(feed) if mode == APPENDED else None))
     stats = _stats(con, feed, batch, loaded_at, mode)
+    tails = tails if mode == APPENDED else None
     con.execute("begin")  # the table, its quarantine, its log row and its state change together or not at all
     try:
         _write(con, feed, columns, batch, loaded_at, mode)
         _quarantine(con, feed, batch, loaded_at, mode)
         con.execute(f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", stats.log_row())
-        tails = tails if mode == APPENDED else None
         write_state(con, feed.name, remember | _marks(con, feed, connector, mark, tails, remember.get(FINGERPRINT)))
     except BaseException:
         con.execute("rollback")
@@ -218,9 +218,7 @@ def _fit_tails(con: duckdb.DuckDBPyConnection, feed: Feed, columns: list[str]) -
     if not set(columns) <= set(have):
         return DIFF, columns
     select = ", ".join(ident(c) if c in columns else f"NULL::VARCHAR as {ident(c)}" for c in have)
-    con.execute(f"create temp table {CLASSIFIED} as select _row_number, _error, _line, {select} from {LANDING}")
-    drop(con, LANDING)
-    con.execute(f"alter table {CLASSIFIED} rename to {LANDING}")
+    con.execute(f"create or replace temp table {LANDING} as select _row_number, _error, _line, {select} from {LANDING}")
     return APPENDED, have
 
 

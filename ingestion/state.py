@@ -83,7 +83,7 @@ def fingerprint(paths: list[str], previous: str | None) -> str:
     return json.dumps(kept | {"grown": grown} if grown else kept)
 
 
-def _hash_file(path: str, content: Any, boundary: int) -> tuple[str, list[str] | None]:
+def _hash_file(path: str, content: hashlib.blake2b, boundary: int) -> tuple[str, list[str] | None]:
     """Feed the file to `content`; return its own hash and, at `boundary` bytes (if not 0), the hash and
     last three bytes of what came before."""
     own, done, last, prefix = hashlib.blake2b(), 0, b"", None

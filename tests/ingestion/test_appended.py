@@ -158,6 +158,10 @@ def extend_last_line(folder: Path) -> None:
     path.write_bytes(path.read_bytes().rstrip(b"\n") + b"}\n" + json.dumps(person(30)).encode() + b"\n")
 
 
+def after_a_blank_line(folder: Path) -> None:
+    append_lines(folder / "people.jsonl", json.dumps(person(30)) + "\n")
+
+
 def grow_middle_file(folder: Path) -> None:
     write_csv(folder / "drops" / "day1.csv", [person(30)], mode="a")
 
@@ -168,10 +172,13 @@ def forget_records(folder: Path) -> None:
     append_lines(folder / "people.jsonl", json.dumps(person(30)) + "\n")
 
 
-@pytest.mark.parametrize("change", [rewrite_start, extend_last_line, grow_middle_file, forget_records])
+@pytest.mark.parametrize("change", [rewrite_start, extend_last_line, after_a_blank_line, grow_middle_file,
+                                    forget_records])
 def test_changes_that_are_not_only_appends_are_diffed(folder: Path, change: Any) -> None:
     if change is extend_last_line:  # a file whose last line has no newline yet
         (folder / "people.jsonl").write_bytes((folder / "people.jsonl").read_bytes().rstrip(b"\n"))
+    if change is after_a_blank_line:  # blank lines count as lines, not as records
+        append_lines(folder / "people.jsonl", "\n")
     cfg = config(folder, "service", "drops")
     ingest(cfg, folder / "a.duckdb", full=False)
     change(folder)
