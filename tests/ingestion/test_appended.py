@@ -18,7 +18,7 @@ from ingestion.load import APPENDED, DIFF, FULL, LoadStats, load_source
 from ingestion.state import FILE_RECORDS, ROWS
 from tests.ingestion.test_incremental import FIELDS, ingest, initial_people, orders, person, snapshot, write_files
 from tests.ingestion.test_suppress import KEY, suppress
-from tests.utils.sources import two_sources
+from tests.utils.sources import two_sources, write_parquet
 
 SOURCES: dict[str, Any] = {
     "sales": {"connector": "csv", "path": "people.csv", "key": "id", "fields": FIELDS,
@@ -30,7 +30,7 @@ SOURCES: dict[str, Any] = {
 }
 
 
-def write_csv(path: Path, people: list[dict[str, Any]], mode: str = "w") -> None:
+def write_people(path: Path, people: list[dict[str, Any]], mode: str = "w") -> None:
     with path.open(mode, newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(people[0]))
         if mode == "w":
@@ -38,12 +38,8 @@ def write_csv(path: Path, people: list[dict[str, Any]], mode: str = "w") -> None
         writer.writerows(people)
 
 
-def write_parquet(path: Path, people: list[dict[str, Any]]) -> None:
-    rows = path.with_suffix(".json")
-    rows.write_text(json.dumps(people))
-    with duckdb.connect() as con:
-        con.execute(f"copy (select * from read_json('{rows}')) to '{path}' (format parquet)")
-    rows.unlink()
+def people_parquet(path: Path, people: list[dict[str, Any]]) -> None:
+    write_parquet(path, list(people[0]), [list(p.values()) for p in people])
 
 
 def append_lines(path: Path, *lines: str) -> None:
@@ -56,9 +52,9 @@ def folder(tmp_path: Path) -> Path:
     write_files(tmp_path, initial_people())
     for sub in ("drops", "daily"):
         (tmp_path / sub).mkdir()
-    write_csv(tmp_path / "drops" / "day1.csv", [person(i) for i in range(1, 6)])
-    write_csv(tmp_path / "drops" / "day2.csv", [person(i) for i in (6, 7, 3)])
-    write_parquet(tmp_path / "daily" / "day1.parquet", [person(i) for i in range(1, 6)])
+    write_people(tmp_path / "drops" / "day1.csv", [person(i) for i in range(1, 6)])
+    write_people(tmp_path / "drops" / "day2.csv", [person(i) for i in (6, 7, 3)])
+    people_parquet(tmp_path / "daily" / "day1.parquet", [person(i) for i in range(1, 6)])
     return tmp_path
 
 
@@ -91,10 +87,10 @@ def assert_as_full(cfg: Config, folder: Path, loaded: dict[str, LoadStats], name
 def test_lines_appended_to_csv_and_jsonl_are_read_alone_and_load_as_in_full(folder: Path) -> None:
     cfg = config(folder, "sales", "service")
     assert {s.mode for s in ingest(cfg, folder / "a.duckdb", full=False).values()} == {FULL}
-    write_csv(folder / "people.csv", [person(21), {**person(3), "first": "Again"}, person(22),
+    write_people(folder / "people.csv", [person(21), {**person(3), "first": "Again"}, person(22),
                                       {**person(22), "first": "Twice"}], mode="a")
     append_lines(folder / "people.csv", "23,too,many,fields,x,y,z,w\r\n")
-    write_csv(folder / "orders.csv", orders([person(21), person(3)])[:-1], mode="a")
+    write_people(folder / "orders.csv", orders([person(21), person(3)])[:-1], mode="a")
     short = {k: v for k, v in person(24).items() if k != "phone"}  # no line of the tail has a phone
     append_lines(folder / "people.jsonl", json.dumps(short) + "\n", "[1, 2]\n",
                  json.dumps({**short, "id": "5"}) + "\n", json.dumps({**short, "id": "24"}) + "\n",
@@ -130,8 +126,8 @@ def test_lines_appended_to_csv_and_jsonl_are_read_alone_and_load_as_in_full(fold
 def test_new_files_of_a_glob_are_read_whole_and_alone(folder: Path) -> None:
     cfg = config(folder, "drops", "daily")
     ingest(cfg, folder / "a.duckdb", full=False)
-    write_csv(folder / "drops" / "day3.csv", [person(8), {**person(2), "first": "Again"}, person(8, 1)])
-    write_parquet(folder / "daily" / "day2.parquet",  # without a phone column: NULL, as in a full load
+    write_people(folder / "drops" / "day3.csv", [person(8), {**person(2), "first": "Again"}, person(8, 1)])
+    people_parquet(folder / "daily" / "day2.parquet",  # without a phone column: NULL, as in a full load
                   [{k: v for k, v in person(i).items() if k != "phone"} for i in (6, 4)])
 
     loaded = ingest(cfg, folder / "a.duckdb", full=False)
@@ -163,7 +159,7 @@ def after_a_blank_line(folder: Path) -> None:
 
 
 def grow_middle_file(folder: Path) -> None:
-    write_csv(folder / "drops" / "day1.csv", [person(30)], mode="a")
+    write_people(folder / "drops" / "day1.csv", [person(30)], mode="a")
 
 
 def forget_records(folder: Path) -> None:
@@ -230,7 +226,7 @@ def test_a_key_whose_first_row_was_erased_is_a_duplicate_in_the_appended_lines_t
 
 def test_appended_csv_lines_are_read_with_the_quoting_guessed_from_the_whole_file(folder: Path) -> None:
     cfg = config(folder, "sales")
-    write_csv(folder / "people.csv", [{**person(1), "last": "Smith, Jr."}, person(2)])  # quoted with "
+    write_people(folder / "people.csv", [{**person(1), "last": "Smith, Jr."}, person(2)])  # quoted with "
     ingest(cfg, folder / "a.duckdb", full=False)
     append_lines(folder / "people.csv", "3,It's,Ann,a@x.com,1,1980-01-01,3\r\n",
                  "4,'Quoted, alone',Bo,b@x.com,1,1980-01-01,4\r\n")  # alone, these look quoted with '
