@@ -56,6 +56,8 @@ def _feed_line(label: str, feed: str, rows: dict[str, Any]) -> str:
     line = f"{label}: {rows[f'{feed}.rows_in']:,} rows loaded, {rows[f'{feed}.rows_quarantined']:,} quarantined"
     if mode == "full":
         return line
+    if mode == "appended":  # only the appended rows were read: nothing else changed
+        return f"{line} (appended to the files: {rows[f'{feed}.rows_new']:,} new)"
     return (f"{line} ({rows[f'{feed}.rows_new']:,} new, {rows[f'{feed}.rows_changed']:,} changed, "
             f"{rows[f'{feed}.rows_vanished']:,} deleted)")
 

@@ -4,7 +4,7 @@ A feed is a source's records or one of its interaction feeds; its name (`sales`,
 names the raw table and is the `source` in quarantine and load_log. A row is not published, but
 quarantined with its reason, when it could not be read, its key is blank (or, for interactions, its
 record key), its record was erased (ingestion.suppress: quarantined without its values), or an earlier
-row of the same load has the same key: the first occurrence is kept. `_row_hash` (md5 of the row's
+row of the feed has the same key: the first occurrence is kept. `_row_hash` (md5 of the row's
 values) lets a load count, against the rows it replaces, the keys that are new, changed and vanished.
 
 How much a load does (its `mode`):
@@ -13,12 +13,16 @@ How much a load does (its `mode`):
   table ends up as `full` would leave it and staging redoes only those (a changed file, a SQL source);
 - past: only the rows past the `watermark:` column's last high-water mark read and upserted by key
   (a SQL source with a watermark; rows deleted in the source are only seen by a full run);
+- appended: the files only gained lines at the end of the last one, or new files after it (ingestion.state
+  `appended`): only those read, classified against the table's keys and added, so the table and its
+  quarantine end up as `diff` would leave them (a log-like export, daily drops);
 - skipped: the files are the ones the last load read (ingestion.state), nothing read or written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -31,14 +35,18 @@ from ingestion.connectors import Connector, SqlConnector, connector_for, describ
 from ingestion.connectors.files import FileConnector
 from ingestion.duck import columns_of, count, drop, ident, literal
 from ingestion.state import (
+    FILE_RECORDS,
     FINGERPRINT,
     LOADED_WITH,
     ROWS,
     SUPPRESSED,
     WATERMARK,
+    Appended,
+    appended,
     decode_mark,
     digest,
     encode_mark,
+    file_stats,
     fingerprint,
     read_state,
     same_files,
@@ -49,7 +57,7 @@ from ingestion.suppress import erased_sql, prepare
 LANDING = "_cdp_landing"
 CLASSIFIED = "_cdp_classified"
 DIFFERENCES = "_cdp_differences"
-FULL, DIFF, PAST, SKIPPED = "full", "diff", "past", "skipped"
+FULL, DIFF, PAST, APPENDED, SKIPPED = "full", "diff", "past", "appended", "skipped"
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ class LoadStats:
     rows_unchanged: int = 0
     """Published rows the load found as they were (not in load_log)."""
     mode: str = FULL
-    """full, diff, past or skipped (module docstring; not in load_log)."""
+    """full, diff, past, appended or skipped (module docstring; not in load_log)."""
 
     def log_row(self) -> list[object]:
         return [self.source, self.batch_id, self.rows_in, self.rows_published, self.rows_quarantined, self.rows_new,
@@ -150,6 +158,7 @@ def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at:
     settings = digest(feed.location.model_dump(), feed.key, feed.columns, feed.required)
     rebuild = full or state.get(LOADED_WITH) != settings or not table_exists(con, feed.table)
     remember: dict[str, str | None] = {LOADED_WITH: settings, SUPPRESSED: listed}
+    tails = None
     if isinstance(connector, FileConnector):
         remember[FINGERPRINT] = fingerprint(connector.paths(), state.get(FINGERPRINT))
         if not rebuild and same_files(remember[FINGERPRINT] or "", state.get(FINGERPRINT)) \
@@ -157,20 +166,26 @@ def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at:
             write_state(con, feed.name, remember)  # a touched file's new times: its contents are not hashed again
             rows = count(con, f"select count(*) from {ident(feed.table)}")
             return LoadStats(feed.name, batch, 0, 0, 0, 0, 0, 0, loaded_at, rows, SKIPPED)
+        if not rebuild and state.get(SUPPRESSED) == listed:
+            tails = appended(remember[FINGERPRINT] or "", state.get(FINGERPRINT), state.get(FILE_RECORDS),
+                             connector.tail_readable)
     # After an erasure every row is read again, so the erased record's rows show in quarantine as erased.
     mark = state.get(WATERMARK) if feed.watermark and not rebuild and state.get(SUPPRESSED) == listed else None
-    mode = FULL if rebuild else PAST if mark else DIFF
-    columns = _land(con, feed, connector, mark)
+    mode = FULL if rebuild else PAST if mark else APPENDED if tails else DIFF
+    columns = _land(con, feed, connector, mark, tails)
+    if mode == APPENDED:
+        mode, columns = _fit_tails(con, feed, columns)
     if mode != FULL and columns_of(con, feed.table) != [*columns, *RAW_META]:  # the source's columns changed
         mode, columns = FULL, _land(con, feed, connector, None)
-    con.execute(_classify_sql(feed, columns, suppress))
+    con.execute(_classify_sql(feed, columns, suppress, _first_rows(feed) if mode == APPENDED else None))
     stats = _stats(con, feed, batch, loaded_at, mode)
+    tails = tails if mode == APPENDED else None
     con.execute("begin")  # the table, its quarantine, its log row and its state change together or not at all
     try:
         _write(con, feed, columns, batch, loaded_at, mode)
-        _quarantine(con, feed, batch, loaded_at, replace=mode != PAST)
+        _quarantine(con, feed, batch, loaded_at, mode)
         con.execute(f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", stats.log_row())
-        write_state(con, feed.name, remember | _marks(con, feed, connector, mark))
+        write_state(con, feed.name, remember | _marks(con, feed, connector, mark, tails, remember.get(FINGERPRINT)))
     except BaseException:
         con.execute("rollback")
         raise
@@ -179,9 +194,13 @@ def load_feed(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at:
     return stats
 
 
-def _land(con: duckdb.DuckDBPyConnection, feed: Feed, connector: Connector, mark: str | None) -> list[str]:
-    """Land the feed (a watermarked SQL feed: only the rows past `mark`, if given); return its columns."""
+def _land(con: duckdb.DuckDBPyConnection, feed: Feed, connector: Connector, mark: str | None,
+          tails: Appended | None = None) -> list[str]:
+    """Land the feed (a watermarked SQL feed: only the rows past `mark`, if given; files that were only
+    appended to: only `tails`); return its columns."""
     drop(con, LANDING, CLASSIFIED, DIFFERENCES)
+    if isinstance(connector, FileConnector) and tails:
+        return connector.land_tails(con, LANDING, tails.reads, tails.rows_before)  # checked against the table
     if isinstance(connector, SqlConnector) and feed.watermark:
         connector.past(feed.watermark, decode_mark(mark) if mark else None)
     columns = connector.land(con, LANDING)
@@ -191,17 +210,53 @@ def _land(con: duckdb.DuckDBPyConnection, feed: Feed, connector: Connector, mark
     return columns
 
 
-def _marks(con: duckdb.DuckDBPyConnection, feed: Feed, connector: Connector, mark: str | None) -> dict[str, str | None]:
-    """The state a load leaves: the raw table's rows, and a watermarked feed's new high-water mark."""
+def _fit_tails(con: duckdb.DuckDBPyConnection, feed: Feed, columns: list[str]) -> tuple[str, list[str]]:
+    """Give the landed tails the raw table's source columns, in its order, those they lack NULL (a JSON Lines
+    tail need not hold every key): the mode and columns to go on with, DIFF when a tail has a column the
+    table lacks (the column check then loads in full, as a full load would add the column)."""
+    have = [c for c in columns_of(con, feed.table) if c not in RAW_META]
+    if not set(columns) <= set(have):
+        return DIFF, columns
+    select = ", ".join(ident(c) if c in columns else f"NULL::VARCHAR as {ident(c)}" for c in have)
+    con.execute(f"create or replace temp table {LANDING} as select _row_number, _error, _line, {select} from {LANDING}")
+    return APPENDED, have
+
+
+def _marks(con: duckdb.DuckDBPyConnection, feed: Feed, connector: Connector, mark: str | None,
+           tails: Appended | None = None, files: str | None = None) -> dict[str, str | None]:
+    """The state a load leaves: the raw table's rows, a watermarked feed's new high-water mark, and the records
+    each of a file feed's files held (forgotten when a file changed while it was read)."""
     marks: dict[str, str | None] = {ROWS: str(count(con, f"select count(*) from {ident(feed.table)}"))}
     if isinstance(connector, SqlConnector) and feed.watermark:
         high = connector.high_water
         marks[WATERMARK] = encode_mark(high) if high is not None else mark
+    if isinstance(connector, FileConnector) and files:
+        stats = json.loads(files)["files"]
+        records = tails.records_after(connector.landed) if tails else connector.landed
+        steady = len(records) == len(stats) and file_stats([path for path, _, _ in stats]) == stats
+        marks[FILE_RECORDS] = json.dumps(records) if steady else None
     return marks
 
 
-def _classify_sql(feed: Feed, columns: list[str], suppress: bool) -> str:
-    """Every landed row with its trimmed key, values as JSON, row hash, and why it is not published."""
+def _first_rows(feed: Feed) -> str:
+    """SQL: per key, the first complete row the files held before the tails: the published one, or an erased one
+    before it (both are what an earlier row with the key is compared with in a full load)."""
+    return f"""(select _key, min(_row_number) as _first from (
+                    select _key, _row_number from {ident(feed.table)}
+                    union all
+                    select source_id, row_number from {QUARANTINE}
+                    where source = {literal(feed.name)} and reason = {literal(ERASED)})
+                group by _key)"""
+
+
+def _classify_sql(feed: Feed, columns: list[str], suppress: bool, earlier: str | None = None) -> str:
+    """Every landed row with its trimmed key, values as JSON, row hash, and why it is not published.
+
+    `earlier` (SQL: _key, _first) names the first complete row of each key among rows read before these,
+    which a complete row with the key duplicates."""
+    first = "min(x._row_number) over (partition by x._key, x._complete)"
+    kept = f"coalesce(e._first, {first})" if earlier else first
+    joined = f"left join {earlier} e on x._key = e._key" if earlier else ""
     raw = "json_object(" + ", ".join(f"{literal(c)}, {ident(c)}" for c in columns) + ")"
     blanks = [f"when nullif(trim({ident(c)}), '') is null then {literal(f'blank record key (column {c})')}"
               for c in feed.required]
@@ -218,17 +273,21 @@ def _classify_sql(feed: Feed, columns: list[str], suppress: bool) -> str:
                     'duplicate key: row ' || _kept || {literal(f" has the same {feed.key} and is kept")}
             end as _reason
         from (
-            select *, min(_row_number) over (partition by _key, _complete) as _kept
+            select x.*, {kept} as _kept
             from (
                 select *, {complete} as _complete, md5(_raw::VARCHAR) as _row_hash,
                        {erased_sql(feed.source, feed.record_key) if suppress else 'false'} as _erased
-                from (select *, nullif(trim({ident(feed.key)}), '') as _key, {raw} as _raw from {LANDING})))"""
+                from (select *, nullif(trim({ident(feed.key)}), '') as _key, {raw} as _raw from {LANDING})) x
+            {joined})"""
 
 
 def _stats(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime, mode: str) -> LoadStats:
     rows_in, published, quarantined = con.execute(f"""
         select count(*), count(*) filter (where _reason is null), count(*) filter (where _reason is not null)
         from {CLASSIFIED}""").fetchall()[0]
+    if mode == APPENDED:  # every published row is new: its key is in no earlier row
+        before = count(con, f"select count(*) from {ident(feed.table)}")
+        return LoadStats(feed.name, batch, rows_in, published, quarantined, published, 0, 0, loaded_at, before, mode)
     new, changed, vanished = _changes(con, feed, mode)
     return LoadStats(feed.name, batch, rows_in, published, quarantined, new, changed, vanished, loaded_at,
                      published - new - changed, mode)
@@ -256,7 +315,7 @@ def _write(con: duckdb.DuckDBPyConnection, feed: Feed, columns: list[str], batch
 
     After a `diff` the table holds what `full` would have written (row numbers included), except that the
     rows found unchanged keep the batch and time of the load that wrote them. A `past` load numbers its rows
-    after the table's.
+    after the table's. An `appended` load inserts its published rows, already numbered after the old ones.
     """
     table, cols = ident(feed.table), ", ".join(ident(c) for c in columns)
     if mode == FULL:
@@ -266,15 +325,16 @@ def _write(con: duckdb.DuckDBPyConnection, feed: Feed, columns: list[str], batch
                    ?::TIMESTAMP as _loaded_at
             from {CLASSIFIED} where _reason is null""", [feed.name, batch, loaded_at])
         return
-    con.execute(f"delete from {table} where _key in (select key from {DIFFERENCES} "
-                "where old_hash is not null and new_hash is distinct from old_hash)")
-    offset = 0 if mode == DIFF else count(con, f"select coalesce(max(_row_number), 0) from {table}")
+    changed = f"_key in (select key from {DIFFERENCES} where new_hash is distinct from old_hash)"
+    if mode != APPENDED:
+        con.execute(f"delete from {table} where _key in (select key from {DIFFERENCES} "
+                    "where old_hash is not null and new_hash is distinct from old_hash)")
+    offset = count(con, f"select coalesce(max(_row_number), 0) from {table}") if mode == PAST else 0
     con.execute(f"""
         insert into {table} by name
         select {cols}, ?::VARCHAR as _source, _key, ?::VARCHAR as _batch, _row_number + ? as _row_number, _row_hash,
                ?::TIMESTAMP as _loaded_at
-        from {CLASSIFIED} where _reason is null and _key in (select key from {DIFFERENCES}
-                                                             where new_hash is distinct from old_hash)""",
+        from {CLASSIFIED} where _reason is null and {'true' if mode == APPENDED else changed}""",
                 [feed.name, batch, offset, loaded_at])
     if mode == DIFF:  # rows before them may have come or gone
         con.execute(f"""update {table} set _row_number = d.new_number
@@ -284,12 +344,13 @@ def _write(con: duckdb.DuckDBPyConnection, feed: Feed, columns: list[str], batch
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, feed: Feed, batch: str, loaded_at: dt.datetime,
-                replace: bool = True) -> None:
-    """Replace the feed's quarantined rows with this load's (without `replace`, only those with the keys this
-    load read); an unreadable row keeps its text as `_line`, an erased record's row keeps no value."""
-    if replace:
+                mode: str = FULL) -> None:
+    """Replace the feed's quarantined rows with this load's (a `past` load: only those with the keys it read; an
+    `appended` one adds its rows); an unreadable row keeps its text as `_line`, an erased record's row keeps no
+    value."""
+    if mode in (FULL, DIFF):
         con.execute(f"delete from {QUARANTINE} where source = ?", [feed.name])
-    else:
+    elif mode == PAST:
         con.execute(f"delete from {QUARANTINE} where source = ? and source_id in (select _key from {CLASSIFIED})",
                     [feed.name])
     con.execute(f"""

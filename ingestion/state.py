@@ -7,6 +7,9 @@ and the state of the source's records it checked record keys against.
 
 A file fingerprint is each file's name, size and modification time, plus a hash of the contents: the
 contents are hashed only when a time or size moved, so a file that was merely touched is not read again.
+It also keeps each file's own hash and, for a file that grew, the hash of the part the previous fingerprint
+saw, so `appended` can tell a feed that only grew at its end; FILE_RECORDS (the records each file held at
+the last load) then numbers the new records after the old ones.
 A high-water mark keeps its Python type (an integer compares as a number, not as text) as `type:value`.
 """
 
@@ -17,6 +20,8 @@ import decimal
 import hashlib
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -25,7 +30,7 @@ from cdp.schema import INGEST_STATE, ensure_tables
 
 FINGERPRINT, WATERMARK, ROWS, SUPPRESSED = "fingerprint", "watermark", "rows", "suppressed"
 LOADED_WITH, STAGED_WITH, STAGED_THROUGH = "loaded_with", "staged_with", "staged_through"
-RECORDS_SEEN = "records_seen"
+RECORDS_SEEN, FILE_RECORDS = "records_seen", "file_records"
 CHUNK = 1 << 20
 
 
@@ -55,18 +60,94 @@ def file_stats(paths: list[str]) -> list[list[Any]]:
 
 
 def fingerprint(paths: list[str], previous: str | None) -> str:
-    """The files' fingerprint (JSON); their contents are hashed only when their stats differ from `previous`'s."""
+    """The files' fingerprint (JSON); their contents are hashed only when their stats differ from `previous`'s.
+
+    `hash` covers every file (as it always has, so older fingerprints still compare), `hashes` each file alone,
+    and `grown` maps a file holding more bytes than in `previous` to [its old size, the hash of its first old-size
+    bytes, their last three bytes in hex].
+    """
     stats = file_stats(paths)
     kept = json.loads(previous) if previous else {}
     if kept.get("files") == stats:
         return json.dumps(kept)
-    content = hashlib.blake2b()
-    for path in paths:
+    sizes = {path: size for path, size, _ in kept.get("files", [])}
+    content, hashes, grown = hashlib.blake2b(), [], {}
+    for path, size, _ in stats:
         content.update(path.encode() + b"\0")
-        with open(path, "rb") as file:
-            while chunk := file.read(CHUNK):
-                content.update(chunk)
-    return json.dumps({"files": stats, "hash": content.hexdigest()})
+        boundary = sizes.get(path, 0) if 0 < sizes.get(path, 0) < size else 0
+        own, prefix = _hash_file(path, content, boundary)
+        hashes.append(own)
+        if prefix:
+            grown[path] = [boundary, *prefix]
+    kept = {"files": stats, "hash": content.hexdigest(), "hashes": hashes}
+    return json.dumps(kept | {"grown": grown} if grown else kept)
+
+
+def _hash_file(path: str, content: hashlib.blake2b, boundary: int) -> tuple[str, list[str] | None]:
+    """Feed the file to `content`; return its own hash and, at `boundary` bytes (if not 0), the hash and
+    last three bytes of what came before."""
+    own, done, last, prefix = hashlib.blake2b(), 0, b"", None
+    with open(path, "rb") as file:
+        while chunk := file.read(min(CHUNK, boundary - done) if done < boundary else CHUNK):
+            content.update(chunk)
+            own.update(chunk)
+            done, last = done + len(chunk), (last + chunk[-3:])[-3:]
+            if done == boundary:
+                prefix = [own.copy().hexdigest(), last.hex()]
+    return own.hexdigest(), prefix
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What a feed's files gained since the last load, when they only gained records at their end."""
+
+    reads: list[tuple[str, int]]
+    """(path, first byte to read): the grown last file from its old end, then the new files whole."""
+    records: list[int]
+    """Records each file held at the last load, aligned with the last load's files."""
+
+    @property
+    def rows_before(self) -> int:
+        return sum(self.records)
+
+    def records_after(self, landed: list[int]) -> list[int]:
+        """Records per file once the reads, holding `landed` records each, are added."""
+        if self.reads[0][1]:
+            return [*self.records[:-1], self.records[-1] + landed[0], *landed[1:]]
+        return [*self.records, *landed]
+
+
+def appended(current: str, previous: str | None, records: str | None,
+             tail_readable: Callable[[str], bool]) -> Appended | None:
+    """What to read when `current` only adds to `previous`, else None (the files must be read whole).
+
+    Every previous file must be there, in its place and unchanged, except the last, which may have grown
+    when `tail_readable(path)`, its old bytes are unchanged and they ended a (non-blank) line; new files
+    come after. `records` is FILE_RECORDS of the last load (None in a state from before it was kept).
+    """
+    if previous is None or records is None:
+        return None
+    now, before, counts = json.loads(current), json.loads(previous), json.loads(records)
+    old, new = before.get("files", []), now["files"]
+    if not old or "hashes" not in before or "hashes" not in now or len(counts) != len(old) or len(new) < len(old):
+        return None
+    n = len(old)
+    if [f[0] for f in new[:n]] != [f[0] for f in old] or now["hashes"][:n - 1] != before["hashes"][:n - 1]:
+        return None
+    reads = [(path, 0) for path, _, _ in new[n:]]
+    if now["hashes"][n - 1] != before["hashes"][n - 1]:
+        path, size = old[-1][0], old[-1][1]
+        note = now.get("grown", {}).get(path)
+        if not (tail_readable(path) and note and note[:2] == [size, before["hashes"][n - 1]]
+                and _ends_a_line(bytes.fromhex(note[2]))):
+            return None
+        reads.insert(0, (path, size))
+    return Appended(reads, counts) if reads else None
+
+
+def _ends_a_line(last: bytes) -> bool:
+    """Whether bytes ending like `last` end a line that is not blank (a blank one is not counted as a record)."""
+    return last.endswith(b"\n") and not last.endswith((b"\n\n", b"\n\r\n"))
 
 
 def same_files(current: str, previous: str | None) -> bool:

@@ -5,21 +5,29 @@ among readable records). Readers that set records aside (DuckDB's `store_rejects
 REJECTS with their record number; the placing query below slots those back between the readable
 ones, so `_row_number` is the record's position in the file, offset by the files read before it.
 
+A load can also read only what was appended (`land_tails`): a grown file's new lines, behind its header
+lines in a scratch file, and new files whole, numbered after the records already loaded.
+
 An empty file (no bytes, or only blank lines) is an error naming it: readers would otherwise
 invent a column for it (`column0`) and the config's columns would seem missing.
 """
 
 from __future__ import annotations
 
+import codecs
 import glob
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
 import duckdb
 
 from cdp.config import FileLocation
-from ingestion.connectors.base import Connector
+from ingestion.connectors.base import LANDING_META, Connector
 from ingestion.duck import columns_of, count, drop, ident
 
 READ = "_cdp_read"
@@ -28,6 +36,9 @@ SCANS = "_cdp_scans"
 REJECT_OPTIONS = f"store_rejects=true, rejects_table='{REJECTS}', rejects_scan='{SCANS}'"
 BLANK_SCAN = 65_536
 """Files up to this size are read whole to tell one holding only blank lines; larger ones hold more."""
+COMPRESSED = (".gz", ".gzip", ".zst", ".zstd", ".bz2", ".xz", ".lz4", ".zip", ".snappy")
+LINE_ENCODINGS = {"utf-8", "iso8859-1", "ascii", "cp1252"}
+"""Encodings (codecs' names) in which a newline is the byte 0x0a, so a file's lines can be cut at bytes."""
 
 # {header}: lines before the first record; {offset}: records in earlier files.
 PLACE = """
@@ -62,6 +73,10 @@ class FileConnector(Connector):
     """Lines before the first record, for turning DuckDB's reject line numbers into positions."""
     rejects: ClassVar[bool] = False
     """Whether the reader sets unreadable records aside in REJECTS."""
+    line_based: ClassVar[bool] = True
+    """Whether records are lines, so the lines appended to a file can be read on their own."""
+    landed: list[int]
+    """Records (readable or not) each file or tail held, after `land` or `land_tails`."""
 
     @property
     def label(self) -> str:
@@ -79,6 +94,22 @@ class FileConnector(Connector):
             if size == 0 or (size <= BLANK_SCAN and not Path(path).read_bytes().strip()):
                 raise EmptyFile(f"file is empty: {path}")
         return paths
+
+    def tail_readable(self, path: str) -> bool:
+        """Whether the bytes appended to `path` can be read as records on their own: lines of plain text."""
+        return self.line_based and not path.lower().endswith(COMPRESSED)
+
+    def tail_reader(self, con: duckdb.DuckDBPyConnection, path: str) -> tuple[str, list[object]]:
+        """The reader call and its values after the path for the lines appended to `path`: those of the whole file
+        unless the reader guesses options from what it reads, which must then be guessed from the whole file."""
+        return self.reader, self.reader_params()
+
+    def land_tails(self, con: duckdb.DuckDBPyConnection, table: str, reads: list[tuple[str, int]],
+                   offset: int) -> list[str]:
+        """Land only `reads` ((path, first byte): from past 0, the file's header lines and then its bytes from
+        there), numbering their records after `offset`; return the columns they hold."""
+        self._land_reads(con, table, reads, offset)
+        return [c for c in columns_of(con, table) if c not in LANDING_META]
 
     def columns(self) -> list[str]:
         names: dict[str, None] = {}  # ordered union over the files
@@ -105,10 +136,15 @@ class FileConnector(Connector):
         return ""
 
     def _land(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
-        parts, offset = [], 0
-        for i, path in enumerate(self.paths()):
+        self._land_reads(con, table, [(path, 0) for path in self.paths()], 0)
+
+    def _land_reads(self, con: duckdb.DuckDBPyConnection, table: str, reads: list[tuple[str, int]],
+                    offset: int) -> None:
+        parts, self.landed = [], []
+        for i, (path, start) in enumerate(reads):
             parts.append(f"{table}_{i}")
-            offset += self._land_file(con, path, parts[-1], offset)
+            self.landed.append(self._land_file(con, path, parts[-1], offset, start))
+            offset += self.landed[-1]
         if len(parts) == 1:
             con.execute(f"alter table {ident(parts[0])} rename to {ident(table)}")
             return
@@ -116,10 +152,13 @@ class FileConnector(Connector):
         con.execute(f"create or replace temp table {ident(table)} as {union}")
         drop(con, *parts)
 
-    def _land_file(self, con: duckdb.DuckDBPyConnection, path: str, out: str, offset: int) -> int:
-        """Land one file in `out`; return how many records it held (readable or not)."""
+    def _land_file(self, con: duckdb.DuckDBPyConnection, path: str, out: str, offset: int, start: int = 0) -> int:
+        """Land one file (from byte `start`, behind its header lines) in `out`; return how many records it held
+        (readable or not)."""
+        reader, params = self.tail_reader(con, path) if start else (self.reader, self.reader_params())
         drop(con, READ, REJECTS, SCANS, out)
-        con.execute(f"create temp table {READ} as select * from {self.reader}", [path, *self.reader_params()])
+        with _from_byte(path, start, self.header_lines) as readable:
+            con.execute(f"create temp table {READ} as select * from {reader}", [readable, *params])
         if not self.rejects:
             con.execute(f"create temp table {REJECTS} (line UBIGINT, column_idx UBIGINT, csv_line VARCHAR, "
                         "error_message VARCHAR)")
@@ -129,3 +168,28 @@ class FileConnector(Connector):
         ))
         drop(con, READ, REJECTS, SCANS)
         return count(con, f"select coalesce(max(_row_number), {offset}) - {offset} from {ident(out)}")
+
+
+@contextmanager
+def _from_byte(path: str, start: int, header_lines: int) -> Iterator[str]:
+    """`path` itself, or from past byte 0 a scratch file of its first `header_lines` lines and its bytes from
+    `start` (a reader cannot start inside a file)."""
+    if not start:
+        yield path
+        return
+    with tempfile.TemporaryDirectory() as folder, open(path, "rb") as source:
+        tail = os.path.join(folder, os.path.basename(path))
+        with open(tail, "wb") as target:
+            for _ in range(header_lines):
+                target.write(source.readline())
+            source.seek(start)
+            shutil.copyfileobj(source, target, 1 << 20)
+        yield tail
+
+
+def line_encoding(name: str) -> bool:
+    """Whether a newline is the byte 0x0a in the encoding `name` (an unknown name: no)."""
+    try:
+        return codecs.lookup(name).name in LINE_ENCODINGS
+    except LookupError:
+        return False

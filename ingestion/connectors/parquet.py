@@ -14,3 +14,4 @@ class ParquetConnector(FileConnector):
     location: ParquetLocation
     location_class = ParquetLocation
     reader: ClassVar[str] = "read_parquet(?)"
+    line_based: ClassVar[bool] = False

@@ -48,11 +48,13 @@ def test_an_incremental_run_says_what_changed_and_what_was_not_read(tmp_path: Pa
     with dg.DagsterInstance.ephemeral() as instance:
         dg.materialize(ingestion_assets(cfg), instance=instance, resources=resources)
         capsys.readouterr()
+        with (tmp_path / "tickets.jsonl").open("a") as tickets:  # one line appended: only it is read
+            tickets.write('{"ticket": "t7", "requester": "c2", "opened": "2024-03-05"}\n')
         result = dg.materialize(ingestion_assets(cfg), instance=instance, resources=resources)
 
     assert print_outcome(cfg, collect_outcome(result, 1.0)) == 0
     assert capsys.readouterr().out.splitlines()[:2] == [
         "source finance: 2 rows loaded, 0 quarantined (0 new, 0 changed, 0 deleted); "
         "invoices: 4 rows loaded, 1 quarantined (0 new, 0 changed, 0 deleted)",
-        "source sales: unchanged, not read; tickets: unchanged, not read",
+        "source sales: unchanged, not read; tickets: 1 rows loaded, 0 quarantined (appended to the files: 1 new)",
     ]
