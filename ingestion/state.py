@@ -62,9 +62,9 @@ def file_stats(paths: list[str]) -> list[list[Any]]:
 def fingerprint(paths: list[str], previous: str | None) -> str:
     """The files' fingerprint (JSON); their contents are hashed only when their stats differ from `previous`'s.
 
-    `hash` covers every file (as it always has, so older fingerprints still compare), `hashes` each file alone,
-    and `grown` maps a file holding more bytes than in `previous` to [its old size, the hash of its first old-size
-    bytes, their last three bytes in hex].
+    `hashes` holds each file's own hash and `hash` all of them with their paths (a fingerprint from before
+    `hashes` was kept differs once, so its feed is diffed once); `grown` maps a file holding more bytes than in
+    `previous` to [its old size, the hash of its first old-size bytes, their last three bytes in hex].
     """
     stats = file_stats(paths)
     kept = json.loads(previous) if previous else {}
@@ -73,9 +73,9 @@ def fingerprint(paths: list[str], previous: str | None) -> str:
     sizes = {path: size for path, size, _ in kept.get("files", [])}
     content, hashes, grown = hashlib.blake2b(), [], {}
     for path, size, _ in stats:
-        content.update(path.encode() + b"\0")
         boundary = sizes.get(path, 0) if 0 < sizes.get(path, 0) < size else 0
-        own, prefix = _hash_file(path, content, boundary)
+        own, prefix = _hash_file(path, boundary)
+        content.update(path.encode() + b"\0" + own.encode())
         hashes.append(own)
         if prefix:
             grown[path] = [boundary, *prefix]
@@ -83,13 +83,11 @@ def fingerprint(paths: list[str], previous: str | None) -> str:
     return json.dumps(kept | {"grown": grown} if grown else kept)
 
 
-def _hash_file(path: str, content: hashlib.blake2b, boundary: int) -> tuple[str, list[str] | None]:
-    """Feed the file to `content`; return its own hash and, at `boundary` bytes (if not 0), the hash and
-    last three bytes of what came before."""
+def _hash_file(path: str, boundary: int) -> tuple[str, list[str] | None]:
+    """The file's hash and, at `boundary` bytes (if not 0), the hash and last three bytes of what came before."""
     own, done, last, prefix = hashlib.blake2b(), 0, b"", None
     with open(path, "rb") as file:
         while chunk := file.read(min(CHUNK, boundary - done) if done < boundary else CHUNK):
-            content.update(chunk)
             own.update(chunk)
             done, last = done + len(chunk), (last + chunk[-3:])[-3:]
             if done == boundary:
