@@ -11,7 +11,6 @@ or an English name (names from phonenumbers' region data).
 from __future__ import annotations
 
 from phonenumbers import SUPPORTED_REGIONS
-from phonenumbers.geodata.locale import LOCALE_DATA
 
 from ingestion.duck import literal
 from ingestion.standardise.macros import evaluate, register, sql_list, sql_map
@@ -61,6 +60,9 @@ def _country_rows() -> list[tuple[str, str]]:
 
 def country_names() -> dict[str, str]:
     """English country name or alias -> ISO 3166 alpha-2 (folded like values when the macro is installed)."""
+    # Imported here: the region names take half a second to import, and only installing the macros needs them.
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
     names: dict[str, str] = {}
     for code, by_language in LOCALE_DATA.items():
         english = by_language.get("en", "")
@@ -100,8 +102,8 @@ register(
     "create or replace temp macro cdp_postcode(x, country) as cdp_postcode_of(case when country = 'US' "
     "then trim(x) else regexp_replace(upper(x), '[^A-Z0-9]', '', 'g') end, country)",
     # every code and English name, folded by the same macro as the values it is looked up with
-    "create or replace temp table cdp_countries as select distinct on (name) cdp_words(name) as name, code from "
-    "(values " + ", ".join(f"({literal(n)}, '{c}')" for n, c in _country_rows()) + ") t(name, code)",
+    lambda: "create or replace temp table cdp_countries as select distinct on (name) cdp_words(name) as name, code "
+    "from (values " + ", ".join(f"({literal(n)}, '{c}')" for n, c in _country_rows()) + ") t(name, code)",
     "create or replace temp macro cdp_country(x) as (select code from cdp_countries where name = cdp_words(x))",
 )
 

@@ -9,20 +9,21 @@ normalised exactly as ingestion normalised the data.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import duckdb
 
 from ingestion.duck import literal
 
-_MACROS: list[str] = []
+_MACROS: list[str | Callable[[], str]] = []
 _LOCK = threading.Lock()
 _SCALAR: duckdb.DuckDBPyConnection | None = None
 
 
-def register(*statements: str) -> None:
-    """Add `create or replace temp macro ...` statements, in dependency order."""
+def register(*statements: str | Callable[[], str]) -> None:
+    """Add `create or replace temp macro ...` statements, in dependency order; a callable gives its statement
+    when the macros are first installed (one whose data is slow to import)."""
     _MACROS.extend(statements)
 
 
@@ -32,7 +33,7 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
     if con.execute("select 1 from duckdb_functions() where function_name = ?", [marker]).fetchall():
         return
     for statement in _MACROS:
-        con.execute(statement)
+        con.execute(statement() if callable(statement) else statement)
     con.execute(f"create or replace temp macro {marker}() as true")
 
 
