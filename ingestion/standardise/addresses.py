@@ -10,6 +10,8 @@ or an English name (names from phonenumbers' region data).
 
 from __future__ import annotations
 
+from functools import cache
+
 from phonenumbers import SUPPORTED_REGIONS
 
 from ingestion.duck import literal
@@ -58,6 +60,14 @@ def _country_rows() -> list[tuple[str, str]]:
     return [(code, code) for code in sorted(SUPPORTED_REGIONS)] + list(country_names().items())
 
 
+@cache
+def _countries_table() -> str:
+    """SQL creating cdp_countries: every code and English name, folded by the macro their values are looked up with."""
+    rows = ", ".join(f"({literal(n)}, '{c}')" for n, c in _country_rows())
+    return ("create or replace temp table cdp_countries as select distinct on (name) cdp_words(name) as name, code "
+            f"from (values {rows}) t(name, code)")
+
+
 def country_names() -> dict[str, str]:
     """English country name or alias -> ISO 3166 alpha-2 (folded like values when the macro is installed)."""
     # Imported here: the region names take half a second to import, and only installing the macros needs them.
@@ -101,9 +111,7 @@ register(
     # US ZIPs keep their dash (ZIP+4); elsewhere spaces and dashes go
     "create or replace temp macro cdp_postcode(x, country) as cdp_postcode_of(case when country = 'US' "
     "then trim(x) else regexp_replace(upper(x), '[^A-Z0-9]', '', 'g') end, country)",
-    # every code and English name, folded by the same macro as the values it is looked up with
-    lambda: "create or replace temp table cdp_countries as select distinct on (name) cdp_words(name) as name, code "
-    "from (values " + ", ".join(f"({literal(n)}, '{c}')" for n, c in _country_rows()) + ") t(name, code)",
+    _countries_table,  # built when first installed: it needs the region names
     "create or replace temp macro cdp_country(x) as (select code from cdp_countries where name = cdp_words(x))",
 )
 

@@ -23,7 +23,7 @@ _SCALAR: duckdb.DuckDBPyConnection | None = None
 
 def register(*statements: str | Callable[[], str]) -> None:
     """Add `create or replace temp macro ...` statements, in dependency order; a callable gives its statement
-    when the macros are first installed (one whose data is slow to import)."""
+    each time the macros are installed (a statement whose data is slow to import, built only when needed)."""
     _MACROS.extend(statements)
 
 
