@@ -76,6 +76,7 @@ def test_spark_sql_of_the_model(spark: SparkEngine) -> None:
     assert spark.sql("jaro_winkler_similarity(first_name_l, first_name_r) >= 0.92") == \
            "jaro_winkler(first_name_l, first_name_r) >= 0.92"
     assert "'g'" not in spark.sql(settings.EMAIL_TYPO)
+    spark.api()  # Splink's API registers the jar's functions on the session (another test may not have run first)
     got = spark.session.sql(f"select {spark.sql(settings.EMAIL_TYPO)} as typo from values "
                             "('ann.lee12@x.com', 'anne.lee12@x.com', 'ann.lee12', 'anne.lee12'), "
                             "('ann.lee12@x.com', 'ann.lee13@x.com', 'ann.lee12', 'ann.lee13') "
