@@ -23,7 +23,7 @@ from cdp.schema import RECORD_CUSTOMER
 from cdp.warehouse import open_warehouse
 from identity.model import ModelStore, read_input, with_block_sizes
 from identity.resolve import BlockingRule
-from identity.settings import block_keys
+from identity.settings import block_keys, prediction_rules
 
 NAME_RULE = "l.first_name_root = r.first_name_root AND l.last_name = r.last_name"
 BLOCK_SIZES = ((1, 5), (6, 20), (21, 50), (51, 100), (101, 10**9))
@@ -34,7 +34,7 @@ def measure(config: Path) -> tuple[int, list[tuple[str, int, int, int]], list[tu
     per name block size (sizes, records, candidate pairs, true pairs only the name rule makes, linked))."""
     cfg = load_config(config)
     model = ModelStore(cfg.state_dir / "models").load()
-    rules = [r if isinstance(r, str) else r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]]
+    rules = prediction_rules(model)
     con = duckdb.connect()
     with open_warehouse(cfg.warehouse_path, read_only=True) as warehouse:
         con.register("staged_input", with_block_sizes(read_input(warehouse), model))

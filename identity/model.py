@@ -60,8 +60,7 @@ def with_block_sizes(records: pa.Table, model: dict[str, Any], among: pa.Table |
     `records` lacks: per record, how many records share its keys under the rule (records of `among`, when given:
     the sizes of a few records among all, counting only their own keys' blocks)."""
     sizes = {}
-    for rule in model.get("blocking_rules_to_generate_predictions", []):
-        rule = rule if isinstance(rule, str) else rule["blocking_rule"]
+    for rule in model_settings.prediction_rules(model):
         keys = model_settings.block_keys(rule)
         if keys is None:
             continue

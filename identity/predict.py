@@ -114,13 +114,12 @@ def delta_linker(records: pa.Table, delta: pa.Array, model: dict[str, Any], tf: 
     pass over all records beyond a scan. Always on DuckDB, whatever the engine: a delta is small, and the
     saved model keeps DuckDB's SQL.
     """
-    key = "blocking_rules_to_generate_predictions"
-    rules = [r if isinstance(r, str) else r["blocking_rule"] for r in model[key]]
+    rules = model_settings.prediction_rules(model)
     # One rule per side rather than `(l.flag OR r.flag)`: DuckDB pushes a one-sided filter below the join, so
     # each join pairs the few flagged records with all, instead of filtering every blocked pair afterwards.
     restricted = [f"({rule}) AND {side}.{DELTA_FLAG}" for rule in rules for side in ("l", "r")]
     near = with_block_sizes(_near(records, delta, rules), model, among=records)
-    return linker_over(near, records, model | {key: restricted}, tf)
+    return linker_over(near, records, model | {"blocking_rules_to_generate_predictions": restricted}, tf)
 
 
 def _near(records: pa.Table, delta: pa.Array, rules: list[str]) -> pa.Table:

@@ -25,7 +25,7 @@ import sqlglot
 from splink.internals.settings_creator import SettingsCreator
 from sqlglot import exp
 
-from identity.settings import conjuncts, is_cap
+from identity.settings import conjuncts, is_cap, prediction_rules
 from identity.sqlpy import Compiled, Untranslatable, compile_sql
 
 Record = Mapping[str, Any]
@@ -241,9 +241,7 @@ class Resolver:
     """
 
     def __init__(self, records: pa.Table, model: dict[str, Any]) -> None:
-        rules = [r if isinstance(r, str) else r["blocking_rule"]
-                 for r in model.get("blocking_rules_to_generate_predictions", [])]
-        self.rules = [BlockingRule(r) for r in rules]
+        self.rules = [BlockingRule(r) for r in prediction_rules(model)]
         tf_columns = {lv.get("tf_adjustment_column") for c in model["comparisons"] for lv in c["comparison_levels"]}
         con = duckdb.connect()
         try:

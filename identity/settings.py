@@ -322,6 +322,12 @@ def block_size_column(keys: list[str]) -> str:
     return BLOCK_SIZE + "_".join(re.sub(r"\W+", "_", k).strip("_") for k in keys).lower()
 
 
+def prediction_rules(model: dict[str, Any]) -> list[str]:
+    """The SQL of a saved model's prediction blocking rules (Splink keeps each as a string or a dict)."""
+    rules = model.get("blocking_rules_to_generate_predictions", [])
+    return [r if isinstance(r, str) else r["blocking_rule"] for r in rules]
+
+
 def capped(rule: str) -> str:
     """The rule restricted to blocks of at most MAX_BLOCK records, when it is one `block_keys` understands."""
     keys = block_keys(rule)
