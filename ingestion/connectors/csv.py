@@ -30,6 +30,7 @@ class CsvConnector(FileConnector):
 
     def tail_reader(self, con: duckdb.DuckDBPyConnection, path: str) -> tuple[str, list[object]]:
         # A few lines alone may look quoted another way (a 'single-quoted, field' and no "): use the whole file's guess.
+        # The full read sets unreadable lines aside; so does the guess, which strict fails on a line of too many fields.
         guess = con.execute("select Quote, Escape, Comment from sniff_csv(?, all_varchar=true, header=true, "
-                            "delim=?, encoding=?)", [path, *self.reader_params()]).fetchall()[0]
+                            "delim=?, encoding=?, ignore_errors=true)", [path, *self.reader_params()]).fetchall()[0]
         return TAIL_READER, [*self.reader_params(), *("" if g == "(empty)" else g for g in guess)]

@@ -233,3 +233,16 @@ def test_appended_csv_lines_are_read_with_the_quoting_guessed_from_the_whole_fil
     assert ingest(cfg, folder / "a.duckdb", full=False)["sales"].mode == APPENDED
     full = assert_as_full(cfg, folder, {}, "b.duckdb")
     assert (full["sales"].rows_published, full["sales"].rows_quarantined) == (3, 1)
+
+
+def test_a_bad_line_among_the_lines_read_before_does_not_stop_the_appended_read(folder: Path) -> None:
+    cfg = config(folder, "sales")
+    people = [person(i) for i in range(1, 60)]
+    write_people(folder / "people.csv", people[:30])
+    append_lines(folder / "people.csv", "C9,Too,Many,t@x.com,555-867-5309,1980-01-01,1,x,y\r\n")
+    write_people(folder / "people.csv", people[30:50], mode="a")
+    ingest(cfg, folder / "a.duckdb", full=False)
+    write_people(folder / "people.csv", people[50:], mode="a")
+    assert ingest(cfg, folder / "a.duckdb", full=False)["sales"].mode == APPENDED
+    full = assert_as_full(cfg, folder, {}, "b.duckdb")
+    assert (full["sales"].rows_published, full["sales"].rows_quarantined) == (59, 1)
