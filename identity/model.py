@@ -40,11 +40,6 @@ from {table}
 U_MAX_PAIRS = 3e6
 U_MIN_PAIRS = 1.2e6
 EM_MAX_PAIRS = 5e5
-# Beyond this many records training learns from a sample of them: u samples U_MAX_PAIRS pairs and EM
-# EM_MAX_PAIRS whatever the size, but the tables they sample from (term frequencies, blocked pairs) grow
-# with the records (training took 130 s at 10M, 35 s at 1M). A record sample keeps each pair's chance of
-# being seen the same for every pair, as Splink's own EM sampling (by record, on each side) does.
-MAX_TRAINING_RECORDS = 1_500_000
 M_FLOOR = 1e-6
 # Least m of a contact's "different" level: weighs at most log2(0.05) = -4.3 against a match.
 CONTACT_CHANGE = 0.05
@@ -114,9 +109,7 @@ def saved(linker: Linker, source: dict[str, Any]) -> dict[str, Any]:
 
 
 def train(records: pa.Table, engine: Engine = DUCKDB) -> dict[str, Any]:
-    """Fit the model on unlabelled records (at most MAX_TRAINING_RECORDS of them): prior from sure rules,
-    u by sampling, m by EM."""
-    records = training_sample(records)
+    """Fit the model on unlabelled records: prior from sure rules, u by sampling, m by EM."""
     source = model_settings.settings()
     linker = _training_linker(records, source, engine)
     training = linker.training
@@ -135,16 +128,6 @@ def train(records: pa.Table, engine: Engine = DUCKDB) -> dict[str, Any]:
     linker.table_management.delete_tables_created_by_splink_from_db()
     _train_gated(records, model, u_pairs, rules, engine)
     return model
-
-
-def training_sample(records: pa.Table, most: int = MAX_TRAINING_RECORDS) -> pa.Table:
-    """`records`, or `most` of them when there are more: the same ones every time (by a hash of the id)."""
-    if records.num_rows <= most:
-        return records
-    with duckdb.connect() as con:
-        con.execute("set enable_progress_bar = false")
-        con.register("records", records)
-        return con.sql(f"select * from records order by hash(unique_id), unique_id limit {most}").to_arrow_table()
 
 
 def _training_linker(records: pa.Table, model: dict[str, Any], engine: Engine) -> Linker:
