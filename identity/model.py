@@ -111,26 +111,32 @@ def saved(linker: Linker, source: dict[str, Any]) -> dict[str, Any]:
 def train(records: pa.Table, engine: Engine = DUCKDB) -> dict[str, Any]:
     """Fit the model on unlabelled records: prior from sure rules, u by sampling, m by EM."""
     source = model_settings.settings()
-    linker = make_linker(records, source, engine)
+    linker = _training_linker(records, source, engine)
     training = linker.training
     sure: list[str | BlockingRuleCreator] = [*model_settings.DETERMINISTIC_RULES]
     training.estimate_probability_two_random_records_match(sure, recall=model_settings.DETERMINISTIC_RECALL)
     u_pairs = min(U_MAX_PAIRS, max(U_MIN_PAIRS, 300 * records.num_rows))
     training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=SEED)
-    for rule in model_settings.TRAINING_RULES:
-        # e.g. no source maps tax_id: the other rules train what they can (Splink's own error for an
-        # empty rule leaves the model half-updated, so look first)
-        if _has_pairs(records, rule):
-            training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
+    # e.g. no source maps tax_id: the other rules train what they can (Splink's own error for an empty rule
+    # leaves the model half-updated, so look first; once, for both linkers)
+    rules = [rule for rule in model_settings.TRAINING_RULES if _has_pairs(records, rule)]
+    for rule in rules:
+        training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
     model = saved(linker, source)
     # Splink keeps its samples and EM tables (GBs at a million records) until the linker is collected: drop them
     # before the next linker starts its own.
     linker.table_management.delete_tables_created_by_splink_from_db()
-    _train_gated(records, model, u_pairs, engine)
+    _train_gated(records, model, u_pairs, rules, engine)
     return model
 
 
-def _train_gated(records: pa.Table, model: dict[str, Any], u_pairs: float, engine: Engine) -> None:
+def _training_linker(records: pa.Table, model: dict[str, Any], engine: Engine) -> Linker:
+    """A linker for training only: training never blocks for predictions, so without those rules it needs no
+    block size columns (`with_block_sizes`: 3.5 CPU s a linker at 1M records when `records` lacks them)."""
+    return make_linker(records, model | {"blocking_rules_to_generate_predictions": []}, engine)
+
+
+def _train_gated(records: pa.Table, model: dict[str, Any], u_pairs: float, rules: list[str], engine: Engine) -> None:
     """Give the gated comparisons (`settings.GATED`) the m (and contacts the u) their ungated form learns, in place.
 
     A contact's gate (could the two be one person?) reads names, birth dates and tax ids, and the last
@@ -138,20 +144,19 @@ def _train_gated(records: pa.Table, model: dict[str, Any], u_pairs: float, engin
     one of those, so Splink would leave these comparisons untrained in every session, at its default m,
     where a changed phone alone weighs about -6. Ungated, the sessions on names and birth dates see them;
     among true matches the gate almost always holds, so the ungated m is the gated one. The fixed
-    levels (weight 0) stay as they are.
+    levels (weight 0) stay as they are. `rules`: the training rules that have pairs.
     """
     shadow = model_settings.settings(gated=False)
     shadow["probability_two_random_records_match"] = model["probability_two_random_records_match"]
-    # The other comparisons stay as trained: only the gated ones are learnt here.
-    shadow["comparisons"] = [c if c["output_column_name"] in model_settings.GATED else _fixed(t)
-                             for c, t in zip(shadow["comparisons"], model["comparisons"], strict=True)]
-    linker = make_linker(records, shadow, engine)
     # A tenth of the main sample gives the u of the levels that matter (a shared postcode, a city); the
     # rarest (a shared street) keep the main sample's.
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs / 10, seed=SEED)
-    for rule in model_settings.TRAINING_RULES:
-        if not _has_pairs(records, rule):
-            continue
+    ungated = _sampled_u(records, [c for c in shadow["comparisons"] if c["output_column_name"] in model_settings.GATED],
+                         u_pairs / 10, engine)
+    # The other comparisons stay as trained, u from the main sample included: only the gated ones are learnt here.
+    shadow["comparisons"] = [ungated[c["output_column_name"]] if c["output_column_name"] in ungated else _fixed(t)
+                             for c, t in zip(shadow["comparisons"], model["comparisons"], strict=True)]
+    linker = _training_linker(records, shadow, engine)
+    for rule in rules:
         before = saved(linker, shadow)
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
@@ -159,13 +164,28 @@ def _train_gated(records: pa.Table, model: dict[str, Any], u_pairs: float, engin
             log.warning("training the gated comparisons on %s stopped: %s", rule, exc)
             # The failed session leaves the linker without the comparisons it had set aside: start again from before.
             linker.table_management.delete_tables_created_by_splink_from_db()
-            linker = make_linker(records, before, engine)
+            linker = _training_linker(records, before, engine)
     learnt = {c["output_column_name"]: c for c in linker.misc.save_model_to_json()["comparisons"]}
     linker.table_management.delete_tables_created_by_splink_from_db()
     for comparison in model["comparisons"]:
         name = comparison["output_column_name"]
         if name in model_settings.GATED:
             _carry(learnt[name], comparison, contact=name in model_settings.CONTACTS)
+
+
+def _sampled_u(records: pa.Table, comparisons: list[dict[str, Any]], pairs: float,
+               engine: Engine) -> dict[str, dict[str, Any]]:
+    """`comparisons` with the u that random sampling of `pairs` pairs gives them, by output column name.
+
+    Sampling only these: Splink samples each comparison of a linker on its own (the same pairs, the same
+    u whatever else the linker compares), and the others already have the main sample's u.
+    """
+    source = model_settings.settings() | {"comparisons": comparisons}
+    linker = _training_linker(records, source, engine)
+    linker.training.estimate_u_using_random_sampling(max_pairs=pairs, seed=SEED)
+    sampled = saved(linker, source)["comparisons"]
+    linker.table_management.delete_tables_created_by_splink_from_db()
+    return {c["output_column_name"]: c for c in sampled}
 
 
 def _carry(ungated: dict[str, Any], gated: dict[str, Any], contact: bool) -> None:
