@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import yaml
+from sqlalchemy.pool import NullPool
 
 from cdp.config import Config, SourceConfig
-from cdp.runner import dagster_home, prepare_instance
+from cdp.runner import dagster_home, prepare_instance, unsynced_history
 
 
 def config(folder: Path) -> Config:
@@ -32,3 +34,19 @@ def test_dagster_home_wins_and_is_left_as_configured(tmp_path: Path, monkeypatch
     cfg = config(tmp_path)
     assert prepare_instance(cfg) == tmp_path / "home"
     assert (tmp_path / "home").is_dir() and not (tmp_path / "home" / "dagster.yaml").exists()
+
+
+def test_only_the_run_history_commits_without_waiting_for_the_disk(tmp_path: Path) -> None:
+    unsynced_history(tmp_path / "home")
+
+    def synchronous(path: Path) -> int:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(f"sqlite:///{path}", poolclass=NullPool)
+        with engine.connect() as connection:
+            level = connection.exec_driver_sql("pragma synchronous").scalar_one()
+        engine.dispose()
+        return int(level)
+
+    assert synchronous(tmp_path / "home" / "history" / "runs" / "index.db") == 0  # off
+    assert synchronous(tmp_path / "homely" / "serving.db") == 2  # full, SQLite's default
+    assert synchronous(tmp_path / "serving.db") == 2
