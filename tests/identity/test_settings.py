@@ -115,5 +115,18 @@ def test_rules_of_like_keys_on_both_sides_are_capped_and_swaps_are_not() -> None
         assert sql.capped(uncapped) == uncapped
     rules = sql.settings()["blocking_rules_to_generate_predictions"]
     assert len(rules) == len(sql.PREDICTION_RULES)
-    assert sum("block_size_" in rule for rule in rules) == 11
+    assert sum("block_size_" in rule for rule in rules) == 14
     assert sql.block_keys(sql.capped("l.phone = r.phone")) == ["phone"]
+
+
+def test_each_rule_capped_at_the_split_cap_is_followed_by_its_split_capped_at_the_block_cap() -> None:
+    """A block over SPLIT_BLOCK is split by one more key, not dropped; the split's own blocks may hold MAX_BLOCK."""
+    rules = sql.settings()["blocking_rules_to_generate_predictions"]
+    assert len(sql.SPLIT_RULES) == 3
+    for rule in sql.SPLIT_RULES:
+        n = sql.PREDICTION_RULES.index(rule)
+        split = sql.PREDICTION_RULES[n + 1]
+        keys = sql.block_keys(split)
+        assert split.startswith(f"{rule} AND ") and keys is not None and keys[:-1] == sql.block_keys(rule)
+        assert rules[n].endswith(f" <= {sql.SPLIT_BLOCK}") and rules[n + 1].endswith(f" <= {sql.MAX_BLOCK}")
+        assert sql.block_keys(rules[n + 1]) == keys and f"l.{sql.block_size_column(keys)}" in rules[n + 1]
