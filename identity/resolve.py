@@ -25,7 +25,7 @@ import sqlglot
 from splink.internals.settings_creator import SettingsCreator
 from sqlglot import exp
 
-from identity.settings import conjuncts, is_cap, prediction_rules
+from identity.settings import conjuncts, is_cap, is_floor, prediction_rules
 from identity.sqlpy import Compiled, Untranslatable, compile_sql
 
 Record = Mapping[str, Any]
@@ -184,6 +184,8 @@ class BlockingRule:
         for eq in conjuncts(cast(exp.Expression, sqlglot.parse_one(sql, read="duckdb"))):
             if is_cap(eq):
                 self.cap = int(eq.expression.this)
+                continue
+            if is_floor(eq):  # a split's blocks within its first rule's cap are that rule's candidates already
                 continue
             if not isinstance(eq, exp.EQ):
                 raise Untranslatable(f"blocking rule {sql!r}: only equalities joined by AND can be indexed")

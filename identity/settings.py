@@ -293,8 +293,8 @@ SPLIT_BLOCK = 10
 """The cap of the rules whose keys come from a fixed stock (a postcode, a birth date with an initial beside a
 name): their blocks fill as the records grow, so under MAX_BLOCK their pairs per record still grew 45-74x from
 1M to 10M records. Each is followed by the same keys and one more (an initial), capped at MAX_BLOCK: a block over
-SPLIT_BLOCK is split by that key instead of dropped, and a smaller one makes the same pairs as before (the split
-rule's pairs in it are the first rule's, which Splink drops from the later rule)."""
+SPLIT_BLOCK is split by that key instead of dropped; the split reads only records of such blocks (a smaller block's
+pairs are all the first rule's already), so that its join does not pair every small block again."""
 SPLIT_RULES = frozenset({
     "l.last_name = r.last_name AND l.postcode = r.postcode",
     "l.first_name_root = r.first_name_root AND l.postcode = r.postcode",
@@ -310,7 +310,7 @@ def block_keys(rule: str) -> list[str] | None:
     record's block under the rule is the records of equal keys), without the `l.`; None for any other rule."""
     keys = []
     for node in conjuncts(cast(exp.Expression, sqlglot.parse_one(rule, read="duckdb"))):
-        if is_cap(node):
+        if is_cap(node) or is_floor(node):
             continue
         if not isinstance(node, exp.EQ):
             return None
@@ -328,7 +328,16 @@ def block_keys(rule: str) -> list[str] | None:
 
 def is_cap(node: exp.Expression) -> bool:
     """Whether a conjunct of a rule is `capped`'s `l.block_size_... <= n`."""
-    return isinstance(node, exp.LTE) and isinstance(node.this, exp.Column) and node.this.table == "l" \
+    return isinstance(node, exp.LTE) and _is_size_bound(node)
+
+
+def is_floor(node: exp.Expression) -> bool:
+    """Whether a conjunct of a rule is `capped`'s `l.block_size_... > n` (a split reads only blocks over the cap)."""
+    return isinstance(node, exp.GT) and _is_size_bound(node)
+
+
+def _is_size_bound(node: exp.Binary) -> bool:
+    return isinstance(node.this, exp.Column) and node.this.table == "l" \
         and node.this.name.startswith(BLOCK_SIZE) and isinstance(node.expression, exp.Literal)
 
 
@@ -345,10 +354,14 @@ def prediction_rules(model: dict[str, Any]) -> list[str]:
 
 def capped(rule: str) -> str:
     """The rule restricted to blocks of at most MAX_BLOCK records (SPLIT_BLOCK for SPLIT_RULES), when it is one
-    `block_keys` understands."""
+    `block_keys` understands; the split of a SPLIT_RULES rule also to the blocks of over SPLIT_BLOCK under it."""
     keys = block_keys(rule)
+    if keys is None:
+        return rule
     cap = SPLIT_BLOCK if rule in SPLIT_RULES else MAX_BLOCK
-    return rule if keys is None else f"{rule} AND l.{block_size_column(keys)} <= {cap}"
+    bounded = f"{rule} AND l.{block_size_column(keys)} <= {cap}"
+    split = [k for r in SPLIT_RULES if (k := block_keys(r)) is not None and k == keys[:-1]]
+    return f"{bounded} AND l.{block_size_column(split[0])} > {SPLIT_BLOCK}" if split else bounded
 
 
 def conjuncts(node: exp.Expression) -> list[exp.Expression]:

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from identity import settings as sql
-from identity.model import INPUT_SQL
+from identity.model import INPUT_SQL, with_block_sizes
 from tests.utils.staged import staged_row, write_staged
 
 ANNETTE = {"first_name": "ANNETTE", "last_name": "HARVEY"}
@@ -128,5 +128,33 @@ def test_each_rule_capped_at_the_split_cap_is_followed_by_its_split_capped_at_th
         split = sql.PREDICTION_RULES[n + 1]
         keys = sql.block_keys(split)
         assert split.startswith(f"{rule} AND ") and keys is not None and keys[:-1] == sql.block_keys(rule)
-        assert rules[n].endswith(f" <= {sql.SPLIT_BLOCK}") and rules[n + 1].endswith(f" <= {sql.MAX_BLOCK}")
+        assert rules[n].endswith(f" <= {sql.SPLIT_BLOCK}")
+        assert rules[n + 1].endswith(f" <= {sql.MAX_BLOCK} AND l.{sql.block_size_column(keys[:-1])} > {sql.SPLIT_BLOCK}")
         assert sql.block_keys(rules[n + 1]) == keys and f"l.{sql.block_size_column(keys)}" in rules[n + 1]
+
+
+def test_a_split_reads_only_blocks_over_the_split_cap_and_pairs_what_it_paired_before() -> None:
+    """Postcode 1 holds 12 LEES (a block over SPLIT_BLOCK, split by the first initial), postcode 2 holds 4
+    (paired by the first rule): the split's floor keeps it off postcode 2 and every rule's pairs stay the same."""
+    initials = "AABBBCCCDDEE"
+    rows = [staged_row("s", f"a{i}", first_name=f"{c}{'XYZWVUTSRQPO'[i]}", last_name="LEE", postcode="1")
+            for i, c in enumerate(initials)]
+    rows += [staged_row("s", f"b{i}", first_name=f"A{'XYZW'[i]}", last_name="LEE", postcode="2") for i in range(4)]
+    con = duckdb.connect()
+    write_staged(con, rows)
+    con.register("records", with_block_sizes(con.sql(INPUT_SQL.format(table="staged")).to_arrow_table(),
+                                             sql.settings()))
+
+    def pairs(rule: str) -> set[tuple[str, str]]:
+        return set(con.sql(f"select l.unique_id, r.unique_id from records l join records r on {rule} "
+                           "where l.unique_id < r.unique_id").fetchall())
+
+    rule = "l.last_name = r.last_name AND l.postcode = r.postcode"
+    split = sql.PREDICTION_RULES[sql.PREDICTION_RULES.index(rule) + 1]
+    first, floored = sql.capped(rule), sql.capped(split)
+    assert floored.endswith(f" > {sql.SPLIT_BLOCK}") and sql.block_keys(floored) == sql.block_keys(split)
+    unfloored = floored.rsplit(" AND ", 1)[0]
+    assert len(pairs(first)) == 6  # postcode 2's four records; postcode 1's twelve are over the cap
+    assert len(pairs(floored)) == 1 + 3 + 3 + 1 + 1  # postcode 1's pairs of one initial
+    assert pairs(first) | pairs(floored) == pairs(first) | pairs(unfloored)
+    assert not pairs(first) & pairs(floored)
