@@ -129,7 +129,8 @@ def test_each_rule_capped_at_the_split_cap_is_followed_by_its_split_capped_at_th
         keys = sql.block_keys(split)
         assert split.startswith(f"{rule} AND ") and keys is not None and keys[:-1] == sql.block_keys(rule)
         assert rules[n].endswith(f" <= {sql.SPLIT_BLOCK}")
-        assert rules[n + 1].endswith(f" <= {sql.MAX_BLOCK} AND l.{sql.block_size_column(keys[:-1])} > {sql.SPLIT_BLOCK}")
+        floor = f"l.{sql.block_size_column(keys[:-1])} > {sql.SPLIT_BLOCK}"
+        assert rules[n + 1].endswith(f" <= {sql.MAX_BLOCK} AND {floor}")
         assert sql.block_keys(rules[n + 1]) == keys and f"l.{sql.block_size_column(keys)}" in rules[n + 1]
 
 
