@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -271,6 +271,10 @@ class ServingStore(ABC):
                 if isinstance(stream, ReadAhead):
                     stream.close()
             pool.shutdown(cancel_futures=True)
+            # A reader stopped inside its query still holds a cursor of the warehouse connection, which cannot
+            # close while it runs: the publish ends when its readers have.
+            for reader in readers:
+                reader.join()
 
     @final
     def _mark_partial(self, conn: Connection, partial: Partial, version: int) -> dict[str, str]:
@@ -584,6 +588,7 @@ class ReadAhead(Iterable[pa.RecordBatch]):
         return False
 
     def _read(self, batches: Batches, turn: threading.Lock) -> None:
+        stream: Iterator[pa.RecordBatch] | None = None
         try:
             while self._after is not None and not self._after.done.wait(0.1):
                 if self._stop.is_set():
@@ -600,7 +605,11 @@ class ReadAhead(Iterable[pa.RecordBatch]):
         except BaseException as exc:  # handed to the writer
             self._offer((None, exc))
         finally:
-            self.done.set()
+            try:
+                if isinstance(stream, Generator):
+                    stream.close()  # its cursor (serving.publish._batches) closes now, not when collected
+            finally:
+                self.done.set()
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         while True:
@@ -619,3 +628,7 @@ class ReadAhead(Iterable[pa.RecordBatch]):
     def close(self) -> None:
         self._stop.set()
         self.done.set()
+
+    def join(self) -> None:
+        """Wait for the reading thread to end (after `close`, once the query it is inside returns)."""
+        self._thread.join()

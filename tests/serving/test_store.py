@@ -143,6 +143,34 @@ def test_a_load_failing_with_batches_unread_fails_the_publish(published: tuple[C
     assert snapshot(store_url) == before
 
 
+def test_a_failed_publish_ends_after_the_queries_it_was_reading(published: tuple[Config, Any], store_url: str) -> None:
+    # A reader stopped inside its query held a cursor of the warehouse connection after the publish had failed,
+    # and closing that connection then failed ("connection is busy"): seen once in CI.
+    _, before = published
+    nulls = pa.RecordBatch.from_pydict({c.name: pa.nulls(10, pa.string()) for c in tables.profiles.columns})
+    querying, finished = threading.Event(), threading.Event()
+
+    def profiles() -> Iterator[pa.RecordBatch]:
+        try:
+            yield nulls  # NULL in NOT NULL columns: the load fails on it
+            querying.set()
+            time.sleep(1)  # the query for the next batch still runs when the load has failed
+            yield nulls
+        finally:
+            finished.set()
+
+    data: dict[sa.Table, Any] = {table: [] for table in tables.PUBLISHED}
+    data[tables.profiles] = profiles()
+    store = ServingStore.open(store_url)
+    try:
+        with pytest.raises(Exception, match="NOT NULL constraint failed|violates not-null constraint"):
+            store.publish(data, "v2")
+        assert querying.is_set() and finished.is_set()
+    finally:
+        store.close()
+    assert snapshot(store_url) == before
+
+
 def test_an_error_after_the_swap_keeps_the_previous_version(published: tuple[Config, Any], store_url: str) -> None:
     cfg, before = published
     store = ServingStore.open(store_url)
