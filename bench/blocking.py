@@ -17,15 +17,13 @@ import argparse
 from pathlib import Path
 
 import duckdb
-import sqlglot
-from sqlglot import exp
 
 from cdp.config import load_config
 from cdp.schema import RECORD_CUSTOMER
 from cdp.warehouse import open_warehouse
 from identity.model import ModelStore, read_input, with_block_sizes
 from identity.resolve import BlockingRule
-from identity.settings import block_keys, conjuncts, is_floor, prediction_rules
+from identity.settings import block_keys, floor_of, prediction_rules
 
 NAME_RULE = "l.first_name_root = r.first_name_root AND l.last_name = r.last_name"
 BLOCK_SIZES = ((1, 5), (6, 20), (21, 50), (51, 100), (101, 10**9))
@@ -80,22 +78,14 @@ def _candidates(con: duckdb.DuckDBPyConnection, rule: str) -> int:
     keys, cap = block_keys(rule), BlockingRule(rule).cap
     if keys is not None:
         # A split's floor (settings.capped) is its first rule's block size: the same for a whole block of the split.
-        floors = [_unsided(node) for node in conjuncts(sqlglot.parse_one(rule, read="duckdb")) if is_floor(node)]
-        known = " and ".join([*(f"({k}) is not null" for k in keys), *floors])
+        floor = floor_of(rule)
+        known = " and ".join([*(f"({k}) is not null" for k in keys), *([floor] if floor else [])])
         kept = f"where n <= {cap}" if cap is not None else ""
         return int(con.execute(f"""select coalesce(sum(n * (n - 1) / 2), 0)::bigint
             from (select count(*) as n from r where {known} group by {', '.join(keys)}) {kept}""").fetchall()[0][0])
     joined = rule.replace("r.", "rr_.").replace("l.", "l_.")
     return int(con.execute(f"""select count(*) from r as l_ join r as rr_ on {joined}
                                where l_.unique_id < rr_.unique_id""").fetchall()[0][0])
-
-
-def _unsided(node: exp.Expression) -> str:
-    """The condition's SQL on one record: its columns without `l.`."""
-    node = node.copy()
-    for column in node.find_all(exp.Column):
-        column.set("table", None)
-    return node.sql("duckdb")
 
 
 def main() -> None:

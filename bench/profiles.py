@@ -1,6 +1,10 @@
 """Stable ids, golden profiles and traits at scale, on the synthetic people of bench/households.py.
 
     python -m bench.profiles [--households 210000] [--work DIR]      # ~1M records, ~1 minute
+    python -m bench.profiles --golden-of /work/scale/10m/cdp.yaml --memory-limit 8GB   # a resolved project's
+
+With `--golden-of`, golden profiles are built again, alone, on a copy of a resolved project's warehouse (as
+`cdp run` builds them after a full match, under the DuckDB memory limit given): wall and CPU seconds, peak RSS.
 
 The clusters are the true people (matching is measured by bench/households.py), so this times the
 steps after clustering and measures id stability: an unchanged re-run, then a run with 1% more
@@ -11,6 +15,8 @@ into one (a merge).
 from __future__ import annotations
 
 import argparse
+import resource
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,7 +27,7 @@ import duckdb
 
 from bench.households import population
 from bench.households import write_staged as write_people
-from cdp.config import IdentityConfig
+from cdp.config import IdentityConfig, load_config
 from identity.golden import build_golden
 from identity.ids import assign_customer_ids
 from identity.traits import build_traits
@@ -77,13 +83,32 @@ def timed(label: str, step: Callable[[], Any]) -> Any:
     return result
 
 
+def golden_of(config: Path, work: Path, memory_limit: str | None) -> None:
+    """build_golden alone on a copy of the project's warehouse in `work`."""
+    cfg = load_config(config)
+    copy = work / "warehouse.duckdb"
+    shutil.copyfile(cfg.warehouse_path, copy)
+    options = {"memory_limit": memory_limit, "temp_directory": f"{copy}.tmp"} if memory_limit else {}
+    with duckdb.connect(str(copy), config=options) as con:
+        wall, cpu = time.perf_counter(), time.process_time()
+        stats = build_golden(con, cfg.identity)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"golden of {config}: {stats['customers']:,} customers, {stats['lineage_rows']:,} lineage rows; "
+          f"{wall:.1f} s wall, {cpu:.1f} CPU s, peak {peak:.2f} GB (DuckDB memory_limit {memory_limit or 'default'})")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--households", type=int, default=210_000, help="households to generate (~4.8 records each)")
     ap.add_argument("--work", help="folder for the warehouse (default: a temp dir)")
+    ap.add_argument("--golden-of", type=Path, help="a resolved project's cdp.yaml: time its golden profiles alone")
+    ap.add_argument("--memory-limit", help="with --golden-of: DuckDB's memory_limit, e.g. 8GB")
     args = ap.parse_args(argv)
     work = Path(args.work or tempfile.mkdtemp(prefix="cdp-profiles-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.golden_of:
+        return golden_of(args.golden_of, work, args.memory_limit)
     with duckdb.connect(str(work / "warehouse.duckdb")) as con:
         stage(con, args.households)
         counts = con.execute("select (select count(*) from staged), (select count(distinct cluster_id) from clusters),"

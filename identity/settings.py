@@ -314,16 +314,29 @@ def block_keys(rule: str) -> list[str] | None:
             continue
         if not isinstance(node, exp.EQ):
             return None
-        left, right = node.this.copy(), node.expression.copy()
-        if {c.table for c in left.find_all(exp.Column)} != {"l"} or \
-                {c.table for c in right.find_all(exp.Column)} != {"r"}:
+        if {c.table for c in node.this.find_all(exp.Column)} != {"l"} or \
+                {c.table for c in node.expression.find_all(exp.Column)} != {"r"}:
             return None
-        for column in (*left.find_all(exp.Column), *right.find_all(exp.Column)):
-            column.set("table", None)
+        left, right = _unsided(node.this), _unsided(node.expression)
         if left != right:
             return None
         keys.append(left.sql("duckdb"))
     return keys
+
+
+def floor_of(rule: str) -> str | None:
+    """A split's floor (`capped`) as a condition on one record (`block_size_... > n`); None for another rule."""
+    floors = [node for node in conjuncts(cast(exp.Expression, sqlglot.parse_one(rule, read="duckdb")))
+              if is_floor(node)]
+    return _unsided(floors[0]).sql("duckdb") if floors else None
+
+
+def _unsided(node: exp.Expression) -> exp.Expression:
+    """A copy of `node` with its columns' `l.` or `r.` taken off."""
+    node = node.copy()
+    for column in node.find_all(exp.Column):
+        column.set("table", None)
+    return node
 
 
 def is_cap(node: exp.Expression) -> bool:
@@ -360,14 +373,17 @@ def capped(rule: str) -> str:
         return rule
     cap = SPLIT_BLOCK if rule in SPLIT_RULES else MAX_BLOCK
     bounded = f"{rule} AND l.{block_size_column(keys)} <= {cap}"
-    split = [k for r in SPLIT_RULES if (k := block_keys(r)) is not None and k == keys[:-1]]
-    return f"{bounded} AND l.{block_size_column(split[0])} > {SPLIT_BLOCK}" if split else bounded
+    return f"{bounded} AND l.{block_size_column(keys[:-1])} > {SPLIT_BLOCK}" if keys[:-1] in _SPLIT_KEYS else bounded
 
 
 def conjuncts(node: exp.Expression) -> list[exp.Expression]:
     """The parts of an AND, however nested."""
     node = node.this if isinstance(node, exp.Paren) else node
     return [*conjuncts(node.this), *conjuncts(node.expression)] if isinstance(node, exp.And) else [node]
+
+
+_SPLIT_KEYS = [block_keys(rule) for rule in SPLIT_RULES]
+"""The keys of each SPLIT_RULES rule (a split's keys but its last)."""
 
 
 # Rules that admit almost no false matches: used to estimate the share of pairs that match.
