@@ -64,6 +64,8 @@ class Engine(ABC):
 
     kinds: ClassVar[dict[str, type[Engine]]] = {}
     kind: ClassVar[str] = ""
+    helpers: ClassVar[int] = 1
+    """Linkers that may work at once, each on its own engine (`helper`); Spark's share one session."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -90,6 +92,10 @@ class Engine(ABC):
         """The model's settings in this engine's SQL (the model keeps DuckDB's)."""
         return model
 
+    def helper(self, k: int) -> Engine:
+        """The engine of the `k`th of `helpers` linkers working at once (model training's u sampling)."""
+        return self
+
     def linker(self, records: pa.Table, model: dict[str, Any]) -> Linker:
         """A Linker over `records` with `model`'s settings."""
         # A name of its own: Spark's temporary views outlive a linker, and the session is shared.
@@ -102,6 +108,7 @@ class DuckDBEngine(Engine):
     """Splink on an in-memory DuckDB of its own, with the warehouse's memory settings (`duckdb:` in cdp.yaml)."""
 
     kind = "duckdb"
+    helpers = 2
     spill: ClassVar[str] = "splink.tmp"
     """Splink's spill folder: in the state folder, or inside `duckdb.temp_directory` when set."""
 
@@ -119,6 +126,11 @@ class DuckDBEngine(Engine):
 
     def api(self) -> DuckDBAPI:
         return DuckDBAPI(connection=duckdb.connect(config=self.options))
+
+    def helper(self, k: int) -> DuckDBEngine:
+        # A spill folder of its own inside this one (DuckDB's default is `.tmp`), created only should it spill.
+        folder = Path(self.options.get("temp_directory", ".tmp")) / f"helper-{k}"
+        return DuckDBEngine(self.options | {"temp_directory": str(folder)})
 
     def on_duckdb(self, frames: Mapping[str, SplinkDataFrame]) -> duckdb.DuckDBPyConnection:
         con: duckdb.DuckDBPyConnection = next(iter(frames.values())).db_api.duckdb_con

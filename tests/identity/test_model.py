@@ -1,14 +1,19 @@
-"""Training's shortcuts: u sampled only where the model lacks it, no block sizes for training linkers."""
+"""Training's shortcuts: u sampled only where the model lacks it and by helpers at once, no block sizes for training
+linkers."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pytest
+from splink import Linker
 
 from identity import model as model_module
 from identity import settings as model_settings
-from identity.model import SEED, _sampled_u, _training_linker, make_linker, read_input
+from identity.engine import DuckDBEngine
+from identity.model import SEED, _estimate_u, _sampled_u, _training_linker, make_linker, read_input
 from tests.identity.population import population
 from tests.utils.staged import write_staged
 
@@ -35,6 +40,27 @@ def test_u_sampled_for_some_comparisons_is_what_a_linker_of_all_of_them_gives(re
         u = [lv.get("u_probability") for lv in comparison["comparison_levels"]]
         assert u == [lv.get("u_probability") for lv in expected[name]["comparison_levels"]]
         assert any(p is not None for p in u)
+
+
+def test_u_sampled_by_helpers_at_once_is_splinks_own(records: pa.Table, tmp_path: Path) -> None:
+    """Each helper samples some of the comparisons; the linker ends with the u (and the record of how it was trained)
+    its own sampling gives it."""
+    source = model_settings.settings()
+    engine = DuckDBEngine({"temp_directory": str(tmp_path / "spill")})
+    assert engine.helpers == 2 and engine.helper(1).options["temp_directory"] != engine.options["temp_directory"]
+    own = _training_linker(records, source, engine)
+    own.training.estimate_u_using_random_sampling(max_pairs=2e4, seed=SEED)
+    shared = _training_linker(records, source, engine)
+    _estimate_u(shared, records, source, 2e4, engine)
+    def trained(linker: Linker) -> list[list[tuple[float | None, list[dict[str, object]]]]]:
+        return [[(lv.u_probability, lv._trained_u_probabilities) for lv in c._comparison_levels_excluding_null]
+                for c in linker._settings_obj.comparisons]
+    assert trained(shared) == trained(own)
+    def saved(linker: Linker) -> dict[str, object]:
+        return {k: v for k, v in linker.misc.save_model_to_json().items() if k != "linker_uid"}
+    assert saved(shared) == saved(own)
+    assert sum(lv.u_probability is not None for c in own._settings_obj.comparisons
+               for lv in c._comparison_levels_excluding_null) > 20
 
 
 def test_a_training_linker_reads_no_block_sizes(records: pa.Table) -> None:
