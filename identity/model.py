@@ -145,8 +145,7 @@ def _estimate_u(linker: Linker, records: pa.Table, source: dict[str, Any], pairs
     shares = [comparisons[k::engine.helpers] for k in range(engine.helpers)]
 
     def sample(k: int) -> dict[str, Comparison]:
-        helper = _training_linker(records, source | {"comparisons": shares[k]}, engine.helper(k))
-        helper.training.estimate_u_using_random_sampling(max_pairs=pairs, seed=SEED)
+        helper = _u_sampled(records, source | {"comparisons": shares[k]}, pairs, engine.helper(k))
         helper.table_management.delete_tables_created_by_splink_from_db()
         return {c.output_column_name: c for c in helper._settings_obj.comparisons}
 
@@ -212,11 +211,17 @@ def _sampled_u(records: pa.Table, comparisons: list[dict[str, Any]], pairs: floa
     u whatever else the linker compares), and the others already have the main sample's u.
     """
     source = model_settings.settings() | {"comparisons": comparisons}
-    linker = _training_linker(records, source, engine)
-    linker.training.estimate_u_using_random_sampling(max_pairs=pairs, seed=SEED)
+    linker = _u_sampled(records, source, pairs, engine)
     sampled = saved(linker, source)["comparisons"]
     linker.table_management.delete_tables_created_by_splink_from_db()
     return {c["output_column_name"]: c for c in sampled}
+
+
+def _u_sampled(records: pa.Table, source: dict[str, Any], pairs: float, engine: Engine) -> Linker:
+    """A training linker of `source` with the u Splink's random sampling of `pairs` pairs gives it."""
+    linker = _training_linker(records, source, engine)
+    linker.training.estimate_u_using_random_sampling(max_pairs=pairs, seed=SEED)
+    return linker
 
 
 def _carry(ungated: dict[str, Any], gated: dict[str, Any], contact: bool) -> None:
